@@ -1,0 +1,1 @@
+"""Case studies: one module per task, all of the shape described in ``sweeper.tasks``."""

@@ -1,0 +1,289 @@
+"""The ``sweeper`` command. ``main(argv)`` runs in-process (tests call it directly); every
+``SweeperError`` becomes one line on stderr and its exit code, with a traceback only under
+``--debug`` / ``SWEEPER_DEBUG=1``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sweeper.errors import ConfigError, SweeperError
+
+MAIN_HELP = "Regularization sweeps (L1, L2, L1+L2, dropout) for Keras models on Optuna studies."
+
+
+def _storage_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings (flags > SWEEPER_* environment > defaults)")
+    g.add_argument("--storage", help="SQLAlchemy URL of the study database (SWEEPER_STORAGE; default sqlite:///sweeper.db)")
+    g.add_argument("--data-dir", help="download cache (SWEEPER_DATA_DIR; default ~/.cache/sweeper)")
+    g.add_argument("--data-mirror", help="folder or URL base holding the official archives (SWEEPER_DATA_MIRROR)")
+    g.add_argument("--debug", action="store_true", default=None, help="show tracebacks (SWEEPER_DEBUG=1)")
+
+
+def _sweep_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trials", type=int, help="budget: finished (complete + pruned) trials per study (default 20; grid: its size)")
+    p.add_argument("--epochs", type=int, help="epochs per trial (default: the task's)")
+    p.add_argument("--train-size", type=int, help="subsample the training split (stratified) for CPU runs")
+    p.add_argument("--batch-size", type=int, help="default: the task's")
+    p.add_argument("--learning-rate", type=float, help="default: the task's")
+    p.add_argument("--sampler", choices=("tpe", "random", "qmc", "grid"), help="tpe (default) finds the best setting; qmc/grid cover the lambda axis evenly")
+    p.add_argument("--pruner", choices=("median", "hyperband", "none"), help="default median")
+    p.add_argument("--seed", type=int, help="seed of data splits and trial seeds (default 0)")
+    p.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="log-uniform lambda range (default 1e-6 1e-1)")
+    p.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="uniform dropout range (default 0 0.6)")
+    p.add_argument("--penalties", nargs="+", metavar="P", help="penalty types to search (default: none l1 l2 l1_l2)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="task-specific option (see `sweeper studies`)")
+    p.add_argument("--study-name", help="study name (default: the task name; one task only)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweeper", description=MAIN_HELP)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("launch", help="create one study per task (idempotent)")
+    p.add_argument("tasks", nargs="+", metavar="TASK")
+    _sweep_flags(p)
+    _storage_flags(p)
+
+    p = sub.add_parser("worker", help="take trials from the launched studies until their budgets are met")
+    p.add_argument("--study", action="append", default=[], help="serve only this study (repeatable; default: all)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
+    p.add_argument("--index", type=int, default=None, help=argparse.SUPPRESS)
+    _storage_flags(p)
+
+    p = sub.add_parser("run", help="launch + local workers + report, in one command")
+    p.add_argument("task", metavar="TASK")
+    _sweep_flags(p)
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--out", default="reports", help="report folder (default ./reports)")
+    _storage_flags(p)
+
+    p = sub.add_parser("status", help="trial counts and best result per study")
+    p.add_argument("studies", nargs="*", metavar="STUDY")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    _storage_flags(p)
+
+    p = sub.add_parser("report", help="write the HTML report of each study")
+    p.add_argument("studies", nargs="+", metavar="STUDY")
+    p.add_argument("--out", default="reports", help="output folder (default ./reports)")
+    _storage_flags(p)
+
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard on the configured storage")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    _storage_flags(p)
+
+    p = sub.add_parser("studies", help="list the case studies with their data set, model and defaults")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from sweeper.settings import Settings
+
+    return Settings.resolve(
+        {
+            "storage": getattr(args, "storage", None),
+            "data_dir": getattr(args, "data_dir", None),
+            "data_mirror": getattr(args, "data_mirror", None),
+            "debug": getattr(args, "debug", None),
+        }
+    )
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r} is not KEY=VALUE: write e.g. --option subset=test-other")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+def _sweep_config(task: str, args: argparse.Namespace) -> Any:
+    from sweeper.space import PENALTIES, SearchSpace
+    from sweeper.sweep import SweepConfig
+
+    space_args: dict[str, Any] = {}
+    if args.lambda_range:
+        space_args.update(lambda_low=args.lambda_range[0], lambda_high=args.lambda_range[1])
+    if args.dropout_range:
+        space_args.update(dropout_low=args.dropout_range[0], dropout_high=args.dropout_range[1])
+    space_args["penalties"] = tuple(args.penalties) if args.penalties else PENALTIES
+    if args.trials is not None and args.trials <= 0:
+        raise ConfigError(f"--trials must be a positive number of trials, got {args.trials}")
+    return SweepConfig.for_task(
+        task,
+        budget=args.trials,
+        epochs=args.epochs,
+        train_size=args.train_size,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        seed=args.seed,
+        options=_options(args.option),
+        space=SearchSpace(**space_args),
+    )
+
+
+def _launch(settings: Any, tasks: list[str], args: argparse.Namespace) -> list[str]:
+    from sweeper.launch import launch
+
+    if args.study_name and len(tasks) > 1:
+        raise ConfigError("--study-name names one study: launch one task at a time with it")
+    configs = [(task, _sweep_config(task, args)) for task in tasks]  # validate all before storing any
+    names = []
+    for task, config in configs:
+        name = args.study_name or task
+        result = launch(settings, name, config)
+        verb = "created" if result.created else "already launched with these settings:"
+        print(f"study {name} {verb} (task {task}, budget {result.budget} trials)")
+        names.append(name)
+    return names
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    _launch(_settings(args), args.tasks, args)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from sweeper.backend import default_threads
+
+    settings = _settings(args)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1 and args.index is None:
+        from sweeper.supervisor import spawn_workers, wait_all
+
+        threads = args.threads or default_threads(args.workers)
+        return wait_all(spawn_workers(settings, args.workers, args.study, threads=threads))
+    from sweeper.worker import run_worker
+
+    return run_worker(settings, args.study or None, index=args.index or 0,
+                      threads=args.threads or default_threads(1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.backend import default_threads
+    from sweeper.progress import Progress
+    from sweeper.report import write_reports
+    from sweeper.storage import open_storage
+    from sweeper.supervisor import spawn_workers, wait_all
+
+    settings = _settings(args)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    (name,) = _launch(settings, [args.task], args)
+    storage = open_storage(settings)
+    progress = Progress(storage, name)
+    children = spawn_workers(settings, args.workers, [name], threads=default_threads(args.workers))
+    code = wait_all(children, on_tick=progress.tick)
+    progress.final()
+    if code != 0:
+        print(f"sweeper: workers stopped with exit code {code}; the study keeps what finished", file=sys.stderr)
+        return code
+    pages = write_reports(storage, [name], Path(args.out))
+    print(f"report: {pages[0]}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sweeper.status import collect, format_table
+    from sweeper.storage import open_storage, storage_errors
+
+    settings = _settings(args)
+    storage = open_storage(settings)
+    with storage_errors(settings.storage):
+        rows = collect(storage, args.studies or None)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sweeper.report import write_reports
+    from sweeper.storage import load_study, open_storage, storage_errors
+
+    settings = _settings(args)
+    storage = open_storage(settings)
+    with storage_errors(settings.storage):
+        for name in args.studies:
+            load_study(storage, name)
+        pages = write_reports(storage, args.studies, Path(args.out))
+    for page in pages:
+        print(page)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from optuna_dashboard import run_server
+
+    from sweeper.storage import open_storage
+
+    settings = _settings(args)
+    storage = open_storage(settings)
+    print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+    run_server(storage, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from sweeper.tasks import describe_tasks
+
+    rows = describe_tasks()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        d = row["defaults"]
+        print(f"{row['task']}\n  data:     {row['dataset']}\n  model:    {row['model']}")
+        print(
+            f"  defaults: epochs {d['epochs']}, batch size {d['batch_size']}, learning rate "
+            f"{d['learning_rate']}, train size {d['train_size'] or 'all'}, validation {d['val_fraction']:.0%}"
+            + (f", options {d['options']}" if d["options"] else "")
+        )
+    return 0
+
+
+COMMANDS = {
+    "launch": cmd_launch,
+    "worker": cmd_worker,
+    "run": cmd_run,
+    "status": cmd_status,
+    "report": cmd_report,
+    "dashboard": cmd_dashboard,
+    "studies": cmd_studies,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        return COMMANDS[args.command](args)
+    except SweeperError as exc:
+        if debug:
+            raise
+        print(f"sweeper: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sweeper: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""One error hierarchy. Every user-facing failure is a ``SweeperError`` whose message is one line
+that names what is wrong and how to fix it; the CLI prints it without a traceback."""
+
+from __future__ import annotations
+
+
+class SweeperError(Exception):
+    """A failure the user can fix; ``str(error)`` is the one-line message."""
+
+    exit_code = 1
+
+
+class ConfigError(SweeperError):
+    """Bad flags, ranges, task names or a study launched with other settings."""
+
+    exit_code = 2
+
+
+class StorageError(SweeperError):
+    """The database cannot be reached or used (bad URL, unreachable host, wrong password)."""
+
+    exit_code = 3
+
+
+class DataError(SweeperError):
+    """A data set archive is missing, corrupt or laid out differently from the official one."""
+
+    exit_code = 4
+
+
+class NoStudyError(SweeperError):
+    """The study asked for does not exist (yet) in the storage."""
+
+    exit_code = 5
+
+
+class WorkerError(SweeperError):
+    """A worker stopped because its trials keep failing (a broken setup, not a bad trial)."""
+
+    exit_code = 6
+
+
+class TrialDiverged(Exception):
+    """Training produced a non-finite loss; ends the trial, never the worker."""

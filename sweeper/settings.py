@@ -1,0 +1,96 @@
+"""The typed settings object: flags > ``SWEEPER_*`` environment > defaults, resolved once and
+passed explicitly (no module globals)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweeper.errors import ConfigError
+
+ENV_PREFIX = "SWEEPER_"
+
+
+def _default_data_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "sweeper"
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: str = "sqlite:///sweeper.db"
+    data_dir: Path = dataclasses.field(default_factory=_default_data_dir)
+    # A local folder or URL base holding files named like the official archives.
+    data_mirror: str | None = None
+    # Heartbeats let a live process find the trial of a killed worker: after `grace_period`
+    # seconds without a beat it is failed and re-queued with the same parameters.
+    heartbeat_interval: int = 10
+    grace_period: int = 40
+    # How long a worker waits for a study to be launched before giving up.
+    wait_for_study: float = 300.0
+    debug: bool = False
+
+    @classmethod
+    def resolve(
+        cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from command-line flags (``None`` = not given), then the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            flag = (flags or {}).get(field.name)
+            if flag is not None:
+                values[field.name] = _coerce(field.name, field.type, flag)
+                continue
+            env_name = ENV_PREFIX + field.name.upper()
+            if environ.get(env_name, "") != "":
+                values[field.name] = _coerce(env_name, field.type, environ[env_name])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.heartbeat_interval <= 0:
+            raise ConfigError(
+                f"heartbeat interval must be > 0 seconds, got {self.heartbeat_interval}: "
+                "set SWEEPER_HEARTBEAT_INTERVAL to a positive integer"
+            )
+        if self.grace_period <= self.heartbeat_interval:
+            raise ConfigError(
+                f"grace period ({self.grace_period} s) must exceed the heartbeat interval "
+                f"({self.heartbeat_interval} s): raise SWEEPER_GRACE_PERIOD"
+            )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process resolve the same settings."""
+        env = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            env[ENV_PREFIX + field.name.upper()] = str(value)
+        return env
+
+
+def _coerce(name: str, annotation: Any, raw: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if "bool" in kind:
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser()
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}: fix the value") from None
+    return str(raw)

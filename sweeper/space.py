@@ -1,0 +1,166 @@
+"""The search space shared by every case study, and the only code that touches an Optuna trial.
+
+Models receive a plain ``Hyperparams``; ``SearchSpace.suggest`` samples one from a trial. ``lambda``
+is sampled only when a penalty is chosen and ``l1_ratio`` only for ``l1_l2``, so the parameter
+importances and plots never see meaningless values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sweeper.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
+
+PENALTIES = ("none", "l1", "l2", "l1_l2")
+BASELINE_PARAMS: dict[str, Any] = {"penalty": "none", "dropout": 0.0}
+
+
+@dataclass(frozen=True)
+class Hyperparams:
+    """Plain regularization settings a model is built from."""
+
+    penalty: str = "none"
+    lam: float = 0.0
+    l1_ratio: float = 0.5
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.penalty not in PENALTIES:
+            raise ConfigError(f"unknown penalty {self.penalty!r}: use one of {', '.join(PENALTIES)}")
+
+    @property
+    def l1(self) -> float:
+        if self.penalty == "l1":
+            return self.lam
+        if self.penalty == "l1_l2":
+            return self.lam * self.l1_ratio
+        return 0.0
+
+    @property
+    def l2(self) -> float:
+        if self.penalty == "l2":
+            return self.lam
+        if self.penalty == "l1_l2":
+            return self.lam * (1.0 - self.l1_ratio)
+        return 0.0
+
+    def kernel_regularizer(self) -> Any:
+        """A fresh Keras regularizer for one kernel, or None for no penalty."""
+        if self.penalty == "none" or self.lam == 0.0:
+            return None
+        import keras
+
+        return keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Hyperparams:
+        """Rebuild from a trial's stored params (the inverse of ``SearchSpace.suggest``)."""
+        penalty = params.get("penalty", "none")
+        return cls(
+            penalty=penalty,
+            lam=float(params.get("lambda", 0.0)) if penalty != "none" else 0.0,
+            l1_ratio=float(params.get("l1_ratio", 0.5)),
+            dropout=float(params.get("dropout", 0.0)),
+        )
+
+    def describe(self) -> str:
+        if self.penalty == "none":
+            return f"penalty=none dropout={self.dropout:.2f}"
+        extra = f" l1_ratio={self.l1_ratio:.2f}" if self.penalty == "l1_l2" else ""
+        return f"penalty={self.penalty} lambda={self.lam:.2e}{extra} dropout={self.dropout:.2f}"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    lambda_low: float = 1e-6
+    lambda_high: float = 1e-1
+    dropout_low: float = 0.0
+    dropout_high: float = 0.6
+    penalties: tuple[str, ...] = PENALTIES
+
+    def __post_init__(self) -> None:
+        if not (self.lambda_low > 0 and self.lambda_high > 0):
+            raise ConfigError(
+                f"lambda range {self.lambda_low:g}..{self.lambda_high:g} must be positive "
+                "(it is log-uniform): pass e.g. --lambda-range 1e-6 1e-1"
+            )
+        if not self.lambda_low < self.lambda_high:
+            raise ConfigError(
+                f"lambda range {self.lambda_low:g}..{self.lambda_high:g} has low >= high: "
+                "pass --lambda-range LOW HIGH with LOW < HIGH"
+            )
+        if not (0.0 <= self.dropout_low <= self.dropout_high < 1.0):
+            raise ConfigError(
+                f"dropout range {self.dropout_low:g}..{self.dropout_high:g} must satisfy "
+                "0 <= low <= high < 1: pass e.g. --dropout-range 0 0.6"
+            )
+        unknown = [p for p in self.penalties if p not in PENALTIES]
+        if unknown or not self.penalties:
+            raise ConfigError(
+                f"unknown penalties {unknown or '(none given)'}: choose from {', '.join(PENALTIES)}"
+            )
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> Hyperparams:
+        penalty = trial.suggest_categorical("penalty", list(self.penalties))
+        lam = 0.0
+        l1_ratio = 0.5
+        if penalty != "none":
+            lam = trial.suggest_float("lambda", self.lambda_low, self.lambda_high, log=True)
+        if penalty == "l1_l2":
+            l1_ratio = trial.suggest_float("l1_ratio", 0.05, 0.95)
+        if self.dropout_low == self.dropout_high:
+            dropout = self.dropout_low
+        else:
+            dropout = trial.suggest_float("dropout", self.dropout_low, self.dropout_high)
+        return Hyperparams(penalty=penalty, lam=lam, l1_ratio=l1_ratio, dropout=dropout)
+
+    def grid(self, dropout_levels: int = 3) -> list[dict[str, Any]]:
+        """Each penalty crossed with every decade of lambda and a few dropout levels."""
+        lo = math.ceil(math.log10(self.lambda_low) - 1e-9)
+        hi = math.floor(math.log10(self.lambda_high) + 1e-9)
+        lambdas = [10.0**e for e in range(lo, hi + 1)] or [self.lambda_low]
+        if self.dropout_low == self.dropout_high:
+            dropouts = [self.dropout_low]
+        else:
+            step = (self.dropout_high - self.dropout_low) / (dropout_levels - 1)
+            dropouts = [round(self.dropout_low + i * step, 6) for i in range(dropout_levels)]
+        points: list[dict[str, Any]] = []
+        for penalty in self.penalties:
+            for dropout in dropouts:
+                if penalty == "none":
+                    points.append({"penalty": penalty, "dropout": dropout})
+                    continue
+                for lam in lambdas:
+                    point = {"penalty": penalty, "lambda": lam, "dropout": dropout}
+                    if penalty == "l1_l2":
+                        point["l1_ratio"] = 0.5
+                    points.append(point)
+        return points
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["penalties"] = list(self.penalties)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchSpace:
+        data = dict(data)
+        if "penalties" in data:
+            data["penalties"] = tuple(data["penalties"])
+        return cls(**data)
+
+
+def spread(points: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` points taken evenly from ``points`` (all of them when n >= len)."""
+    if n >= len(points):
+        return list(points)
+    step = len(points) / n
+    return [points[int(i * step)] for i in range(n)]
+
+

@@ -1,0 +1,234 @@
+"""Opening the study database, and the one place where driver errors become ``StorageError``.
+
+PostgreSQL gets a small pool (2 connections per process: one for Optuna's calls, one for the
+heartbeat or the claim lock), ``pool_pre_ping`` so a restarted server is survived, and heartbeats
+with a retry callback so a killed worker's trial is failed and run again with the same parameters.
+Tables are created only by ``launch`` (``create_tables=True``), never raced by workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import optuna
+import sqlalchemy
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from sweeper.errors import NoStudyError, StorageError
+from sweeper.settings import Settings
+
+T = TypeVar("T")
+MAX_RETRIES_PER_TRIAL = 3
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.storages.RDBStorage:
+    url = settings.storage
+    parsed = _parse(url)
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        # Several local processes share one file: wait for its lock instead of failing at once.
+        engine_kwargs["connect_args"] = {"timeout": 60}
+        if parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        engine_kwargs.update(pool_size=2, max_overflow=0, pool_timeout=60, pool_recycle=1800)
+        if parsed.get_backend_name() == "postgresql":
+            engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    with storage_errors(url):
+        if create_tables:
+            with launch_lock(url):
+                return _rdb(settings, engine_kwargs, skip_table_creation=False)
+        return _rdb(settings, engine_kwargs, skip_table_creation=True)
+
+
+def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool) -> optuna.storages.RDBStorage:
+    try:
+        return optuna.storages.RDBStorage(
+            settings.storage,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=settings.heartbeat_interval,
+            grace_period=settings.grace_period,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=MAX_RETRIES_PER_TRIAL
+            ),
+            skip_table_creation=skip_table_creation,
+        )
+    except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
+        if skip_table_creation and _is_missing_table(exc):
+            raise NoStudyError(
+                f"no sweeper tables in {redact(settings.storage)} yet: run `sweeper launch TASK` first"
+            ) from None
+        raise
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "does not exist" in text or "no such table" in text
+
+
+def _parse(url: str) -> sqlalchemy.engine.URL:
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        raise StorageError(
+            f"storage {url!r} is not a database URL: use e.g. sqlite:///sweeper.db or "
+            "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB (SWEEPER_STORAGE or --storage)"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except (sa_exc.NoSuchModuleError, ImportError):
+        raise StorageError(
+            f"storage {redact(url)} uses an unknown database driver {parsed.drivername!r}: "
+            "use sqlite:/// or postgresql+psycopg2://"
+        ) from None
+    return parsed
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return re.sub(r":[^:@/]*@", ":***@", url)
+
+
+@contextmanager
+def storage_errors(url: str) -> Iterator[None]:
+    """Translate driver and Optuna storage errors into one-line ``StorageError``s."""
+    try:
+        yield
+    except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        raise StorageError(describe_failure(url, exc)) from exc
+
+
+def describe_failure(url: str, exc: BaseException) -> str:
+    root: BaseException = exc
+    while root.__cause__ is not None or getattr(root, "orig", None) is not None:
+        root = getattr(root, "orig", None) or root.__cause__  # type: ignore[assignment]
+    text = " ".join(str(root).split())
+    try:
+        parsed = make_url(url)
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+        user = parsed.username
+    except sa_exc.ArgumentError:
+        where, user = redact(url), None
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return f"password authentication failed for user {user!r} at {where}: fix the password in SWEEPER_STORAGE"
+    if "could not translate host name" in lowered or "name or service not known" in lowered:
+        return f"cannot resolve database host {where}: check the host name in SWEEPER_STORAGE"
+    if "connection refused" in lowered or "timeout expired" in lowered or "could not connect" in lowered:
+        return f"cannot reach the database at {where} ({_first_clause(text)}): is the server running and SWEEPER_STORAGE right?"
+    if "database" in lowered and "does not exist" in lowered:
+        return f"{_first_clause(text)} at {where}: create it (createdb) or fix SWEEPER_STORAGE"
+    if "unable to open database file" in lowered:
+        return f"cannot open the SQLite file of {redact(url)}: check that its folder exists and is writable"
+    return f"storage error on {redact(url)}: {_first_clause(text)}"
+
+
+def _first_clause(text: str) -> str:
+    text = text.split("\n")[0]
+    text = re.sub(r"^\(\S+\)\s*", "", text)
+    return text[:200].rstrip(". ")
+
+
+def call_with_retry(
+    func: Callable[[], T], *, attempts: int = 8, first_delay: float = 0.5, log: Callable[[str], None] | None = None
+) -> T:
+    """Retry a storage call through a database restart, backing off up to ~1 minute in all."""
+    delay = first_delay
+    for attempt in range(attempts):
+        try:
+            return func()
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, optuna.exceptions.StorageInternalError) as exc:
+            if attempt == attempts - 1:
+                raise
+            if log:
+                log(f"storage call failed ({type(exc).__name__}); retrying in {delay:.1f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+    raise AssertionError("unreachable")
+
+
+def _lock_key(url: str, name: str) -> int:
+    digest = hashlib.sha256(f"sweeper:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def launch_lock(url: str) -> Iterator[None]:
+    """Serialises table creation and study creation between concurrent launches."""
+    with _named_lock(url, "launch", engine=None):
+        yield
+
+
+@contextmanager
+def claim_lock(storage: optuna.storages.RDBStorage, study_name: str) -> Iterator[None]:
+    """Held while a worker counts a study's trials and creates its next one, so that concurrent
+    workers never overshoot the budget."""
+    with _named_lock(storage.url, f"claim:{study_name}", engine=storage.engine):
+        yield
+
+
+@contextmanager
+def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) -> Iterator[None]:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        own_engine = engine is None
+        if own_engine:
+            engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        key = _lock_key(url, name)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        finally:
+            if own_engine:
+                engine.dispose()
+    elif backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        lock_path = Path(parsed.database).expanduser().with_name(
+            Path(parsed.database).name + f".{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock"
+        )
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    else:
+        # Other databases: no cross-process lock; the budget check stays best-effort there.
+        yield
+
+
+def study_names(storage: optuna.storages.RDBStorage) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def load_study(storage: optuna.storages.RDBStorage, name: str) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        known = ", ".join(study_names(storage)) or "none"
+        raise NoStudyError(
+            f"no study named {name!r} in {redact(storage.url)} (studies: {known}): "
+            f"run `sweeper launch {name}` first"
+        ) from None

@@ -1,0 +1,144 @@
+"""A sweep's configuration, stored in its study's user attrs so that a worker joins with only the
+storage URL. ``SweepConfig.for_task`` fills what the user did not give from the task defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+import sweeper
+from sweeper.errors import ConfigError
+from sweeper.space import SearchSpace
+from sweeper.tasks import DataRequest, task_defaults
+
+SAMPLERS = ("tpe", "random", "qmc", "grid")
+PRUNERS = ("median", "hyperband", "none")
+CONFIG_ATTR = "sweeper_config"
+VERSION_ATTR = "sweeper_versions"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    task: str
+    budget: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    train_size: int | None
+    val_fraction: float
+    options: dict[str, Any] = field(default_factory=dict)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0
+    # "search" samples the space; "evaluate" re-trains enqueued configurations on train +
+    # validation with several seeds and scores them on the test split (study ``parent``).
+    kind: str = "search"
+    parent: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget <= 0:
+            raise ConfigError(f"--trials must be a positive number of trials, got {self.budget}")
+        if self.epochs <= 0:
+            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.train_size is not None and self.train_size <= 0:
+            raise ConfigError(f"--train-size must be positive, got {self.train_size}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"unknown sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
+        if self.kind not in ("search", "evaluate"):
+            raise ConfigError(f"unknown sweep kind {self.kind!r}")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"unknown pruner {self.pruner!r}: use one of {', '.join(PRUNERS)}")
+
+    @classmethod
+    def for_task(cls, task: str, budget: int | None = None, **given: Any) -> SweepConfig:
+        """Task defaults overridden by the values given (``None`` means not given)."""
+        defaults = task_defaults(task)
+        options = {**defaults.options, **(given.pop("options", None) or {})}
+        values: dict[str, Any] = {
+            "epochs": defaults.epochs,
+            "batch_size": defaults.batch_size,
+            "learning_rate": defaults.learning_rate,
+            "train_size": defaults.train_size,
+            "val_fraction": defaults.val_fraction,
+        }
+        values.update({k: v for k, v in given.items() if v is not None})
+        space = values.pop("space", None) or SearchSpace()
+        if budget is None:
+            budget = len(space.grid()) if values.get("sampler") == "grid" else 20
+        return cls(task=task, budget=budget, options=options, space=space, **values)
+
+    def data_request(self) -> DataRequest:
+        return DataRequest(
+            train_size=self.train_size,
+            val_fraction=self.val_fraction,
+            seed=self.seed,
+            options=tuple(sorted(self.options.items())),
+        )
+
+    def to_attrs(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["space"] = self.space.to_dict()
+        return data
+
+    @classmethod
+    def from_attrs(cls, data: dict[str, Any]) -> SweepConfig:
+        data = dict(data)
+        data["space"] = SearchSpace.from_dict(data.get("space", {}))
+        return cls(**data)
+
+    def differences(self, other: SweepConfig) -> list[str]:
+        mine, theirs = self.to_attrs(), other.to_attrs()
+        return [
+            f"{key}: stored {theirs.get(key)!r}, given {mine.get(key)!r}"
+            for key in mine
+            if mine.get(key) != theirs.get(key)
+        ]
+
+    def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        if self.sampler == "tpe":
+            # Multivariate + group TPE models the conditional space (lambda only with a penalty).
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, n_startup_trials=min(10, self.budget // 2 + 1)
+            )
+        if self.sampler == "qmc":
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        # "grid" points are enqueued at launch; anything beyond them is sampled at random.
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def make_pruner(self) -> optuna.pruners.BasePruner:
+        if self.kind == "evaluate":
+            return optuna.pruners.NopPruner()
+        if self.pruner == "median":
+            return optuna.pruners.MedianPruner(
+                n_startup_trials=4, n_warmup_steps=max(1, self.epochs // 3)
+            )
+        if self.pruner == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.epochs)
+        return optuna.pruners.NopPruner()
+
+
+def current_versions() -> dict[str, str]:
+    return {"sweeper": sweeper.__version__, "optuna": optuna.__version__}
+
+
+def check_versions(study_name: str, stored: dict[str, str] | None) -> None:
+    """A study is worked on only by the sweeper/Optuna release line that launched it."""
+    if not stored:
+        return
+    mine = current_versions()
+
+    def line(version: str) -> str:
+        return ".".join(version.split(".")[:2])
+
+    if any(line(stored.get(k, "")) != line(v) for k, v in mine.items()):
+        raise ConfigError(
+            f"study {study_name!r} was launched by sweeper {stored.get('sweeper')} with optuna "
+            f"{stored.get('optuna')}, but this is sweeper {mine['sweeper']} with optuna "
+            f"{mine['optuna']}: install the same versions, or launch a new study"
+        )

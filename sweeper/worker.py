@@ -1,0 +1,380 @@
+"""A worker process: takes trials from the launched studies until every budget is met.
+
+Budget rule: a study is done when ``complete + pruned == budget``. Before creating a trial a worker
+takes the study's claim lock and counts finished *and running* trials, so concurrent workers never
+overshoot; while only other workers' running trials stand between the study and its budget it
+waits for them (they may still fail and need running again), reaping stale ones meanwhile.
+
+Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat; the claim
+lock is released as soon as the trial exists (first line of the objective).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType, ModuleType
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeper.counts import count_trials, reap_stale_trials
+from sweeper.errors import NoStudyError, SweeperError, TrialDiverged, WorkerError
+from sweeper.settings import Settings
+from sweeper.space import Hyperparams
+from sweeper.storage import (
+    call_with_retry,
+    claim_lock,
+    load_study,
+    open_storage,
+    storage_errors,
+    study_names,
+)
+from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
+from sweeper.tasks import DataRequest, Splits, load_task
+
+EXIT_DONE = 0
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+POLL_SECONDS = 2.0
+# A worker whose trials keep failing has a broken setup, not bad luck: stop instead of burning trials.
+MAX_CONSECUTIVE_FAILURES = 5
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class Shutdown(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM/SIGINT while a trial trains."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class DataCache:
+    """Each data set is loaded once per process and reused by every trial."""
+
+    settings: Settings
+    loaded: dict[tuple[str, DataRequest], Splits] = field(default_factory=dict)
+
+    def get(self, task: str, request: DataRequest) -> Splits:
+        key = (task, request)
+        if key not in self.loaded:
+            self.loaded[key] = load_task(task).load_data(self.settings, request)
+        return self.loaded[key]
+
+    def for_config(self, config: SweepConfig) -> Splits:
+        splits = self.get(config.task, config.data_request())
+        return splits.for_evaluation() if config.kind == "evaluate" else splits
+
+
+def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
+    """A retried trial keeps the seed of the trial it repeats; an evaluation run uses its own."""
+    if "eval_seed" in trial.user_attrs:
+        return int(trial.user_attrs["eval_seed"])
+    system_attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+    original = system_attrs.get("failed_trial", trial.number)
+    return (base_seed * 1_000_003 + int(original)) % (2**31 - 1)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        studies: list[str] | None = None,
+        *,
+        index: int = 0,
+        sampler_seed: int | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.wanted = list(studies or [])
+        self.index = index
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        # Distinct per process so that parallel TPE samplers don't propose the same points.
+        self.sampler_seed = (
+            sampler_seed
+            if sampler_seed is not None
+            else zlib.crc32(f"{self.name}:{index}:{time.time_ns()}".encode()) % (2**31 - 1)
+        )
+        self.log = log
+        self.data = DataCache(settings)
+        self.storage: optuna.storages.RDBStorage | None = None
+        self._in_trial = False
+        self._stop_signal: int | None = None
+        self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
+        self._consecutive_failures = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._run()
+        except Shutdown as stop:
+            return self._exit_code(stop.signum)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_signal = signum
+        if self._in_trial:
+            raise Shutdown(signum)
+
+    def _exit_code(self, signum: int | None) -> int:
+        if signum == signal.SIGTERM:
+            return EXIT_SIGTERM
+        if signum == signal.SIGINT:
+            return EXIT_SIGINT
+        return EXIT_DONE
+
+    def _run(self) -> int:
+        names = self._wait_for_studies()
+        while self._stop_signal is None:
+            open_ = []
+            for name in names:
+                study, config = self._study(name)
+                counts = call_with_retry(lambda: count_trials(study), log=self.log)
+                if counts.finished < config.budget:
+                    open_.append((counts.finished / config.budget, name))
+            if not open_:
+                self.log(f"[worker {self.index}] all budgets met ({', '.join(names)}); exiting")
+                return EXIT_DONE
+            progressed = False
+            for _, name in sorted(open_):  # least progress first
+                outcome = self._run_one(name)
+                if outcome == "ran":
+                    progressed = True
+                    break
+            if not progressed:
+                self._sleep(POLL_SECONDS)
+        return self._exit_code(self._stop_signal)
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while self._stop_signal is None and time.monotonic() < end:
+            time.sleep(min(0.2, end - time.monotonic()))
+
+    # -- studies -----------------------------------------------------------------------------
+    def _wait_for_studies(self) -> list[str]:
+        """Studies to serve; waits (bounded) for ``launch`` to create them."""
+        deadline = time.monotonic() + self.settings.wait_for_study
+        announced = False
+        while True:
+            try:
+                if self.storage is None:
+                    self.storage = open_storage(self.settings)
+                with storage_errors(self.settings.storage):
+                    present = study_names(self.storage)
+                    ready = [n for n in present if CONFIG_ATTR in self._attrs(n)]
+                if self.wanted:
+                    missing = [n for n in self.wanted if n not in ready]
+                    if not missing:
+                        return list(self.wanted)
+                elif ready:
+                    return ready
+                else:
+                    missing = ["any study"]
+            except NoStudyError:
+                missing = self.wanted or ["any study"]
+            if time.monotonic() > deadline or self._stop_signal is not None:
+                raise NoStudyError(
+                    f"gave up after {self.settings.wait_for_study:.0f} s waiting for "
+                    f"{', '.join(missing)} to be launched: run `sweeper launch TASK` first"
+                )
+            if not announced:
+                self.log(
+                    f"[worker {self.index}] waiting up to {self.settings.wait_for_study:.0f} s "
+                    f"for {', '.join(missing)} to be launched"
+                )
+                announced = True
+            self._sleep(POLL_SECONDS)
+
+    def _attrs(self, name: str) -> dict[str, Any]:
+        assert self.storage is not None
+        study_id = self.storage.get_study_id_from_name(name)
+        return self.storage.get_study_user_attrs(study_id)
+
+    def _study(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+        if name not in self._studies:
+            assert self.storage is not None
+            with storage_errors(self.settings.storage):
+                attrs = load_study(self.storage, name).user_attrs
+            check_versions(name, attrs.get(VERSION_ATTR))
+            config = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
+            study = optuna.load_study(
+                study_name=name,
+                storage=self.storage,
+                sampler=config.make_sampler(self.sampler_seed),
+                pruner=config.make_pruner(),
+            )
+            # Load the data before claiming any trial: a missing archive stops the worker
+            # without touching the study.
+            self.data.for_config(config)
+            self._studies[name] = (study, config)
+        return self._studies[name]
+
+    # -- one trial ---------------------------------------------------------------------------
+    def _run_one(self, name: str) -> str:
+        """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'."""
+        study, config = self._study(name)
+        assert self.storage is not None
+        lock = claim_lock(self.storage, name)
+        call_with_retry(lock.__enter__, log=self.log)
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                lock.__exit__(None, None, None)
+
+        trial_ref: dict[str, Any] = {}
+        try:
+            reap_stale_trials(study)
+            counts = count_trials(study)
+            if counts.finished >= config.budget:
+                return "done"
+            if counts.finished + counts.running >= config.budget:
+                return "wait"
+            objective = self._objective(name, config, release, trial_ref)
+            study.optimize(objective, n_trials=1, catch=(Exception,))
+        except Shutdown as stop:
+            self._requeue(study, trial_ref.get("id"), stop)
+            raise
+        finally:
+            release()
+        self._log_trial(study, trial_ref.get("id"))
+        return "ran"
+
+    def _objective(
+        self, name: str, config: SweepConfig, release: Callable[[], None], ref: dict[str, Any]
+    ) -> Callable[[optuna.Trial], float]:
+        from sweeper import training
+
+        module = load_task(config.task)
+        splits = self.data.for_config(config)
+
+        def objective(trial: optuna.Trial) -> float:
+            release()
+            ref["id"] = trial._trial_id
+            hp = config.space.suggest(trial)
+            seed = trial_seed(config.seed, trial)
+            trial.set_user_attr("seed", seed)
+            trial.set_user_attr("sampler_seed", self.sampler_seed)
+            trial.set_user_attr("worker", self.name)
+            ref["hp"] = hp
+            return self._train(trial, module, splits, config, hp, seed, training)
+
+        return objective
+
+    def _train(
+        self,
+        trial: optuna.Trial,
+        module: ModuleType,
+        splits: Splits,
+        config: SweepConfig,
+        hp: Hyperparams,
+        seed: int,
+        training: Any,
+    ) -> float:
+        import keras
+
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        result = training.TrainingResult()
+
+        def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+            trial.report(logs["val_accuracy"], step=epoch + 1)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned by the {config.pruner} pruner after epoch {epoch + 1}")
+
+        self._in_trial = True
+        try:
+            if self._stop_signal is not None:
+                raise Shutdown(self._stop_signal)
+            model = module.build_model(hp, splits, config.learning_rate)
+            training.fit(model, splits, epochs=config.epochs, batch_size=config.batch_size,
+                         on_epoch=on_epoch, result=result)
+            extra = module.extra_metrics(model, splits) if hasattr(module, "extra_metrics") else {}
+        except TrialDiverged as exc:
+            self._in_trial = False
+            self._store(trial, result, stop_reason=f"diverged: {exc}")
+            raise optuna.TrialPruned(f"diverged: {exc}") from None
+        except optuna.TrialPruned as exc:
+            self._in_trial = False
+            self._store(trial, result, stop_reason=str(exc))
+            raise
+        except Shutdown as exc:
+            self._in_trial = False
+            self._store(trial, result, fail_reason=f"worker stopped by {exc}")
+            raise
+        except Exception as exc:
+            self._in_trial = False
+            self._store(trial, result, fail_reason=f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
+        self._in_trial = False
+        self._store(trial, result, extra=extra)
+        return float(result.final["val_accuracy"])
+
+    def _store(self, trial: optuna.Trial, result: Any, *, extra: dict[str, Any] | None = None,
+               stop_reason: str | None = None, fail_reason: str | None = None) -> None:
+        attrs = result.as_attrs()
+        attrs.update(extra or {})
+        if stop_reason:
+            attrs["stop_reason"] = stop_reason
+        if fail_reason:
+            attrs["fail_reason"] = fail_reason
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    def _requeue(self, study: optuna.Study, trial_id: int | None, stop: Shutdown) -> None:
+        """A trial interrupted by SIGTERM/Ctrl-C is failed now and queued again with the same
+        parameters, instead of waiting for the heartbeat grace period."""
+        if trial_id is None or self.storage is None:
+            return
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state == TrialState.RUNNING:
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            frozen = self.storage.get_trial(trial_id)
+        callback = self.storage.get_heartbeat_stale_trial_callback()
+        if frozen.state == TrialState.FAIL and callback is not None:
+            callback(study, frozen)
+        self.log(f"[worker {self.index}] stopped by {stop}; trial {frozen.number} failed and re-queued")
+
+    def _log_trial(self, study: optuna.Study, trial_id: int | None) -> None:
+        if trial_id is None or self.storage is None:
+            return
+        t = self.storage.get_trial(trial_id)
+        self._consecutive_failures = self._consecutive_failures + 1 if t.state == TrialState.FAIL else 0
+        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            raise WorkerError(
+                f"{self._consecutive_failures} trials in a row failed in this worker, the last with "
+                f"{t.user_attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
+            )
+        hp = Hyperparams.from_params(t.params)
+        value = f"val_acc={t.value:.4f}" if t.value is not None else "val_acc=-"
+        reason = t.user_attrs.get("stop_reason") or t.user_attrs.get("fail_reason") or ""
+        self.log(
+            f"[worker {self.index}] {study.study_name} trial {t.number} {t.state.name.lower()} "
+            f"{hp.describe()} {value} epochs={t.user_attrs.get('epochs_run', 0)} "
+            f"time={t.user_attrs.get('wall_time_s', 0):.1f}s{(' (' + reason + ')') if reason else ''}"
+        )
+
+
+def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,
+               threads: int | None = None, log: Callable[[str], None] = print) -> int:
+    from sweeper import backend
+
+    backend.configure(threads)
+    try:
+        return Worker(settings, studies, index=index, log=log).run()
+    except SweeperError:
+        raise
