@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", action="append", default=[], help="serve only this study (repeatable; default: all)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
+    p.add_argument("--gpus", metavar="all|none|0,1,...", help="supervise one worker per GPU slot, restarting crashed ones (all: detect with nvidia-smi; no GPU: --workers CPU workers)")
+    p.add_argument("--per-gpu", type=int, default=1, help="worker processes per GPU with --gpus (default 1)")
     p.add_argument("--index", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--sampler-seed", type=int, default=None, help=argparse.SUPPRESS)
     _storage_flags(p)
 
     p = sub.add_parser("run", help="launch + local workers + report, in one command")
@@ -72,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write the HTML report of each study")
     p.add_argument("studies", nargs="+", metavar="STUDY")
     p.add_argument("--out", default="reports", help="output folder (default ./reports)")
+    p.add_argument("--png", action="store_true", help="also write each headline figure as PNG (needs chromium)")
+    _storage_flags(p)
+
+    p = sub.add_parser("evaluate", help="re-train the best config per penalty type and the baseline with several seeds; score on test")
+    p.add_argument("study", metavar="TASK", help="the sweep's study name (default name: the task)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5); finished seeds are kept")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--no-run", action="store_true", help="only enqueue the runs (for `sweeper worker` elsewhere)")
     _storage_flags(p)
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard on the configured storage")
@@ -164,6 +175,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.gpus is not None and args.index is None:
+        from sweeper.supervisor import run_supervised
+
+        return run_supervised(settings, args.gpus, args.per_gpu, args.workers, args.study, threads=args.threads)
     if args.workers > 1 and args.index is None:
         from sweeper.supervisor import spawn_workers, wait_all
 
@@ -172,7 +187,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sweeper.worker import run_worker
 
     return run_worker(settings, args.study or None, index=args.index or 0,
-                      threads=args.threads or default_threads(1))
+                      threads=args.threads or default_threads(1), sampler_seed=args.sampler_seed)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -223,10 +238,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     with storage_errors(settings.storage):
         for name in args.studies:
             load_study(storage, name)
-        pages = write_reports(storage, args.studies, Path(args.out))
+        pages = write_reports(storage, args.studies, Path(args.out), png=args.png)
     for page in pages:
         print(page)
     return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sweeper.evaluate import run_evaluation
+
+    return run_evaluation(_settings(args), args.study, args.seeds, args.workers, run=not args.no_run)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -265,6 +286,7 @@ COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
     "report": cmd_report,
+    "evaluate": cmd_evaluate,
     "dashboard": cmd_dashboard,
     "studies": cmd_studies,
 }

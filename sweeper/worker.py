@@ -370,11 +370,12 @@ class Worker:
 
 
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,
-               threads: int | None = None, log: Callable[[str], None] = print) -> int:
+               threads: int | None = None, log: Callable[[str], None] = print,
+               sampler_seed: int | None = None) -> int:
     from sweeper import backend
 
     backend.configure(threads)
     try:
-        return Worker(settings, studies, index=index, log=log).run()
+        return Worker(settings, studies, index=index, sampler_seed=sampler_seed, log=log).run()
     except SweeperError:
         raise
