@@ -30,6 +30,7 @@ from sweeper.settings import Settings
 T = TypeVar("T")
 MAX_RETRIES_PER_TRIAL = 3
 
+# Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
@@ -65,8 +66,8 @@ def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creati
             ),
             skip_table_creation=skip_table_creation,
         )
-    except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
-        if skip_table_creation and _is_missing_table(exc):
+    except (sa_exc.ProgrammingError, sa_exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
+        if skip_table_creation and _is_missing_table(exc.__cause__ or exc):
             raise NoStudyError(
                 f"no sweeper tables in {redact(settings.storage)} yet: run `sweeper launch TASK` first"
             ) from None
@@ -75,7 +76,7 @@ def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creati
 
 def _is_missing_table(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return "does not exist" in text or "no such table" in text
+    return ("relation" in text and "does not exist" in text) or "no such table" in text
 
 
 def _parse(url: str) -> sqlalchemy.engine.URL:

@@ -1,9 +1,10 @@
-"""The report: ``collect`` reads a study into plain data (tested directly), ``render`` turns that
-into plotly figures and self-contained HTML pages (plotly.js embedded, so they work offline)."""
+"""The report: ``collect`` reads a study into plain data (tested directly), ``series`` and
+``evaluation`` derive what each figure and table shows, ``render``/``figures`` turn that into
+plotly figures and ``write`` into self-contained HTML pages (plotly.js embedded: works offline)."""
 
 from __future__ import annotations
 
 from sweeper.report.collect import ReportData, TrialPoint, collect_report
-from sweeper.report.write import write_reports
+from sweeper.report.write import ReportError, write_reports
 
-__all__ = ["ReportData", "TrialPoint", "collect_report", "write_reports"]
+__all__ = ["ReportData", "ReportError", "TrialPoint", "collect_report", "write_reports"]

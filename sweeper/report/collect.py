@@ -1,4 +1,7 @@
-"""Pure collection of what the report shows, from a study into plain dataclasses."""
+"""Pure collection of what the report shows, from a study into plain dataclasses.
+
+Trials are grouped the way ``sweeper evaluate`` compares them: ``baseline`` (penalty none,
+dropout 0), ``dropout`` (penalty none, dropout > 0) and one group per weight penalty."""
 
 from __future__ import annotations
 
@@ -10,6 +13,19 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.sweep import CONFIG_ATTR
+
+GROUPS = ("baseline", "dropout", "l1", "l2", "l1_l2")
+GROUP_LABELS = {"baseline": "unregularized", "dropout": "dropout only", "l1": "L1", "l2": "L2", "l1_l2": "L1+L2"}
+# Fewer complete trials than this give parameter importances that mean nothing.
+MIN_TRIALS_FOR_IMPORTANCE = 5
+# Below this many, importances are shown but flagged as a rough indication.
+FEW_TRIALS_FOR_IMPORTANCE = 30
+
+
+def group_of(penalty: str, dropout: float) -> str:
+    if penalty == "none":
+        return "baseline" if dropout == 0.0 else "dropout"
+    return penalty
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,13 @@ class TrialPoint:
     epochs_run: int | None
     history: dict[str, list[float | None]] = field(default_factory=dict)
     reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    train_loss: float | None = None
+    val_loss: float | None = None
+
+    @property
+    def group(self) -> str:
+        return group_of(self.penalty, self.dropout)
 
     @property
     def gap(self) -> float | None:
@@ -41,6 +64,11 @@ class ReportData:
     budget: int | None
     direction: str
     points: list[TrialPoint]
+    # Parameter importances (PED-ANOVA over complete trials) or None, with why not.
+    importances: dict[str, float] | None = None
+    importance_note: str = ""
+    # Filled from the study's "<name>.eval" study by ``sweeper.report.evaluation``.
+    evaluation: Any = None
 
     def by_state(self, state: str) -> list[TrialPoint]:
         return [p for p in self.points if p.state == state]
@@ -59,6 +87,9 @@ class ReportData:
         """Validation accuracy of every finished unregularized trial (penalty none, dropout 0)."""
         return [p.value for p in self.by_state("complete") if p.penalty == "none" and p.dropout == 0.0 and p.value is not None]
 
+    def best_per_group(self) -> dict[str, TrialPoint]:
+        return best_per_group(self.points)
+
     def best_per_penalty(self) -> dict[str, TrialPoint]:
         best: dict[str, TrialPoint] = {}
         for p in self.by_state("complete"):
@@ -67,6 +98,27 @@ class ReportData:
             if p.penalty not in best or p.value > (best[p.penalty].value or -math.inf):
                 best[p.penalty] = p
         return best
+
+
+def params_key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A hashable, float-rounding identity of a configuration (for matching runs to configs)."""
+    return tuple(sorted((k, round(float(v), 12) if isinstance(v, (int, float)) else v) for k, v in params.items()))
+
+
+def best_per_group(points: list[TrialPoint]) -> dict[str, TrialPoint]:
+    """The best complete trial of each group, in ``GROUPS`` order (first one wins a tie)."""
+    best: dict[str, TrialPoint] = {}
+    for p in points:
+        if p.state != "complete" or p.value is None:
+            continue
+        if p.group not in best or p.value > (best[p.group].value or -math.inf):
+            best[p.group] = p
+    return {g: best[g] for g in GROUPS if g in best}
+
+
+def collect_points(trials: list[FrozenTrial]) -> list[TrialPoint]:
+    """Every trial except queued ones that no worker has taken yet."""
+    return [trial_point(t) for t in trials if t.params or t.state != TrialState.WAITING]
 
 
 def _state(trial: FrozenTrial) -> str:
@@ -99,16 +151,43 @@ def trial_point(trial: FrozenTrial) -> TrialPoint:
         epochs_run=attrs.get("epochs_run"),
         history=attrs.get("history") or {},
         reason=attrs.get("stop_reason") or attrs.get("fail_reason"),
+        params=dict(params),
+        train_loss=attrs.get("train_loss"),
+        val_loss=attrs.get("val_loss"),
     )
 
 
-def collect_report(study: optuna.Study) -> ReportData:
+def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
     config: dict[str, Any] = study.user_attrs.get(CONFIG_ATTR, {})
     trials = study.get_trials(deepcopy=False)
+    importances, note = param_importances(study, trials)
     return ReportData(
         study=study.study_name,
         task=config.get("task"),
         budget=config.get("budget"),
         direction=study.direction.name.lower(),
-        points=[trial_point(t) for t in trials if t.params or t.state != TrialState.WAITING],
+        points=collect_points(trials),
+        importances=importances,
+        importance_note=note,
+        evaluation=evaluation,
     )
+
+
+def param_importances(study: optuna.Study, trials: list[FrozenTrial]) -> tuple[dict[str, float] | None, str]:
+    """PED-ANOVA importances (Optuna's default; it handles the conditional lambda/l1_ratio)."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCE:
+        return None, (
+            f"parameter importances need at least {MIN_TRIALS_FOR_IMPORTANCE} complete trials; "
+            f"this study has {len(complete)}"
+        )
+    if len({t.value for t in complete}) < 2:
+        return None, "every complete trial has the same value: no parameter explains a difference"
+    try:
+        found = optuna.importance.get_param_importances(study)
+    except (ValueError, RuntimeError, ImportError) as exc:
+        return None, f"parameter importances could not be computed: {exc}"
+    note = f"PED-ANOVA (Optuna's default evaluator) over {len(complete)} complete trials"
+    if len(complete) < FEW_TRIALS_FOR_IMPORTANCE:
+        note += ": few trials, a rough indication only"
+    return {k: float(v) for k, v in found.items()}, note

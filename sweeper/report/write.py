@@ -1,27 +1,72 @@
-"""Writing the report pages: one self-contained HTML page per study plus an index page."""
+"""Writing the report pages: one self-contained HTML page per study (plotly.js embedded once, so
+it opens offline) plus an index page with each study's verdict."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import plotly.graph_objects as go
 
 from sweeper.errors import SweeperError
 from sweeper.report.collect import ReportData, collect_report
+from sweeper.report.evaluation import EvaluationData, collect_evaluation, verdict
+from sweeper.report.figures import (
+    evaluation_figure,
+    gap_figure,
+    history_figure,
+    importances_figure,
+    lambda_dropout_figure,
+    learning_curves_figure,
+    sparsity_figure,
+)
 from sweeper.report.render import accuracy_vs_lambda
+from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
+
+EVAL_SUFFIX = ".eval"  # sweeper.evaluate.EVAL_SUFFIX; not imported so that `report` stays light
 
 
 class ReportError(SweeperError):
     exit_code = 7
 
 
-def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+# (div id, section heading, figure builder): the page order; tests open each div by its id.
+FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
+    ("fig-accuracy-vs-lambda", "1. Validation accuracy vs λ", accuracy_vs_lambda),
+    ("fig-evaluation", "Re-evaluation on the test split",
+     lambda d: evaluation_figure(d.evaluation, d.study)),
+    ("fig-lambda-dropout", "2. λ × dropout", lambda_dropout_figure),
+    ("fig-gap", "3. Generalization gap", gap_figure),
+    ("fig-sparsity", "4. Weight sparsity", sparsity_figure),
+    ("fig-learning-curves", "5. Learning curves", learning_curves_figure),
+    ("fig-history", "6. Optimization history", history_figure),
+    ("fig-importances", "6. Parameter importances", importances_figure),
+]
+FIGURE_IDS = [f[0] for f in FIGURES]
+
+
+def load_report(storage: optuna.storages.BaseStorage, name: str) -> ReportData:
+    """Collect one study and, when ``sweeper evaluate`` has run, its evaluation study."""
+    if name.endswith(EVAL_SUFFIX):
+        raise ReportError(f"{name!r} holds evaluation runs: report the study it evaluates, "
+                          f"`sweeper report {name[: -len(EVAL_SUFFIX)]}`")
+    study = optuna.load_study(study_name=name, storage=storage)
+    evaluation: EvaluationData | None = None
+    try:
+        storage.get_study_id_from_name(name + EVAL_SUFFIX)
+    except KeyError:
+        pass
+    else:
+        evaluation = collect_evaluation(optuna.load_study(study_name=name + EVAL_SUFFIX, storage=storage))
+    return collect_report(study, evaluation)
+
+
+def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: Path, *, png: bool = False) -> list[Path]:
     datas: list[ReportData] = []
     for name in names:
-        study = optuna.load_study(study_name=name, storage=storage)
-        data = collect_report(study)
+        data = load_report(storage, name)
         if not data.finished:
             counts = data.counts()
             raise ReportError(
@@ -29,34 +74,76 @@ def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: P
                 f"{counts['fail']} failed): run `sweeper worker` and report again"
             )
         datas.append(data)
+    if png:
+        from sweeper.report.png import find_browser
+
+        find_browser()  # fail before writing anything when no browser is installed
+    out.mkdir(parents=True, exist_ok=True)
     pages = [write_study_page(d, out) for d in datas]
     pages.append(write_index(datas, out))
+    if png:
+        from sweeper.report.png import write_png
+
+        pages += [write_png(accuracy_vs_lambda(d), out / f"{d.study}-headline.png") for d in datas]
     return pages
 
 
+def counts_line(data: ReportData) -> str:
+    c = data.counts()
+    return (
+        f"{c['complete']} complete, {c['pruned']} pruned (stopped early; hollow markers, value at their "
+        f"last epoch), {c['fail']} failed (no value; listed below), {c['running']} running, "
+        f"{c['waiting']} queued" + (f" — budget {data.budget}" if data.budget else "")
+    )
+
+
 def write_study_page(data: ReportData, out: Path) -> Path:
-    fig = accuracy_vs_lambda(data)
-    body = fig.to_html(full_html=False, include_plotlyjs=True, div_id="fig-accuracy-vs-lambda")
+    sections = [
+        f"<h1>{html.escape(data.study)}</h1>",
+        f"<p>task <b>{html.escape(str(data.task))}</b> · {html.escape(counts_line(data))}</p>",
+        f"<p class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</p>",
+    ]
+    first = True
+    for div_id, heading, build in FIGURES:
+        fig = build(data)
+        sections.append(f"<h2>{html.escape(heading)}</h2>")
+        sections.append(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
+                                    config={"displaylogo": False}))
+        first = False
+        if div_id == "fig-evaluation":
+            sections.append(evaluation_table_html(data.evaluation, data.study))
+        if div_id == "fig-importances":
+            sections.append("<h2>6. Best configuration per penalty type</h2>" + best_table_html(data))
+    sections.append("<h2>Trials without a result</h2>" + unfinished_table_html(data))
     page = out / f"{data.study}.html"
-    page.write_text(_page(f"sweeper report: {data.study}", f"<h1>{html.escape(data.study)}</h1>{body}"))
+    page.write_text(_page(f"sweeper report: {data.study}", "".join(sections)), encoding="utf-8")
     return page
 
 
 def write_index(datas: list[ReportData], out: Path) -> Path:
-    items = "".join(
+    rows = "".join(
         f'<li><a href="{html.escape(d.study)}.html">{html.escape(d.study)}</a> '
-        f"(task {html.escape(str(d.task))}, {len(d.finished)} finished trials)</li>"
+        f"(task {html.escape(str(d.task))}; {html.escape(counts_line(d))})"
+        f"<br><span class='verdict'>{html.escape(verdict(d.evaluation, d.study))}</span></li>"
         for d in datas
     )
     page = out / "index.html"
-    page.write_text(_page("sweeper reports", f"<h1>sweeper reports</h1><ul>{items}</ul>"))
+    page.write_text(_page("sweeper reports", f"<h1>sweeper reports</h1><ul>{rows}</ul>"), encoding="utf-8")
     return page
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    ".verdict{font-size:1.15em;background:#eef5ff;padding:0.6em 0.9em;border-left:4px solid #1f77b4}"
+    "li{margin-bottom:1em}.note{color:#555}"
+)
 
 
 def _page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}</style>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
         f"</head><body>{body}</body></html>"
     )

@@ -1,0 +1,72 @@
+"""The statistics of ``sweeper evaluate``: a t-interval per group, and Welch's t-test (with its
+Welch-Satterthwaite interval) for each group against the unregularized baseline.
+
+Welch rather than Student: regularized and unregularized runs need not have the same variance
+across seeds, and with a handful of seeds per group nothing lets us assume they do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+TEST_NAME = "Welch's t-test (unequal variances, two-sided)"
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    n: int
+    mean: float
+    low: float | None  # None when n < 2: one run gives no interval
+    high: float | None
+    std: float | None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``mean(a) - mean(b)`` with its Welch interval and test."""
+
+    diff: float
+    low: float | None
+    high: float | None
+    p_value: float | None
+    t: float | None
+    df: float | None
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero (equivalently p < 1 - level)."""
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("mean_ci needs at least one value")
+    mean = float(x.mean())
+    if x.size < 2:
+        return MeanCI(int(x.size), mean, None, None, None)
+    std = float(x.std(ddof=1))
+    half = float(sps.t.ppf(0.5 + level / 2, x.size - 1)) * std / math.sqrt(x.size)
+    return MeanCI(int(x.size), mean, mean - half, mean + half, std)
+
+
+def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
+    """Welch's t-test of mean(a) - mean(b) and the matching interval (Welch-Satterthwaite df)."""
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(xa.mean() - xb.mean())
+    if xa.size < 2 or xb.size < 2:
+        return Difference(diff, None, None, None, None, None)
+    va, vb = xa.var(ddof=1) / xa.size, xb.var(ddof=1) / xb.size
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        # Identical runs in both groups (e.g. fully deterministic training): no spread, no test.
+        return Difference(diff, diff, diff, None, None, None)
+    df = (va + vb) ** 2 / (va**2 / (xa.size - 1) + vb**2 / (xb.size - 1))
+    result = sps.ttest_ind(xa, xb, equal_var=False)
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * se
+    return Difference(diff, diff - half, diff + half, float(result.pvalue), float(result.statistic), float(df))

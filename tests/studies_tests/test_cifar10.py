@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sweeper.errors import DataError
+from sweeper.settings import Settings
+from sweeper.space import Hyperparams
+from sweeper.tasks import DataRequest
+from studies import cifar10
+from tests.support.archives import make_cifar10
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _settings(mirror: Path, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "cache", data_mirror=str(mirror))
+
+
+def test_load_data_splits_stratified_and_keeps_test_apart(cifar_mirror: Path, tmp_path: Path) -> None:
+    splits = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(train_size=None, val_fraction=0.2, seed=0))
+    assert splits.x_train.shape[1:] == (32, 32, 3) and splits.x_train.dtype == np.uint8
+    assert len(splits.y_train) == 160 and len(splits.y_val) == 40 and len(splits.y_test) == 50
+    assert np.bincount(splits.y_val).tolist() == [4] * 10
+    small = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(train_size=50, val_fraction=0.2, seed=0))
+    assert len(small.y_train) == 50 and len(small.y_val) == 40
+    assert np.bincount(small.y_train).tolist() == [5] * 10
+
+
+def test_channels_are_unpacked_from_rgb_planes(tmp_path: Path) -> None:
+    import pickle
+    import tarfile
+
+    path = make_cifar10(tmp_path / "m")
+    x, y = cifar10.read_batches(path)["data_batch_1"]
+    with tarfile.open(path) as tar:
+        raw = pickle.load(tar.extractfile("cifar-10-batches-py/data_batch_1"), encoding="bytes")
+    assert x.shape == (40, 32, 32, 3)
+    red, green = raw[b"data"][0, :1024].reshape(32, 32), raw[b"data"][0, 1024:2048].reshape(32, 32)
+    assert (x[0, :, :, 0] == red).all() and (x[0, :, :, 1] == green).all()
+    assert y.tolist() == raw[b"labels"]
+
+
+def test_archive_without_batches_names_what_is_missing(tmp_path: Path) -> None:
+    import tarfile
+
+    (tmp_path / "m").mkdir()
+    with tarfile.open(tmp_path / "m" / "cifar-10-python.tar.gz", "w:gz") as tar:
+        (tmp_path / "readme.txt").write_text("not cifar")
+        tar.add(tmp_path / "readme.txt", arcname="readme.txt")
+    with pytest.raises(DataError, match="lacks cifar-10-batches-py/data_batch_1"):
+        cifar10.load_data(_settings(tmp_path / "m", tmp_path), DataRequest(None, 0.2, 0))
+
+
+def test_penalty_on_every_kernel_never_on_biases(cifar_mirror: Path, tmp_path: Path) -> None:
+    splits = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(None, 0.2, 0))
+    model = cifar10.build_model(Hyperparams("l2", lam=1e-3, dropout=0.3), splits, 1e-3)
+    kernels = [w for w in model.trainable_weights if w.path.endswith("kernel")]
+    assert len(kernels) == 4  # conv, conv, dense, dense
+    assert len(model.losses) == 4
+    assert sum(isinstance(layer, __import__("keras").layers.Dropout) for layer in model.layers) == 2
+    plain = cifar10.build_model(Hyperparams("none", dropout=0.0), splits, 1e-3)
+    assert len(plain.losses) == 0
+
+
+JAX_STEP = """
+import numpy as np, keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from sweeper.settings import Settings
+from sweeper.space import Hyperparams
+from sweeper.tasks import DataRequest
+from sweeper import training
+from studies import cifar10
+splits = cifar10.load_data(Settings(data_mirror={mirror!r}, data_dir={cache!r}), DataRequest(64, 0.2, 0))
+model = cifar10.build_model(Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.5, dropout=0.2), splits, 1e-3)
+result = training.fit(model, splits, epochs=1, batch_size=64)
+assert result.epochs_run == 1 and np.isfinite(result.final["val_loss"])
+print("jax-ok", result.final["val_accuracy"])
+"""
+
+
+def test_one_training_step_under_jax(cifar_mirror: Path, tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    code = JAX_STEP.format(mirror=str(cifar_mirror), cache=str(tmp_path / "cache"))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "jax-ok" in out.stdout

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeper.errors import ConfigError
+from sweeper.launch import launch
+from sweeper.settings import Settings
+from sweeper.space import SearchSpace
+from sweeper.storage import open_storage
+from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig
+
+
+def _config(**kw: object) -> SweepConfig:
+    return SweepConfig.for_task("cifar10", budget=kw.pop("budget", 6), **kw)
+
+
+def test_launch_stores_config_and_enqueues_the_baseline(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    result = launch(settings, "cifar10", _config(epochs=3, train_size=500))
+    assert result.created and result.budget == 6
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
+    stored = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
+    assert stored == _config(epochs=3, train_size=500)
+    assert study.user_attrs[VERSION_ATTR]["optuna"] == optuna.__version__
+    (baseline,) = study.get_trials(states=(TrialState.WAITING,))
+    assert baseline.params == {} and baseline.number == 0
+    assert study._storage.get_trial_system_attrs(baseline._trial_id)["fixed_params"] == {"penalty": "none", "dropout": 0.0}
+
+
+def test_launch_again_with_same_settings_changes_nothing(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    launch(settings, "cifar10", _config())
+    again = launch(settings, "cifar10", _config())
+    assert not again.created
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
+    assert len(study.trials) == 1
+
+
+def test_launch_with_other_settings_says_what_differs(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    launch(settings, "cifar10", _config(epochs=3))
+    with pytest.raises(ConfigError, match=r"epochs: stored 3, given 5"):
+        launch(settings, "cifar10", _config(epochs=5))
+
+
+def test_grid_launch_enqueues_evenly_spread_points(tmp_path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'g.db'}")
+    space = SearchSpace(lambda_low=1e-4, lambda_high=1e-2)
+    launch(settings, "cifar10", _config(budget=10, sampler="grid", space=space))
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 10
+    fixed = [study._storage.get_trial_system_attrs(t._trial_id)["fixed_params"] for t in waiting]
+    assert {p["penalty"] for p in fixed} == {"none", "l1", "l2", "l1_l2"}
+
+
+def test_unknown_task_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown task 'mnist': choose one of cifar10"):
+        SweepConfig.for_task("mnist")
+
+
+@pytest.mark.parametrize("budget", [0, -3])
+def test_non_positive_budget_is_refused(budget: int) -> None:
+    with pytest.raises(ConfigError, match="--trials must be a positive"):
+        SweepConfig.for_task("cifar10", budget=budget)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweeper.errors import ConfigError
+from sweeper.settings import Settings
+
+
+def test_defaults_are_embedded_sqlite_and_user_cache() -> None:
+    settings = Settings.resolve({}, environ={})
+    assert settings.storage == "sqlite:///sweeper.db"
+    assert settings.data_mirror is None
+    assert settings.data_dir.parts[-2:] == (".cache", "sweeper")
+
+
+def test_flags_beat_environment_which_beats_defaults() -> None:
+    env = {"SWEEPER_STORAGE": "sqlite:///env.db", "SWEEPER_DATA_MIRROR": "/mirror", "SWEEPER_GRACE_PERIOD": "90"}
+    settings = Settings.resolve({"storage": "sqlite:///flag.db", "data_mirror": None}, environ=env)
+    assert settings.storage == "sqlite:///flag.db"
+    assert settings.data_mirror == "/mirror"
+    assert settings.grace_period == 90
+
+
+def test_environment_round_trips_to_child_processes(tmp_path: Path) -> None:
+    settings = Settings.resolve({"data_dir": str(tmp_path), "debug": True}, environ={})
+    assert Settings.resolve({}, environ=settings.to_env()) == settings
+
+
+def test_bad_number_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SWEEPER_HEARTBEAT_INTERVAL"):
+        Settings.resolve({}, environ={"SWEEPER_HEARTBEAT_INTERVAL": "often"})
+
+
+def test_grace_period_must_exceed_heartbeat_interval() -> None:
+    with pytest.raises(ConfigError, match="grace period"):
+        Settings.resolve({}, environ={"SWEEPER_HEARTBEAT_INTERVAL": "30", "SWEEPER_GRACE_PERIOD": "10"})

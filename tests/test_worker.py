@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeper.errors import ConfigError, NoStudyError
+from sweeper.launch import launch
+from sweeper.settings import Settings
+from sweeper.space import SearchSpace
+from sweeper.storage import open_storage
+from sweeper.sweep import VERSION_ATTR, SweepConfig
+from sweeper.worker import Worker
+
+QUICK = "tests.support.quick_task"
+
+
+def _run(settings: Settings, studies: list[str] | None = None) -> tuple[int, list[str]]:
+    lines: list[str] = []
+    code = Worker(settings, studies, sampler_seed=1, log=lines.append).run()
+    return code, lines
+
+
+def _study(settings: Settings, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(settings))
+
+
+def test_worker_meets_the_budget_exactly_and_stores_history(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    launch(settings, "quick", SweepConfig.for_task(QUICK, budget=5, epochs=3, pruner="none"))
+    code, lines = _run(settings)
+    assert code == 0
+    study = _study(settings, "quick")
+    trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(trials) == 5 and len(study.trials) == 5
+    assert study.trials[0].params == {"penalty": "none", "dropout": 0.0}
+    for t in trials:
+        history = t.user_attrs["history"]
+        assert len(history["val_accuracy"]) == t.user_attrs["epochs_run"] == 3
+        assert t.value == pytest.approx(history["val_accuracy"][-1])
+        assert 0.0 <= t.user_attrs["sparsity"] <= 1.0
+        assert {"seed", "sampler_seed", "wall_time_s", "train_accuracy", "val_loss"} <= set(t.user_attrs)
+        assert sorted(t.intermediate_values) == [1, 2, 3]
+    assert sum("trial" in line and "complete" in line for line in lines) == 5
+    assert lines[-1].endswith("exiting")
+
+
+def test_a_second_worker_on_a_finished_study_exits_at_once(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "quick", SweepConfig.for_task(QUICK, budget=1, epochs=1))
+    assert _run(settings)[0] == 0
+    code, lines = _run(settings)
+    assert code == 0 and "all budgets met" in lines[-1]
+    assert len(_study(settings, "quick").trials) == 1
+
+
+def test_diverging_trial_is_pruned_with_its_reason_and_the_worker_goes_on(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    config = SweepConfig.for_task(
+        QUICK, budget=3, epochs=4, learning_rate=1.0, pruner="none", options={"optimizer": "sgd"},
+        space=SearchSpace(lambda_low=50.0, lambda_high=100.0, penalties=("l2",)),
+    )
+    launch(settings, "quick", config)
+    code, _ = _run(settings)
+    assert code == 0
+    study = _study(settings, "quick")
+    diverged = [t for t in study.trials if "diverged" in t.user_attrs.get("stop_reason", "")]
+    assert diverged, [t.user_attrs for t in study.trials]
+    assert all(t.state == TrialState.PRUNED for t in diverged)
+    assert "non-finite loss at epoch" in diverged[0].user_attrs["stop_reason"]
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 3
+
+
+def test_medians_prune_poor_trials(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    config = SweepConfig.for_task(QUICK, budget=10, epochs=6, pruner="median", sampler="random",
+                                  space=SearchSpace(lambda_low=1e-5, lambda_high=3.0))
+    launch(settings, "quick", config)
+    assert _run(settings)[0] == 0
+    study = _study(settings, "quick")
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 10
+    for t in pruned:
+        assert "pruned by the median pruner" in t.user_attrs["stop_reason"]
+        assert t.user_attrs["epochs_run"] < 6
+
+
+def test_worker_refuses_a_study_of_another_version(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "quick", SweepConfig.for_task(QUICK, budget=1, epochs=1))
+    study = _study(settings, "quick")
+    study.set_user_attr(VERSION_ATTR, {"sweeper": "9.9.0", "optuna": "4.1.0"})
+    with pytest.raises(ConfigError, match="launched by sweeper 9.9.0 with optuna 4.1.0"):
+        _run(settings)
+    assert study.trials[0].state == TrialState.WAITING  # nothing was touched
+
+
+def test_worker_waits_for_a_study_then_gives_up_naming_it(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}", wait_for_study=1.0)
+    with pytest.raises(NoStudyError, match="waiting for cifar10 to be launched"):
+        _run(settings, ["cifar10"])
