@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Real end-to-end run of docker-compose.yml on the CPU path, with a tiny budget:
+#   .ci/compose-e2e.sh [DATA_MIRROR]      (default: ../shared/data next to the clone)
+#
+# It starts its own Docker daemon with everything under a temp dir, builds local stand-ins for the
+# official base images (no registry is reachable in CI: a debootstrapped Debian, then Python and
+# PostgreSQL on top), runs `docker-compose up` and checks that the database becomes healthy,
+# `launch` creates one study per task, the workers finish the budget, the dashboard's
+# /api/studies lists the studies and the report service writes its pages. Everything (containers,
+# volumes, images, daemon, docker0 and its iptables chains) is removed on exit, pass or fail.
+#
+# Needs root, docker.io, docker-compose (1.29) and debootstrap, and the network access to Debian
+# and PyPI that CI has. Environment knobs:
+#   SWEEPER_E2E_TASKS    tasks to launch (default: cifar10 librispeech imdb)
+#   SWEEPER_E2E_PORT     host port of the dashboard (default 8080)
+#   SWEEPER_E2E_KEEP=1   keep the temp dir (logs) after the run
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+MIRROR=$(cd "${1:-${SWEEPER_E2E_MIRROR:-$REPO/../shared/data}}" && pwd)
+TASKS=${SWEEPER_E2E_TASKS:-cifar10 librispeech imdb}
+PORT=${SWEEPER_E2E_PORT:-8080}
+TRIALS=2
+W=$(mktemp -d /tmp/sweeper-e2e.XXXXXX)
+PROJECT=sweepere2e$$
+export DOCKER_HOST=unix://$W/docker.sock
+T0=$(date +%s)
+PHASE_START=$T0
+PHASE=setup
+
+log() { echo "[e2e $(($(date +%s) - T0))s] $*"; }
+phase() {
+    local now; now=$(date +%s)
+    [ "$PHASE" = setup ] || log "phase '$PHASE' took $((now - PHASE_START)) s"
+    PHASE=$1; PHASE_START=$now
+    log "== $1"
+}
+fail() { log "FAILED in phase '$PHASE': $*"; exit 1; }
+
+compose() {
+    docker-compose --project-name "$PROJECT" --project-directory "$REPO" -f "$REPO/docker-compose.yml" \
+        --env-file "$W/e2e.env" "$@"
+}
+
+cleanup() {
+    local code=$?
+    set +e
+    [ "$code" = 0 ] || { log "--- last service logs ---"; compose logs --no-color --tail=60 2>/dev/null; }
+    log "== teardown"
+    if [ -S "$W/docker.sock" ]; then
+        compose --profile report down --volumes --remove-orphans --timeout 20 >/dev/null 2>&1
+        docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
+    fi
+    if [ -f "$W/docker.pid" ]; then
+        local pid; pid=$(cat "$W/docker.pid")
+        kill "$pid" 2>/dev/null
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        kill -9 "$pid" 2>/dev/null
+    fi
+    # A daemon killed hard leaves mounts under its data root.
+    grep -o " $W[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    # The daemon leaves its bridges and iptables rules behind.
+    for link in $(ip -o link show 2>/dev/null | grep -oE '(docker0|br-[0-9a-f]{12})(@[^:]*)?:' | cut -d: -f1 | cut -d@ -f1); do
+        ip link delete "$link" 2>/dev/null
+    done
+    for table in filter nat; do
+        iptables-save -t "$table" 2>/dev/null | grep -E '^-A' | grep -E 'DOCKER|docker0|br-[0-9a-f]{12}' \
+            | sed 's/^-A/-D/' | while read -r rule; do eval "iptables -t $table $rule" 2>/dev/null; done
+        for chain in $(iptables-save -t "$table" 2>/dev/null | grep -oE '^:DOCKER[A-Z0-9-]*' | tr -d :); do
+            iptables -t "$table" -F "$chain" 2>/dev/null; iptables -t "$table" -X "$chain" 2>/dev/null
+        done
+    done
+    if [ "${SWEEPER_E2E_KEEP:-0}" = 1 ]; then
+        log "kept $W"
+    else
+        rm -rf "$W"
+    fi
+    log "total $(($(date +%s) - T0)) s, exit $code"
+    exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for tool in dockerd docker docker-compose debootstrap iptables-save curl; do
+    command -v "$tool" >/dev/null || fail "$tool not found: apt-get install docker.io docker-compose debootstrap curl"
+done
+[ "$(id -u)" = 0 ] || fail "run as root (own Docker daemon, debootstrap)"
+for task in $TASKS; do
+    [ -f "$REPO/studies/$task.py" ] || fail "no case study studies/$task.py for task $task"
+done
+
+phase daemon
+dockerd --data-root "$W/data" --exec-root "$W/exec" --host "$DOCKER_HOST" --pidfile "$W/docker.pid" \
+    >"$W/dockerd.log" 2>&1 &
+for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+docker info >/dev/null 2>&1 || { tail -20 "$W/dockerd.log"; fail "dockerd did not start"; }
+
+phase base-image
+ROOTFS=$W/rootfs
+debootstrap --variant=minbase --include=ca-certificates bookworm "$ROOTFS" http://deb.debian.org/debian \
+    >"$W/debootstrap.log" 2>&1 || { tail -20 "$W/debootstrap.log"; fail "debootstrap"; }
+# HTTPS may pass a TLS-inspecting proxy whose CA only the host trusts: give the base image the
+# certificates the host trusts and Debian's bundle lacks (none on an ordinary machine).
+python3 - "$ROOTFS" <<'PY'
+import re, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+pem = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+theirs = set(pem.findall((root / "etc/ssl/certs/ca-certificates.crt").read_text()))
+ours = pem.findall(Path("/etc/ssl/certs/ca-certificates.crt").read_text())
+extra = [c for c in ours if c not in theirs]
+for i, cert in enumerate(extra):
+    (root / f"usr/local/share/ca-certificates/host-{i}.crt").write_text(cert + "\n")
+print(f"host CA certificates added to the base image: {len(extra)}")
+PY
+chroot "$ROOTFS" update-ca-certificates >/dev/null
+rm -rf "$ROOTFS"/var/cache/apt/* "$ROOTFS"/var/lib/apt/lists/*
+tar -C "$ROOTFS" -c . | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' - local/debian:bookworm >/dev/null
+rm -rf "$ROOTFS"
+
+phase stand-in-images
+docker build -q -t local/python:3.11-standin "$REPO/.ci/docker/python" >/dev/null
+docker build -q -t local/postgres:16-standin "$REPO/.ci/docker/postgres" >/dev/null
+
+phase app-image
+mkdir -p "$W/reports"
+cat >"$W/e2e.env" <<EOF
+COMPOSE_FILE=docker-compose.yml
+POSTGRES_USER=sweeper
+POSTGRES_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+POSTGRES_IMAGE=local/postgres:16-standin
+SWEEPER_CPU_BASE_IMAGE=local/python:3.11-standin
+SWEEPER_IMAGE=local/sweeper:e2e
+SWEEPER_TASKS=$TASKS
+SWEEPER_TRIALS=$TRIALS
+SWEEPER_LAUNCH_ARGS=--epochs 1 --train-size 200 --batch-size 64 --pruner none
+SWEEPER_GPUS=all
+SWEEPER_CPU_WORKERS=2
+DATA_MIRROR_DIR=$MIRROR
+SWEEPER_DATA_MIRROR=/mirror
+DASHBOARD_PORT=$PORT
+REPORTS_DIR=$W/reports
+SWEEPER_UID=$(id -u)
+SWEEPER_GID=$(id -g)
+EOF
+compose build >"$W/build.log" 2>&1 || { tail -30 "$W/build.log"; fail "building the app image"; }
+
+phase database
+compose up -d postgres >/dev/null 2>&1
+db=$(compose ps -q postgres)
+for _ in $(seq 1 90); do
+    health=$(docker inspect -f '{{.State.Health.Status}}' "$db")
+    [ "$health" = healthy ] && break
+    sleep 1
+done
+[ "$health" = healthy ] || fail "postgres is '$health', not healthy"
+docker port "$db" | grep -q . && fail "postgres publishes a port: $(docker port "$db")"
+log "postgres healthy, no published port"
+
+phase launch
+compose up -d launch worker dashboard >"$W/up.log" 2>&1 || { cat "$W/up.log"; fail "compose up"; }
+launch=$(compose ps -q launch)
+code=$(docker wait "$launch")
+compose logs --no-color launch | sed 's/^/  /'
+[ "$code" = 0 ] || fail "launch exited with $code"
+for task in $TASKS; do
+    compose logs --no-color launch | grep -q "study $task created" || fail "launch did not create study $task"
+done
+
+phase workers
+status_json() { compose exec -T dashboard sweeper status --json; }
+deadline=$(($(date +%s) + 420))
+while :; do
+    if status_json >"$W/status.json" 2>/dev/null && python3 - "$W/status.json" "$TASKS" "$TRIALS" <<'PY'
+import json, sys
+rows = {r["study"]: r for r in json.load(open(sys.argv[1]))}
+want, budget = sys.argv[2].split(), int(sys.argv[3])
+done = [s for s in want if s in rows and rows[s]["complete"] + rows[s]["pruned"] >= budget]
+print("  finished:", {s: rows[s]["complete"] + rows[s]["pruned"] for s in want if s in rows})
+sys.exit(0 if len(done) == len(want) else 1)
+PY
+    then break; fi
+    [ "$(date +%s)" -lt "$deadline" ] || fail "workers did not finish the budget in time"
+    sleep 10
+done
+compose logs --no-color worker | grep -E 'supervisor|trial|budgets met' | sed 's/^/  /' | head -40
+compose logs --no-color worker | grep -q "no GPU" || fail "the worker did not announce CPU workers"
+compose logs --no-color worker | grep -q "all budgets met" || fail "no worker reported all budgets met"
+
+phase dashboard
+for _ in $(seq 1 30); do
+    curl -fsS "http://127.0.0.1:$PORT/api/studies" >"$W/studies.json" 2>/dev/null && break
+    sleep 1
+done
+python3 - "$W/studies.json" "$TASKS" <<'PY' || fail "/api/studies does not list every study"
+import json, sys
+names = {s["study_name"] for s in json.load(open(sys.argv[1]))["studies"]}
+want = set(sys.argv[2].split())
+print("  /api/studies:", sorted(names))
+sys.exit(0 if want <= names else 1)
+PY
+
+phase report
+compose run --rm report 2>&1 | sed 's/^/  /'
+for task in $TASKS; do
+    page=$(find "$W/reports" -name '*.html' -path "*$task*" | head -1)
+    [ -n "$page" ] && [ -s "$page" ] || fail "no report page for $task under $W/reports"
+    log "report page: ${page#"$W"/}"
+done
+
+phase done
+log "compose end-to-end passed"
