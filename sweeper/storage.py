@@ -11,7 +11,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import functools
 import re
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -46,7 +48,11 @@ def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.s
     else:
         engine_kwargs.update(pool_size=2, max_overflow=0, pool_timeout=60, pool_recycle=1800)
         if parsed.get_backend_name() == "postgresql":
-            engine_kwargs["connect_args"] = {"connect_timeout": 10}
+            # application_name lets an operator (and the load test) count connections per process.
+            engine_kwargs["connect_args"] = {
+                "connect_timeout": 10,
+                "application_name": f"sweeper:{socket.gethostname()}:{os.getpid()}"[:63],
+            }
     with storage_errors(url):
         if create_tables:
             with launch_lock(url):
@@ -56,7 +62,7 @@ def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.s
 
 def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool) -> optuna.storages.RDBStorage:
     try:
-        return optuna.storages.RDBStorage(
+        return ResilientRDBStorage(
             settings.storage,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=settings.heartbeat_interval,
@@ -72,6 +78,57 @@ def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creati
                 f"no sweeper tables in {redact(settings.storage)} yet: run `sweeper launch TASK` first"
             ) from None
         raise
+
+
+TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, optuna.exceptions.StorageInternalError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A lost connection (server restart, network blip), not a bad query or a bad password."""
+    if isinstance(exc, optuna.exceptions.StorageInternalError):
+        return isinstance(exc.__cause__, (sa_exc.OperationalError, sa_exc.InterfaceError)) and _is_transient(exc.__cause__)
+    text = str(exc).lower()
+    permanent = ("password authentication failed", "does not exist", "no such table", "unable to open database")
+    return not any(p in text for p in permanent)
+
+
+def _retrying(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        delay = 0.25
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except TRANSIENT as exc:
+                if not _is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    return wrapper
+
+
+# How long a storage call keeps retrying through a database outage (e.g. a restart).
+RETRY_SECONDS = 90.0
+
+
+class ResilientRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
+    failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
+    heartbeat thread's calls are retried too, so an outage never makes a live trial look stale."""
+
+
+for _name in (
+    "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",
+    "get_all_studies", "create_new_trial", "set_trial_param", "set_trial_state_values",
+    "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
+    "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
+    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
+    "_get_stale_trial_ids",
+):
+    setattr(ResilientRDBStorage, _name, _retrying(getattr(optuna.storages.RDBStorage, _name)))
 
 
 def _is_missing_table(exc: BaseException) -> bool:
@@ -198,8 +255,12 @@ def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) ->
                 try:
                     yield
                 finally:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
+                    try:
+                        conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
+                    except sa_exc.DBAPIError:
+                        # The connection died (server restart): the server already dropped the lock.
+                        conn.invalidate()
         finally:
             if own_engine:
                 engine.dispose()

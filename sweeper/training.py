@@ -11,40 +11,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 
 from sweeper.errors import TrialDiverged
+from sweeper.results import HISTORY_KEYS, TrainingResult
 from sweeper.tasks import Splits
 
 NEAR_ZERO = 1e-3
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # Train accuracy for the generalization gap is re-measured without dropout on this many samples.
 GAP_SAMPLES = 5000
-
-
-@dataclass
-class TrainingResult:
-    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
-    epochs_run: int = 0
-    wall_time_s: float = 0.0
-    final: dict[str, float] = field(default_factory=dict)
-    sparsity: float | None = None
-    diverged_at: int | None = None
-
-    def as_attrs(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {
-            "history": self.history,
-            "epochs_run": self.epochs_run,
-            "wall_time_s": round(self.wall_time_s, 3),
-        }
-        attrs.update(self.final)
-        if self.sparsity is not None:
-            attrs["sparsity"] = self.sparsity
-        return attrs
 
 
 class _EpochLog(keras.callbacks.Callback):

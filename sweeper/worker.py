@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from sweeper.counts import count_trials, reap_stale_trials
 from sweeper.errors import NoStudyError, SweeperError, TrialDiverged, WorkerError
+from sweeper.results import TrainingResult
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
 from sweeper.storage import (
@@ -92,8 +93,11 @@ class Worker:
         *,
         index: int = 0,
         sampler_seed: int | None = None,
+        threads: int | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
+        self.threads = threads
+        self._backend_ready = False
         self.settings = settings
         self.wanted = list(studies or [])
         self.index = index
@@ -217,6 +221,11 @@ class Worker:
             )
             # Load the data before claiming any trial: a missing archive stops the worker
             # without touching the study.
+            if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
+                from sweeper import backend
+
+                backend.configure(self.threads)
+                self._backend_ready = True
             self.data.for_config(config)
             self._studies[name] = (study, config)
         return self._studies[name]
@@ -257,8 +266,6 @@ class Worker:
     def _objective(
         self, name: str, config: SweepConfig, release: Callable[[], None], ref: dict[str, Any]
     ) -> Callable[[optuna.Trial], float]:
-        from sweeper import training
-
         module = load_task(config.task)
         splits = self.data.for_config(config)
 
@@ -271,7 +278,7 @@ class Worker:
             trial.set_user_attr("sampler_seed", self.sampler_seed)
             trial.set_user_attr("worker", self.name)
             ref["hp"] = hp
-            return self._train(trial, module, splits, config, hp, seed, training)
+            return self._train(trial, module, splits, config, hp, seed)
 
         return objective
 
@@ -283,13 +290,14 @@ class Worker:
         config: SweepConfig,
         hp: Hyperparams,
         seed: int,
-        training: Any,
     ) -> float:
-        import keras
+        result = TrainingResult()
+        custom = getattr(module, "run_trial", None)  # a task with its own loop (e.g. a load test)
+        if custom is None:
+            import keras
 
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        result = training.TrainingResult()
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(seed)
 
         def on_epoch(epoch: int, logs: dict[str, float]) -> None:
             trial.report(logs["val_accuracy"], step=epoch + 1)
@@ -300,10 +308,16 @@ class Worker:
         try:
             if self._stop_signal is not None:
                 raise Shutdown(self._stop_signal)
-            model = module.build_model(hp, splits, config.learning_rate)
-            training.fit(model, splits, epochs=config.epochs, batch_size=config.batch_size,
-                         on_epoch=on_epoch, result=result)
-            extra = module.extra_metrics(model, splits) if hasattr(module, "extra_metrics") else {}
+            if custom is not None:
+                custom(hp, splits, config, on_epoch, result)
+                extra = {}
+            else:
+                from sweeper import training  # imports keras, after the backend was configured
+
+                model = module.build_model(hp, splits, config.learning_rate)
+                training.fit(model, splits, epochs=config.epochs, batch_size=config.batch_size,
+                             on_epoch=on_epoch, result=result)
+                extra = module.extra_metrics(model, splits) if hasattr(module, "extra_metrics") else {}
         except TrialDiverged as exc:
             self._in_trial = False
             self._store(trial, result, stop_reason=f"diverged: {exc}")
