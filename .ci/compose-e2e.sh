@@ -82,8 +82,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for tool in dockerd docker docker-compose debootstrap iptables-save curl; do
-    command -v "$tool" >/dev/null || fail "$tool not found: apt-get install docker.io docker-compose debootstrap curl"
+for tool in dockerd docker docker-compose debootstrap iptables-save; do
+    command -v "$tool" >/dev/null || fail "$tool not found: apt-get install docker.io docker-compose debootstrap"
 done
 [ "$(id -u)" = 0 ] || fail "run as root (own Docker daemon, debootstrap)"
 for task in $TASKS; do
@@ -189,16 +189,20 @@ compose logs --no-color worker | grep -q "no GPU" || fail "the worker did not an
 compose logs --no-color worker | grep -q "all budgets met" || fail "no worker reported all budgets met"
 
 phase dashboard
-for _ in $(seq 1 30); do
-    curl -fsS "http://127.0.0.1:$PORT/api/studies" >"$W/studies.json" 2>/dev/null && break
-    sleep 1
-done
-python3 - "$W/studies.json" "$TASKS" <<'PY' || fail "/api/studies does not list every study"
-import json, sys
-names = {s["study_name"] for s in json.load(open(sys.argv[1]))["studies"]}
-want = set(sys.argv[2].split())
-print("  /api/studies:", sorted(names))
-sys.exit(0 if want <= names else 1)
+python3 - "http://127.0.0.1:$PORT/api/studies" "$TASKS" <<'PY' || fail "/api/studies does not list every study"
+import json, sys, time, urllib.request
+for attempt in range(30):  # from the host, through the port published on 127.0.0.1
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
+            body = json.load(response)
+        break
+    except OSError as exc:
+        if attempt == 29:
+            sys.exit(f"  GET {sys.argv[1]}: {exc}")
+        time.sleep(1)
+names = {s["study_name"] for s in body["studies"]}
+print(f"  GET {sys.argv[1]}:", sorted(names))
+sys.exit(0 if set(sys.argv[2].split()) <= names else 1)
 PY
 
 phase report

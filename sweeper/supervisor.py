@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sweeper.errors import WorkerError
+from sweeper.errors import NoStudyError, WorkerError
 from sweeper.gpus import Slot, plan_slots, select_gpus, slot_seed
 from sweeper.settings import Settings
 
@@ -131,8 +131,9 @@ def supervise(
     poll: float = 0.2,
 ) -> int:
     """Run one child per slot until every child has exited 0 (budgets met), restarting the ones
-    that die abnormally. SIGTERM/SIGINT is forwarded to every child and stops restarts; returns
-    128 + the signal number after a signal, else 0. Raises ``WorkerError`` if a slot was given up."""
+    that die abnormally. SIGTERM/SIGINT (SIGHUP as SIGTERM) is forwarded to every child and stops
+    restarts. Returns 128 + the signal number after a signal, else 0; raises ``WorkerError`` if a
+    slot was given up."""
     log = log or _log
     base_env = dict(os.environ if env is None else env)
     base = base_seed if base_seed is not None else int.from_bytes(os.urandom(4), "big")
@@ -143,17 +144,22 @@ def supervise(
         seed = slot_seed(base, state.slot.index, state.starts)
         state.starts += 1
         state.restart_at = None
-        state.process = subprocess.Popen(command(state.slot, seed), env=slot_env(base_env, state.slot))
+        # Own process group: a terminal's Ctrl-C reaches the children once, through `forward`,
+        # instead of twice (terminal + supervisor) while they are re-queueing their trials.
+        state.process = subprocess.Popen(command(state.slot, seed), env=slot_env(base_env, state.slot),
+                                         process_group=0)
         state.started_at = time.monotonic()
         log(f"worker {state.slot.index} on {state.slot.describe()}: pid {state.process.pid}, sampler seed {seed}")
 
     def forward(signum: int, _frame: object) -> None:
         stop.append(signum)
+        # A closed terminal (SIGHUP) no longer reaches children in their own group: stop them.
+        sent = signal.SIGTERM if signum == signal.SIGHUP else signum
         for state in states:
             if state.process is not None and state.process.poll() is None:
-                state.process.send_signal(signum)
+                state.process.send_signal(sent)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         for state in states:
             start(state)
@@ -226,9 +232,30 @@ def run_supervised(
 
     gpus = select_gpus(gpus_spec)
     slots = plan_slots(gpus, per_gpu, cpu_workers)
+    if budgets_met(settings, studies):
+        # Cheap exit without starting TensorFlow processes: under `restart: unless-stopped` a
+        # finished worker container is started again and again (with Docker's back-off).
+        _log("all budgets met; nothing to do")
+        return 0
     if not gpus:
         why = "nvidia-smi -L lists none" if gpus_spec.strip() == "all" else "--gpus none"
         _log(f"no GPU ({why}): running {len(slots)} CPU worker(s); set --workers for more")
     threads = threads or default_threads(len(slots))
     env = {**os.environ, **settings.to_env()}
     return supervise(slots, worker_command(studies, threads), env=env, policy=policy)
+
+
+def budgets_met(settings: Settings, studies: Sequence[str]) -> bool:
+    """True when every study this worker would serve exists and has met its budget (no study yet:
+    False, the workers wait for ``launch``)."""
+    from sweeper.status import collect
+    from sweeper.storage import open_storage, storage_errors
+
+    try:
+        with storage_errors(settings.storage):
+            rows = [r for r in collect(open_storage(settings), list(studies) or None) if r.budget is not None]
+    except NoStudyError:  # no tables yet
+        return False
+    if studies and {r.study for r in rows} != set(studies):
+        return False
+    return bool(rows) and all(r.done for r in rows)

@@ -22,7 +22,8 @@ from optuna.trial import TrialState
 from sweeper.cli import main
 from sweeper.errors import WorkerError
 from sweeper.gpus import Slot, plan_slots
-from sweeper.supervisor import RestartPolicy, supervise
+from sweeper.settings import Settings
+from sweeper.supervisor import RestartPolicy, budgets_met, supervise
 
 FAST = RestartPolicy(startup_window=30.0, max_startup_crashes=3, backoff=0.05, max_backoff=0.2)
 
@@ -34,9 +35,12 @@ CHILD = textwrap.dedent(
     def note(**kw):
         with open(records, "a") as f:
             f.write(json.dumps({"pid": os.getpid(), "slot": int(slot), **kw}) + "\\n")
+    stopping = []
     def on_term(signum, frame):
         note(event="signal", signum=signum)
-        sys.exit(128 + signum)
+        if mode != "linger":
+            sys.exit(128 + signum)
+        stopping.append(signum)  # like a worker re-queueing its trial: still busy for a moment
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     note(event="start", cuda=os.environ.get("CUDA_VISIBLE_DEVICES"), seed=int(seed))
@@ -46,6 +50,9 @@ CHILD = textwrap.dedent(
         sys.exit(3)
     while True:
         time.sleep(0.05)
+        if stopping:
+            time.sleep(1.0)
+            sys.exit(128 + stopping[0])
     """
 )
 
@@ -132,6 +139,41 @@ def test_killed_child_is_restarted_and_sigterm_reaches_every_child(tmp_path: Pat
     assert not any(_alive(pid) for pid in live)
 
 
+HARNESS = textwrap.dedent(
+    """
+    import sys
+    from sweeper.gpus import plan_slots
+    from sweeper.settings import Settings
+from sweeper.supervisor import RestartPolicy, budgets_met, supervise
+    records, script = sys.argv[1:3]
+    command = lambda slot, seed: [sys.executable, script, records, "linger", str(slot.index), str(seed)]
+    sys.exit(supervise(plan_slots(["0", "1"], 1, 1), command, policy=RestartPolicy(backoff=0.05)))
+    """
+)
+
+
+def test_ctrl_c_in_a_terminal_stops_every_child(tmp_path: Path) -> None:
+    """A terminal sends SIGINT to its whole foreground process group; each child must get it once
+    (from the supervisor), not a second time while it is still re-queueing its trial."""
+    command, records = _command(tmp_path, lambda slot: "linger")
+    command(Slot(0, None), 0)  # writes child.py
+    harness = tmp_path / "harness.py"
+    harness.write_text(HARNESS)
+    proc = subprocess.Popen([sys.executable, str(harness), str(records), str(tmp_path / "child.py")],
+                            start_new_session=True, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: len(_records(records)) == 2)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    signals = [r for r in _records(records) if r["event"] == "signal"]
+    assert sorted(r["slot"] for r in signals) == [0, 1]
+    assert all(r["signum"] == signal.SIGINT for r in signals)
+
+
 def test_crash_loop_at_start_up_is_given_up(tmp_path: Path) -> None:
     command, records = _command(tmp_path, lambda slot: "crash" if slot.gpu == "1" else "done")
     messages: list[str] = []
@@ -204,6 +246,25 @@ def test_cli_runs_real_workers_on_gpu_slots_until_budget(tmp_path: Path, pg_url:
     # Each trial records the seed of the process that ran it: one of the supervisor's seeds.
     assert {t.user_attrs["sampler_seed"] for t in finished} <= seeds
     assert "sampler seed" in done.stderr
+    # Started again (as `restart: unless-stopped` does), it exits at once without any worker.
+    again = subprocess.run([sys.executable, "-m", "sweeper", "worker", "--gpus", "0,1"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "all budgets met; nothing to do" in again.stderr
+    assert len(_records(record)) == 4
+
+
+def test_budgets_met_needs_launched_studies_with_budgets_met(pg_url: str, cifar_mirror: Path) -> None:
+    settings = Settings.resolve({"storage": pg_url})
+    assert not budgets_met(settings, [])  # no tables yet
+    _launch(pg_url, cifar_mirror, trials=1, epochs=1)
+    assert not budgets_met(settings, [])
+    assert not budgets_met(settings, ["cifar10", "imdb"])
+    study = optuna.load_study(study_name="cifar10", storage=pg_url)
+    trial = study.ask()
+    study.tell(trial, 0.5)
+    assert budgets_met(settings, []) and budgets_met(settings, ["cifar10"])
+    assert not budgets_met(settings, ["cifar10", "imdb"])  # imdb not launched
 
 
 def test_cli_sigterm_fails_and_requeues_running_trials(tmp_path: Path, pg_url: str, cifar_mirror: Path) -> None:
