@@ -143,8 +143,7 @@ HARNESS = textwrap.dedent(
     """
     import sys
     from sweeper.gpus import plan_slots
-    from sweeper.settings import Settings
-from sweeper.supervisor import RestartPolicy, budgets_met, supervise
+    from sweeper.supervisor import RestartPolicy, supervise
     records, script = sys.argv[1:3]
     command = lambda slot, seed: [sys.executable, script, records, "linger", str(slot.index), str(seed)]
     sys.exit(supervise(plan_slots(["0", "1"], 1, 1), command, policy=RestartPolicy(backoff=0.05)))
