@@ -8,8 +8,9 @@ stratified, seeded slice of the training reviews; the test reviews are only used
 
 Text: Keras ``TextVectorization`` (options ``vocab_size``, default 20,000, and ``sequence_length``,
 default 200) adapted on the training split only. It runs once in ``load_data``, so the model sees
-integer sequences; they are moved to the end of each row (left padding), as ``pad_sequences``
-does, so the LSTM's last state follows the review's last words rather than a run of padding.
+integer sequences holding the *last* ``sequence_length`` tokens of each review, right-aligned
+(left padding), as ``pad_sequences`` does, so the LSTM's last state follows the review's last
+words rather than a run of padding.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from sweeper.tasks import DataRequest, Splits, TaskDefaults
 
 NAME = "imdb"
 DATASET = "IMDb Large Movie Review Dataset v1.0 (aclImdb): 25,000 train + 25,000 test reviews, pos/neg"
-MODEL = "TextVectorization -> Embedding64 -> LSTM128 -> Dense1 sigmoid, Adam"
+MODEL = "TextVectorization -> Embedding128 -> LSTM128 -> Dense1 sigmoid, Adam"
 DEFAULTS = TaskDefaults(
     epochs=5,
-    batch_size=64,
-    learning_rate=2e-3,
+    batch_size=32,
+    learning_rate=1e-3,
     val_fraction=0.2,
     options={"vocab_size": 20000, "sequence_length": 200},
 )
@@ -41,7 +42,7 @@ ARCHIVE = Archive(
     url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
     md5="7c2ac02c03563afcf9b574c7e56c153a",
 )
-EMBEDDING_DIM = 64
+EMBEDDING_DIM = 128
 _REVIEW = re.compile(r"^aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _MARKUP = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
@@ -105,27 +106,32 @@ def vectorizer(train_texts: list[str], vocab_size: int, sequence_length: int) ->
     training texts only."""
     import keras
 
-    layer = keras.layers.TextVectorization(max_tokens=vocab_size, output_sequence_length=sequence_length)
+    # No fixed output length: each chunk comes back padded to its longest review, and
+    # ``fit_length`` keeps the last ``sequence_length`` tokens (reviews tend to end on the verdict).
+    layer = keras.layers.TextVectorization(max_tokens=vocab_size)
     layer.adapt(train_texts, batch_size=1024)
 
     def vectorize(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, sequence_length), dtype=np.int32)
         chunks = [
-            np.asarray(keras.ops.convert_to_numpy(layer(texts[i : i + 4096])), dtype=np.int32)
-            for i in range(0, len(texts), 4096)
+            fit_length(np.asarray(keras.ops.convert_to_numpy(layer(texts[i : i + 2048])), dtype=np.int32),
+                       sequence_length)
+            for i in range(0, len(texts), 2048)
         ]
-        return left_pad(np.concatenate(chunks))
+        return np.concatenate(chunks) if chunks else np.zeros((0, sequence_length), dtype=np.int32)
 
     return vectorize
 
 
-def left_pad(sequences: np.ndarray) -> np.ndarray:
-    """Move each row's tokens (non-zero ids, which TextVectorization puts first) to the row's end."""
+def fit_length(sequences: np.ndarray, length: int) -> np.ndarray:
+    """Right-aligned rows of exactly ``length`` ids: each row's tokens (the non-zero ids, which
+    TextVectorization puts first) moved to its end, keeping the last ``length`` of them."""
+    width = sequences.shape[1]
     lengths = (sequences != 0).sum(axis=1)
-    shift = sequences.shape[1] - lengths
-    cols = (np.arange(sequences.shape[1])[None, :] - shift[:, None]) % sequences.shape[1]
-    return np.take_along_axis(sequences, cols, axis=1)
+    cols = (np.arange(width)[None, :] - (width - lengths)[:, None]) % max(width, 1)
+    right = np.take_along_axis(sequences, cols, axis=1)
+    if width >= length:
+        return right[:, width - length :]
+    return np.pad(right, ((0, 0), (length - width, 0)))
 
 
 def build_model(hp: Hyperparams, splits: Splits, learning_rate: float) -> Any:

@@ -31,6 +31,8 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -195,24 +197,51 @@ def cached_utterances(path: Path, subset: str, config: FeatureConfig, data_dir: 
                   "subset": subset, "features": asdict(config)}
     key = hashlib.sha256(json.dumps(key_source, sort_keys=True).encode()).hexdigest()[:16]
     cache = data_dir / "features" / f"librispeech-{subset}-{key}.npz"
-    if cache.is_file():
-        try:
-            with np.load(cache) as data:
-                return Utterances(data["frames"], data["offsets"], data["speakers"], data["ids"]), True
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is recomputed and replaced below
-    utts = compute_utterances(path, subset, config)
+    cached = _read_cache(cache)
+    if cached is not None:
+        return cached, True
     cache.parent.mkdir(parents=True, exist_ok=True)
-    # Two workers may compute at once: each writes its own temporary file and renames it into
-    # place, so a reader never sees half a file.
-    tmp = tempfile.NamedTemporaryFile(dir=cache.parent, prefix=cache.name, suffix=".tmp", delete=False)
-    try:
-        with tmp:
-            np.savez(tmp, frames=utts.frames, offsets=utts.offsets, speakers=utts.speakers, ids=utts.ids)
-        os.replace(tmp.name, cache)
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
+    # Workers starting together take turns: the first computes, the others then read its file.
+    with _exclusive(cache.with_suffix(".lock")):
+        cached = _read_cache(cache)
+        if cached is not None:
+            return cached, True
+        utts = compute_utterances(path, subset, config)
+        # Written to a temporary file and renamed into place, so no reader (on a file system
+        # without working locks, say) ever sees half a file.
+        tmp = tempfile.NamedTemporaryFile(dir=cache.parent, prefix=cache.name, suffix=".tmp", delete=False)
+        try:
+            with tmp:
+                np.savez(tmp, frames=utts.frames, offsets=utts.offsets, speakers=utts.speakers, ids=utts.ids)
+            os.replace(tmp.name, cache)
+        finally:
+            Path(tmp.name).unlink(missing_ok=True)
     return utts, False
+
+
+def _read_cache(cache: Path) -> Utterances | None:
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache) as data:
+            return Utterances(data["frames"], data["offsets"], data["speakers"], data["ids"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None  # a damaged cache file is recomputed and replaced
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the atomic rename alone keeps the cache consistent
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def compute_utterances(path: Path, subset: str, config: FeatureConfig) -> Utterances:
@@ -320,7 +349,11 @@ def utterance_accuracy(model: Any, x: np.ndarray, y: np.ndarray, utterance_of: n
     """Average the posteriors of each utterance's windows, then score one decision per utterance."""
     if len(y) == 0:
         return float("nan")
-    probs = np.asarray(model.predict(x, batch_size=1024, verbose=0))
+    return vote(np.asarray(model.predict(x, batch_size=1024, verbose=0)), y, utterance_of)
+
+
+def vote(probs: np.ndarray, y: np.ndarray, utterance_of: np.ndarray) -> float:
+    """Accuracy of one decision per utterance: the argmax of its windows' summed posteriors."""
     utts, index = np.unique(utterance_of, return_inverse=True)
     sums = np.zeros((len(utts), probs.shape[1]))
     np.add.at(sums, index, probs)

@@ -38,6 +38,7 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="uniform dropout range (default 0 0.6)")
     p.add_argument("--penalties", nargs="+", metavar="P", help="penalty types to search (default: none l1 l2 l1_l2)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="task-specific option (see `sweeper studies`)")
+    p.add_argument("--subset", help="data subset, e.g. librispeech train-clean-100 (same as --option subset=NAME)")
     p.add_argument("--study-name", help="study name (default: the task name; one task only)")
 
 
@@ -143,7 +144,7 @@ def _sweep_config(task: str, args: argparse.Namespace) -> Any:
         sampler=args.sampler,
         pruner=args.pruner,
         seed=args.seed,
-        options=_options(args.option),
+        options={**_options(args.option), **({"subset": args.subset} if args.subset else {})},
         space=SearchSpace(**space_args),
     )
 

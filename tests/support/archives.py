@@ -50,3 +50,66 @@ def truncate(path: Path, keep_fraction: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep_fraction)])
     return path
+
+
+def make_librispeech(
+    folder: Path,
+    subset: str = "test-other",
+    speakers: int = 3,
+    utterances: int = 5,
+    seconds: float = 0.4,
+    seed: int = 0,
+    extra: dict[str, bytes] | None = None,
+) -> Path:
+    """``<subset>.tar.gz`` in the openslr layout, ``LibriSpeech/<subset>/<spk>/<chapter>/
+    <spk>-<chapter>-<utt>.flac``: real 16 kHz mono FLAC files (soundfile/libsndfile), no
+    transcripts. Each speaker hums at its own pitch with its own overtones, so a model can tell
+    them apart. ``extra`` adds members as they are (e.g. a damaged file)."""
+    import soundfile
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{subset}.tar.gz"
+    t = np.arange(int(16000 * seconds)) / 16000
+    with tarfile.open(path, "w:gz") as tar:
+        _add_bytes(tar, "LibriSpeech/SPEAKERS.TXT", b";ID |SEX| SUBSET | MINUTES | NAME\n")
+        for s in range(speakers):
+            speaker, chapter = 100 + 37 * s, 2000 + s
+            pitch = 120.0 * (1.5**s)
+            for u in range(utterances):
+                wave = sum(np.sin(2 * np.pi * pitch * k * t * (1 + 0.01 * u)) / k for k in range(1, 4 + s))
+                wave = 0.3 * wave / np.abs(wave).max() + 0.01 * rng.standard_normal(len(t))
+                buf = io.BytesIO()
+                soundfile.write(buf, wave.astype(np.float32), 16000, format="FLAC", subtype="PCM_16")
+                name = f"{speaker}-{chapter}-{u:04d}"
+                _add_bytes(tar, f"LibriSpeech/{subset}/{speaker}/{chapter}/{name}.flac", buf.getvalue())
+        for name, data in (extra or {}).items():
+            _add_bytes(tar, name, data)
+    return path
+
+
+def make_imdb(
+    folder: Path, per_class_train: int = 12, per_class_test: int = 4, extra: dict[str, bytes] | None = None
+) -> Path:
+    """``aclImdb_v1.tar.gz`` in the official layout, ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``,
+    with the ``unsup/`` reviews and bag-of-words files a reader must skip. Positive reviews use
+    praise words, negative ones complaints, with ``<br />`` markup as in the real files."""
+    rng = np.random.default_rng(0)
+    good = ["great", "wonderful", "moving", "brilliant", "loved"]
+    bad = ["awful", "boring", "dull", "terrible", "hated"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "aclImdb_v1.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        _add_bytes(tar, "aclImdb/imdb.vocab", b"the\nand\n")
+        _add_bytes(tar, "aclImdb/train/labeledBow.feat", b"0 0:1\n")
+        _add_bytes(tar, "aclImdb/train/unsup/0_0.txt", b"an unlabelled review")
+        for split, per_class in (("train", per_class_train), ("test", per_class_test)):
+            for label, words, ratings in (("pos", good, (7, 10)), ("neg", bad, (1, 4))):
+                for i in range(per_class):
+                    chosen = " ".join(rng.choice(words, size=6))
+                    text = f"The film was {chosen}.<br /><br />Really {chosen}!"
+                    rating = int(rng.integers(ratings[0], ratings[1] + 1))
+                    _add_bytes(tar, f"aclImdb/{split}/{label}/{i}_{rating}.txt", text.encode())
+        for name, data in (extra or {}).items():
+            _add_bytes(tar, name, data)
+    return path
