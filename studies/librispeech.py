@@ -13,8 +13,10 @@ speaker DNN. On the 2-core dev machine it prepares the 767 s mirror slice in abo
 decode included; the frames are cached on disk so later workers and runs skip that.
 
 An input is a context window: the frame itself and ``context`` frames either side taken every
-``context_stride`` frames (so the default 11 frames span 210 ms), flattened. Frames are normalised
-with per-band mean and standard deviation of the training utterances only.
+``context_stride`` frames (so the default 11 frames span 210 ms), flattened, centred on every
+``window_hop``-th frame. Neighbouring windows overlap by 90%, so the default hop of 2 loses little
+and halves memory: the full test-other (5.3 h) gives about 0.95 M windows, 1.7 GB as float32.
+Frames are normalised with per-band mean and standard deviation of the training utterances only.
 
 Splits are by utterance, stratified by speaker: ``test_fraction`` of each speaker's utterances are
 the test split, ``val_fraction`` of the rest validation; no window of a validation or test
@@ -53,7 +55,7 @@ DEFAULTS = TaskDefaults(
     batch_size=256,
     learning_rate=1e-3,
     val_fraction=0.2,
-    options={"subset": "test-other", "context": 5, "context_stride": 2, "window_hop": 1, "test_fraction": 0.2},
+    options={"subset": "test-other", "context": 5, "context_stride": 2, "window_hop": 2, "test_fraction": 0.2},
 )
 BASE_URL = "https://www.openslr.org/resources/12"
 # Published on https://www.openslr.org/resources/12/md5sum.txt.
@@ -110,7 +112,7 @@ def load_data(settings: Settings, request: DataRequest) -> Splits:
     subset = str(request.option("subset", "test-other"))
     context = int(request.option("context", 5))
     stride = int(request.option("context_stride", 2))
-    hop = int(request.option("window_hop", 1))
+    hop = int(request.option("window_hop", 2))
     test_fraction = float(request.option("test_fraction", 0.2))
     if context < 0 or stride < 1 or hop < 1 or not 0 < test_fraction < 1:
         raise ConfigError(

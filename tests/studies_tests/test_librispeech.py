@@ -17,7 +17,7 @@ from sweeper.tasks import DataRequest
 from tests.support.archives import make_librispeech
 
 REPO = Path(__file__).resolve().parents[2]
-OPTIONS = (("context", 2), ("context_stride", 1), ("subset", "test-other"))
+OPTIONS = (("context", 2), ("context_stride", 1), ("subset", "test-other"), ("window_hop", 1))
 BANDS = librispeech.FeatureConfig().num_mel_bins
 
 
@@ -81,11 +81,12 @@ def test_second_load_reads_the_feature_cache(tmp_path: Path) -> None:
     data[200:-200] = bytes(len(data) - 400)
     archive.write_bytes(bytes(data))
     os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    other_context = (("context", 1), ("context_stride", 3), ("subset", "test-other"))
-    second = _load(tmp_path / "m", tmp_path / "cache", options=other_context)
+    other_windows = (("context", 1), ("context_stride", 3), ("subset", "test-other"), ("window_hop", 2))
+    second = _load(tmp_path / "m", tmp_path / "cache", options=other_windows)
     assert second.meta["features_from_cache"] is True
-    np.testing.assert_array_equal(second.y_val, first.y_val)
-    assert second.x_train.shape[1] == 3 * BANDS
+    assert set(second.meta["train_utterances"]) == set(first.meta["train_utterances"])
+    # Context and hop only change how cached frames are stacked: 3 frames, every other centre.
+    assert second.x_train.shape == (len(first.y_train) // 41 * 21, 3 * BANDS)
     # A changed archive (new time) is a new key: recomputed, and here the damage is reported.
     os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     with pytest.raises(DataError, match="test-other.tar.gz"):
