@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 import optuna
@@ -23,13 +24,17 @@ class TrialCounts:
 
 
 def count_trials(study: optuna.Study) -> TrialCounts:
-    storage, study_id = study._storage, study._study_id
+    """Counts from one snapshot: counting state by state in separate reads misses a trial that
+    moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget."""
+    states = collections.Counter(
+        t.state for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+    )
     return TrialCounts(
-        complete=storage.get_n_trials(study_id, TrialState.COMPLETE),
-        pruned=storage.get_n_trials(study_id, TrialState.PRUNED),
-        fail=storage.get_n_trials(study_id, TrialState.FAIL),
-        running=storage.get_n_trials(study_id, TrialState.RUNNING),
-        waiting=storage.get_n_trials(study_id, TrialState.WAITING),
+        complete=states[TrialState.COMPLETE],
+        pruned=states[TrialState.PRUNED],
+        fail=states[TrialState.FAIL],
+        running=states[TrialState.RUNNING],
+        waiting=states[TrialState.WAITING],
     )
 
 

@@ -53,11 +53,10 @@ def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.s
                 "connect_timeout": 10,
                 "application_name": f"sweeper:{socket.gethostname()}:{os.getpid()}"[:63],
             }
-    with storage_errors(url):
-        if create_tables:
-            with launch_lock(url):
-                return _rdb(settings, engine_kwargs, skip_table_creation=False)
-        return _rdb(settings, engine_kwargs, skip_table_creation=True)
+    # Opening runs Optuna's schema check, which also stamps alembic's version table: done under the
+    # launch lock, so a worker never races a launch that is still creating the schema.
+    with storage_errors(url), launch_lock(url):
+        return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables)
 
 
 def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool) -> optuna.storages.RDBStorage:

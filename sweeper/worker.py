@@ -386,10 +386,5 @@ class Worker:
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,
                threads: int | None = None, log: Callable[[str], None] = print,
                sampler_seed: int | None = None) -> int:
-    from sweeper import backend
-
-    backend.configure(threads)
-    try:
-        return Worker(settings, studies, index=index, sampler_seed=sampler_seed, log=log).run()
-    except SweeperError:
-        raise
+    # The Keras backend is configured lazily, before the first Keras task's data is loaded.
+    return Worker(settings, studies, index=index, sampler_seed=sampler_seed, threads=threads, log=log).run()
