@@ -108,6 +108,10 @@ def archive_for(subset: str) -> Archive:
     return Archive(filename=f"{subset}.tar.gz", url=f"{BASE_URL}/{subset}.tar.gz", md5=OFFICIAL_MD5.get(subset))
 
 
+def archives(request: DataRequest) -> list[Archive]:
+    return [archive_for(str(request.option("subset", "test-other")))]
+
+
 def load_data(settings: Settings, request: DataRequest) -> Splits:
     subset = str(request.option("subset", "test-other"))
     context = int(request.option("context", 5))

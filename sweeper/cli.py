@@ -201,6 +201,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    from sweeper.datasets import preflight
+    from sweeper.tasks import load_task, required_archives
+
+    config = _sweep_config(args.task, args)
+    preflight(required_archives(load_task(args.task), config.data_request()), settings)  # before storing anything
     (name,) = _launch(settings, [args.task], args)
     storage = open_storage(settings)
     progress = Progress(storage, name)

@@ -108,6 +108,13 @@ def load_task(name: str) -> ModuleType:
         raise
 
 
+def required_archives(module: ModuleType, request: DataRequest) -> list[Any]:
+    """The archives a task's ``load_data`` will read: ``archives(request)`` or ``ARCHIVE``."""
+    if hasattr(module, "archives"):
+        return list(module.archives(request))
+    return [module.ARCHIVE] if hasattr(module, "ARCHIVE") else []
+
+
 def task_defaults(name: str) -> TaskDefaults:
     return load_task(name).DEFAULTS
 
