@@ -114,14 +114,16 @@ for i, cert in enumerate(extra):
     (root / f"usr/local/share/ca-certificates/host-{i}.crt").write_text(cert + "\n")
 print(f"host CA certificates added to the base image: {len(extra)}")
 PY
-chroot "$ROOTFS" update-ca-certificates >/dev/null
+chroot "$ROOTFS" update-ca-certificates >/dev/null 2>&1
 rm -rf "$ROOTFS"/var/cache/apt/* "$ROOTFS"/var/lib/apt/lists/*
 tar -C "$ROOTFS" -c . | docker import -c 'CMD ["bash"]' -c 'ENV LANG=C.UTF-8' - local/debian:bookworm >/dev/null
 rm -rf "$ROOTFS"
 
 phase stand-in-images
-docker build -q -t local/python:3.11-standin "$REPO/.ci/docker/python" >/dev/null
-docker build -q -t local/postgres:16-standin "$REPO/.ci/docker/postgres" >/dev/null
+for image in python:3.11 postgres:16; do
+    docker build -t "local/${image}-standin" "$REPO/.ci/docker/${image%%:*}" >"$W/build-${image%%:*}.log" 2>&1 \
+        || { tail -30 "$W/build-${image%%:*}.log"; fail "building the $image stand-in"; }
+done
 
 phase app-image
 mkdir -p "$W/reports"
@@ -200,7 +202,7 @@ for attempt in range(30):  # from the host, through the port published on 127.0.
         if attempt == 29:
             sys.exit(f"  GET {sys.argv[1]}: {exc}")
         time.sleep(1)
-names = {s["study_name"] for s in body["studies"]}
+names = {s["study_name"] for s in body.get("study_summaries", body.get("studies", []))}
 print(f"  GET {sys.argv[1]}:", sorted(names))
 sys.exit(0 if set(sys.argv[2].split()) <= names else 1)
 PY
