@@ -117,6 +117,15 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
     heartbeat thread's calls are retried too, so an outage never makes a live trial look stale."""
 
+    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        """Several user attrs in one transaction (a trial stores about ten at its end)."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session, True) as session:
+            for key, value in attrs.items():
+                self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+
 
 for _name in (
     "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
@@ -125,9 +134,9 @@ for _name in (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
-    "_get_stale_trial_ids",
+    "_get_stale_trial_ids", "set_trial_user_attrs",
 ):
-    setattr(ResilientRDBStorage, _name, _retrying(getattr(optuna.storages.RDBStorage, _name)))
+    setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))
 
 
 def _is_missing_table(exc: BaseException) -> bool:

@@ -274,9 +274,7 @@ class Worker:
             ref["id"] = trial._trial_id
             hp = config.space.suggest(trial)
             seed = trial_seed(config.seed, trial)
-            trial.set_user_attr("seed", seed)
-            trial.set_user_attr("sampler_seed", self.sampler_seed)
-            trial.set_user_attr("worker", self.name)
+            self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.name})
             ref["hp"] = hp
             return self._train(trial, module, splits, config, hp, seed)
 
@@ -346,8 +344,11 @@ class Worker:
             attrs["stop_reason"] = stop_reason
         if fail_reason:
             attrs["fail_reason"] = fail_reason
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+        self._set_attrs(trial, attrs)
+
+    def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+        assert self.storage is not None
+        self.storage.set_trial_user_attrs(trial._trial_id, attrs)
 
     def _requeue(self, study: optuna.Study, trial_id: int | None, stop: Shutdown) -> None:
         """A trial interrupted by SIGTERM/Ctrl-C is failed now and queued again with the same

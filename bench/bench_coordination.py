@@ -1,0 +1,92 @@
+"""Coordination cost: a fixed-length objective (each trial sleeps SECONDS) run by N worker processes
+on one PostgreSQL, for N in 1, 4, 16, 32. Prints throughput as a fraction of the ideal
+(N trials per SECONDS), measured from the first trial's start to the last trial's end as stored,
+so process start-up is excluded (start-up skew between workers is not); worker utilization (each
+worker's time in trials over its own first-start..last-end window: the pure coordination gap); and
+the peak connections any one worker held (pg_stat_activity).
+Target: >= 0.95 at 32 workers, <= 2 connections per worker.
+
+    python bench/bench_coordination.py [--workers 1 4 16 32] [--seconds 2] [--trials-per-worker 4] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import threading
+import time
+
+import common
+
+SLEEP = "tests.support.sleep_task"
+
+
+def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int) -> tuple[float, int]:
+    import optuna
+    from optuna.trial import TrialState
+
+    environ = common.env(url)
+    trials = workers * per_worker
+    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", "1",
+                    "--pruner", "none", "--option", f"seconds={seconds}"], environ)
+    peak: collections.Counter[str] = collections.Counter()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rows = server.sql("SELECT application_name, count(*) FROM pg_stat_activity "
+                              "WHERE application_name LIKE 'sweeper:%' GROUP BY 1")
+            for line in filter(None, rows.splitlines()):
+                app, n = line.rsplit("|", 1)
+                peak[app] = max(peak[app], int(n))
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    procs = [subprocess.Popen([sys.executable, "-m", "sweeper", "worker", "--study", name], env=environ,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    codes = [p.wait() for p in procs]
+    done.set()
+    sampler.join()
+    if any(codes):
+        raise SystemExit(f"workers failed: {codes}")
+    study = optuna.load_study(study_name=name, storage=url)
+    finished = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(finished) == trials, (len(finished), trials)
+    span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
+    ideal = trials * seconds / workers
+    # Utilization: per worker, time in trials over its own first-start..last-end window. This is
+    # the gap between trials that claiming and storing cost, without process start-up skew.
+    by_worker: dict[str, list] = collections.defaultdict(list)
+    for t in finished:
+        by_worker[t.user_attrs["worker"]].append(t)
+    busy = sum(seconds * len(ts) for ts in by_worker.values())
+    window = sum((max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts)).total_seconds()
+                 for ts in by_worker.values())
+    return ideal / span, busy / window, max(peak.values(), default=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 16, 32])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--trials-per-worker", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with common.postgres_database(max_connections=100) as (server, url):
+        print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, {args.repeats} runs each")
+        for n in args.workers:
+            fractions, utilizations, conns = [], [], []
+            for r in range(args.repeats):
+                fraction, utilization, peak = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker)
+                fractions.append(fraction)
+                utilizations.append(utilization)
+                conns.append(peak)
+            print(f"{n:>3} workers: throughput / ideal {common.spread(fractions)}; worker utilization "
+                  f"{common.spread(utilizations)}; peak connections per worker {max(conns)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

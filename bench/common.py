@@ -1,0 +1,53 @@
+"""Shared pieces of the benchmarks: a throwaway PostgreSQL server, sweeper subprocesses, medians."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support import postgres  # noqa: E402  (the same server the tests start)
+
+DEFAULT_MIRROR = str(REPO.parent / "shared" / "data")
+
+
+@contextmanager
+def postgres_database(name: str = "bench", max_connections: int = 100) -> Iterator[tuple[postgres.PostgresServer, str]]:
+    server = postgres.start_server(max_connections=max_connections)
+    try:
+        yield server, server.create_database(name)
+    finally:
+        postgres.remove(server)
+
+
+def env(storage: str, **extra: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPER_")}
+    out.update(SWEEPER_STORAGE=storage, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **extra)
+    return out
+
+
+def sweeper(args: list[str], environ: dict[str, str], *, quiet: bool = True) -> tuple[int, float]:
+    """Run ``sweeper ARGS`` to completion; returns (exit code, wall seconds)."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "sweeper", *args], env=environ,
+                         stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"sweeper {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
+    return out.returncode, wall
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float]) -> str:
+    return f"median {median(values):.3f} (runs: {', '.join(f'{v:.3f}' for v in values)})"
