@@ -6,6 +6,7 @@ dropout 0), ``dropout`` (penalty none, dropout > 0) and one group per weight pen
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +185,10 @@ def param_importances(study: optuna.Study, trials: list[FrozenTrial]) -> tuple[d
     if len({t.value for t in complete}) < 2:
         return None, "every complete trial has the same value: no parameter explains a difference"
     try:
-        found = optuna.importance.get_param_importances(study)
+        with warnings.catch_warnings():
+            # "some regimes have less than 2 trials": said once, in the note below.
+            warnings.simplefilter("ignore", UserWarning)
+            found = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError, ImportError) as exc:
         return None, f"parameter importances could not be computed: {exc}"
     note = f"PED-ANOVA (Optuna's default evaluator) over {len(complete)} complete trials"

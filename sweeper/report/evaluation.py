@@ -47,7 +47,7 @@ class GroupResult:
         parts = []
         lam = self.params.get("lambda")
         if self.group not in ("baseline", "dropout") and isinstance(lam, float):
-            parts.append(f"λ ≈ {lam:.0e}")
+            parts.append(f"λ ≈ {short_e(lam)}")
         ratio = self.params.get("l1_ratio")
         if self.group == "l1_l2" and isinstance(ratio, float):
             parts.append(f"l1_ratio {ratio:.2f}")
@@ -130,6 +130,12 @@ def collect_evaluation(study: optuna.Study) -> EvaluationData:
     return summarize(study.study_name, runs)
 
 
+def short_e(x: float) -> str:
+    """``3e-4`` rather than Python's ``3e-04``."""
+    mantissa, _, exponent = f"{x:.0e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _pp(x: float) -> str:
     return f"{100 * x:+.1f}"
 
@@ -139,7 +145,7 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
     if ev is None or not ev.runs:
         return f"not evaluated yet: run `sweeper evaluate {study or 'STUDY'}`"
     base = ev.baseline
-    pending = f" ({ev.pending} evaluation runs still pending)" if ev.pending else ""
+    pending = f" ({ev.pending} evaluation run{'s' if ev.pending != 1 else ''} still pending)" if ev.pending else ""
     if base is None or len(base.values) < 2:
         n = len(base.values) if base else 0
         return (f"too few evaluation runs for a confidence interval (unregularized baseline: {n} complete, "
@@ -159,5 +165,11 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
     g = max(compared, key=lambda g: g.vs_baseline.diff)  # type: ignore[union-attr]
     d = g.vs_baseline
     assert d is not None and d.low is not None and d.high is not None
-    return (f"no penalty type beats the unregularized baseline beyond noise (closest: {g.describe()}, "
-            f"{_pp(d.diff)} pp, {pct} {_pp(d.low)} to {_pp(d.high)}){pending}")
+    losers = [x for x in compared if x.vs_baseline.significant and x.vs_baseline.diff < 0]  # type: ignore[union-attr]
+    worse = "".join(
+        f"; {x.label} is worse by {_pp(x.vs_baseline.diff)} pp ({pct} {_pp(x.vs_baseline.low)} to "  # type: ignore[union-attr,arg-type]
+        f"{_pp(x.vs_baseline.high)})"  # type: ignore[union-attr,arg-type]
+        for x in losers
+    )
+    closest = "" if g in losers else f" (closest: {g.describe()}, {_pp(d.diff)} pp, {pct} {_pp(d.low)} to {_pp(d.high)})"
+    return f"no penalty type beats the unregularized baseline beyond noise{closest}{worse}{pending}"

@@ -52,7 +52,7 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
                 ),
                 row=1, col=col,
             )
-        fig.update_xaxes(type="log", title_text="λ (log)", row=1, col=col)
+        fig.update_xaxes(type="log", exponentformat="power", title_text="λ (log)", row=1, col=col)
     fig.update_yaxes(title_text="dropout", row=1, col=1)
     fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=min(values), cmax=max(values),
                                                  colorbar=dict(title="val acc")), **LAYOUT)
@@ -82,7 +82,8 @@ def _lambda_figure(series: LambdaSeries, title: str, ytitle: str, what: str) -> 
     hidden = ", ".join(f"{n} {s}" for s, n in series.not_shown.items())
     fig.update_layout(
         title=title + (f"<br><sup>not shown (no finished model): {hidden}</sup>" if hidden else ""),
-        xaxis=dict(type="log", title="λ (log scale); marker size: dropout"), yaxis=dict(title=ytitle), **LAYOUT,
+        xaxis=dict(type="log", exponentformat="power", title="λ (log scale); marker size: dropout"),
+        yaxis=dict(title=ytitle), **LAYOUT,
     )
     return fig
 

@@ -33,11 +33,17 @@ def write_png(fig: go.Figure, path: Path, *, width: int = 1200, height: int = 56
     from sweeper.report.write import ReportError
 
     browser = find_browser()
-    # kaleido (through choreographer) reads the browser from BROWSER_PATH.
+    # kaleido (through choreographer) reads the browser from BROWSER_PATH; set only meanwhile.
+    previous = os.environ.get("BROWSER_PATH")
     os.environ["BROWSER_PATH"] = browser
     try:
         fig.write_image(str(path), format="png", width=width, height=height, scale=1)
     except Exception as exc:  # kaleido raises its own, browser-specific errors
         raise ReportError(f"PNG export to {path} failed ({type(exc).__name__}: {str(exc)[:200]}): "
-                           "check that `chromium --headless` runs on this machine") from exc
+                          "check that `chromium --headless` runs on this machine") from exc
+    finally:
+        if previous is None:
+            os.environ.pop("BROWSER_PATH", None)
+        else:
+            os.environ["BROWSER_PATH"] = previous
     return path

@@ -26,6 +26,12 @@ def accuracy_vs_lambda(data: ReportData) -> go.Figure:
         fig.add_hrect(y0=lo, y1=hi if hi > lo else lo + 1e-4, fillcolor="#999999", opacity=0.2, line_width=0)
         fig.add_hline(y=mid, line_dash="dash", line_color="#555555",
                       annotation_text=f"unregularized baseline (n={len(base)}): {mid:.3f}")
+    # Dropout without a weight penalty has no λ: its median is a reference line like the baseline.
+    drop = [p.value for p in data.by_state("complete") if p.group == "dropout" and p.value is not None]
+    if drop:
+        fig.add_hline(y=float(np.median(drop)), line_dash="dot", line_color="#ff7f0e",
+                      annotation_text=f"dropout only, no weight penalty (n={len(drop)}): {float(np.median(drop)):.3f}",
+                      annotation_position="bottom right")
     for penalty in ("l1", "l2", "l1_l2"):
         for state in ("complete", "pruned"):
             pts = [p for p in data.points if p.penalty == penalty and p.state == state and p.lam and p.value is not None]
@@ -61,7 +67,8 @@ def accuracy_vs_lambda(data: ReportData) -> go.Figure:
         title=f"{data.study}: validation accuracy vs regularization strength "
         f"({counts['complete']} complete, {counts['pruned']} pruned (hollow), {counts['fail']} failed, "
         f"{counts['running']} running)",
-        xaxis=dict(title="λ (log scale); marker size and fade: dropout", type="log", range=[math.log10(x_lo) - 0.3, math.log10(x_hi) + 0.3]),
+        xaxis=dict(title="λ (log scale); marker size and fade: dropout", type="log", exponentformat="power",
+                   range=[math.log10(x_lo) - 0.3, math.log10(x_hi) + 0.3]),
         yaxis=dict(title="validation accuracy"),
         template="plotly_white",
         height=520,
