@@ -219,6 +219,7 @@ def cached_utterances(path: Path, subset: str, config: FeatureConfig, data_dir: 
         try:
             with tmp:
                 np.savez(tmp, frames=utts.frames, offsets=utts.offsets, speakers=utts.speakers, ids=utts.ids)
+            os.chmod(tmp.name, 0o644)  # temporary files are private; the cache is for every worker
             os.replace(tmp.name, cache)
         finally:
             Path(tmp.name).unlink(missing_ok=True)
