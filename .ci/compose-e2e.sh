@@ -127,10 +127,11 @@ done
 
 phase app-image
 mkdir -p "$W/reports"
+DB_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >"$W/e2e.env" <<EOF
 COMPOSE_FILE=docker-compose.yml
 POSTGRES_USER=sweeper
-POSTGRES_PASSWORD=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+POSTGRES_PASSWORD=$DB_PASSWORD
 POSTGRES_IMAGE=local/postgres:16-standin
 SWEEPER_CPU_BASE_IMAGE=local/python:3.11-standin
 SWEEPER_IMAGE=local/sweeper:e2e
@@ -189,6 +190,16 @@ done
 compose logs --no-color worker | grep -E 'supervisor|trial|budgets met' | sed 's/^/  /' | head -40
 compose logs --no-color worker | grep -q "no GPU" || fail "the worker did not announce CPU workers"
 compose logs --no-color worker | grep -q "all budgets met" || fail "no worker reported all budgets met"
+
+phase second-machine
+# "Add a machine": the same worker command in a plain `docker run` of the image, pointed at the
+# first stack's database (here through the compose network; across hosts through a tunnel).
+network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}' "$db")
+docker run --rm --init --network "$network" -e SWEEPER_DATA_DIR=/data/cache \
+    -e SWEEPER_STORAGE="postgresql+psycopg2://sweeper:$DB_PASSWORD@postgres:5432/sweeper" \
+    local/sweeper:e2e sweeper worker --gpus all >"$W/second.log" 2>&1 || { cat "$W/second.log"; fail "second machine's worker"; }
+sed 's/^/  /' "$W/second.log"
+grep -q "all budgets met" "$W/second.log" || fail "the second machine's worker did not see the finished studies"
 
 phase dashboard
 python3 - "http://127.0.0.1:$PORT/api/studies" "$TASKS" <<'PY' || fail "/api/studies does not list every study"

@@ -94,7 +94,6 @@ class _SlotState:
     started_at: float = 0.0
     crashes: int = 0  # start-up crashes in a row
     restart_at: float | None = None
-    finished: bool = False
     gave_up: bool = False
 
 
@@ -196,10 +195,7 @@ def supervise(
 def _on_exit(state: _SlotState, code: int, now: float, stopping: bool, policy: RestartPolicy,
              log: Callable[[str], None]) -> None:
     where = f"worker {state.slot.index} ({state.slot.describe()})"
-    if code == 0:
-        state.finished = True  # budgets met: nothing left to do in this slot
-        return
-    if stopping:
+    if code == 0 or stopping:  # 0: budgets met, nothing left to do in this slot
         return
     lived = now - state.started_at
     state.crashes = state.crashes + 1 if lived < policy.startup_window else 1
@@ -238,7 +234,12 @@ def run_supervised(
         _log("all budgets met; nothing to do")
         return 0
     if not gpus:
-        why = "nvidia-smi -L lists none" if gpus_spec.strip() == "all" else "--gpus none"
+        if gpus_spec.strip() != "all":
+            why = "--gpus none"
+        elif "CUDA_VISIBLE_DEVICES" in os.environ:
+            why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
+        else:
+            why = "nvidia-smi -L lists none"
         _log(f"no GPU ({why}): running {len(slots)} CPU worker(s); set --workers for more")
     threads = threads or default_threads(len(slots))
     env = {**os.environ, **settings.to_env()}
