@@ -91,3 +91,15 @@ def test_evaluate_refuses_what_it_cannot_evaluate(settings: Settings) -> None:
     prepare(settings, "cifar10", seeds=1)
     with pytest.raises(ConfigError, match="already an evaluation study: .*sweeper evaluate cifar10"):
         prepare(settings, "cifar10.eval", seeds=2)
+
+
+def test_no_run_only_enqueues_for_remote_workers(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from sweeper.cli import main
+
+    assert main(["evaluate", "cifar10", "--seeds", "1", "--no-run", "--storage", settings.storage]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation study cifar10.eval created: 5 runs enqueued" in out
+    assert "sweeper worker --study cifar10.eval" in out
+    assert count_trials(_eval(settings)).waiting == 5
+    assert main(["evaluate", "cifar10", "--seeds", "0", "--storage", settings.storage]) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().err
