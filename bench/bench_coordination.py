@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import subprocess
 import sys
 import threading
@@ -23,14 +24,14 @@ import common
 SLEEP = "tests.support.sleep_task"
 
 
-def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int) -> tuple[float, int]:
+def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str) -> tuple[float, float, int]:
     import optuna
     from optuna.trial import TrialState
 
     environ = common.env(url)
     trials = workers * per_worker
     common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", "1",
-                    "--pruner", "none", "--option", f"seconds={seconds}"], environ)
+                    "--pruner", "none", "--sampler", sampler, "--option", f"seconds={seconds}"], environ)
     peak: collections.Counter[str] = collections.Counter()
     done = threading.Event()
 
@@ -74,13 +75,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--trials-per-worker", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sampler", default="tpe", help="tpe (default; its sampling cost is included) or random")
     args = parser.parse_args()
     with common.postgres_database(max_connections=100) as (server, url):
-        print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, {args.repeats} runs each")
+        print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, sampler {args.sampler}, "
+              f"{args.repeats} runs each, {os.cpu_count()} CPU cores")
         for n in args.workers:
             fractions, utilizations, conns = [], [], []
             for r in range(args.repeats):
-                fraction, utilization, peak = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker)
+                fraction, utilization, peak = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler)
                 fractions.append(fraction)
                 utilizations.append(utilization)
                 conns.append(peak)
