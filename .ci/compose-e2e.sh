@@ -158,17 +158,19 @@ for _ in $(seq 1 90); do
     sleep 1
 done
 [ "$health" = healthy ] || fail "postgres is '$health', not healthy"
-docker port "$db" | grep -q . && fail "postgres publishes a port: $(docker port "$db")"
+[ -z "$(docker port "$db")" ] || fail "postgres publishes a port: $(docker port "$db")"
 log "postgres healthy, no published port"
 
 phase launch
 compose up -d launch worker dashboard >"$W/up.log" 2>&1 || { cat "$W/up.log"; fail "compose up"; }
 launch=$(compose ps -q launch)
 code=$(docker wait "$launch")
-compose logs --no-color launch | sed 's/^/  /'
+# Logs go to files first: `grep -q` closing a pipe early would fail the pipeline (pipefail).
+compose logs --no-color launch >"$W/launch.log"
+sed 's/^/  /' "$W/launch.log"
 [ "$code" = 0 ] || fail "launch exited with $code"
 for task in $TASKS; do
-    compose logs --no-color launch | grep -q "study $task created" || fail "launch did not create study $task"
+    grep -q "study $task created" "$W/launch.log" || fail "launch did not create study $task"
 done
 
 phase workers
@@ -187,9 +189,10 @@ PY
     [ "$(date +%s)" -lt "$deadline" ] || fail "workers did not finish the budget in time"
     sleep 10
 done
-compose logs --no-color worker | grep -E 'supervisor|trial|budgets met' | sed 's/^/  /' | head -40
-compose logs --no-color worker | grep -q "no GPU" || fail "the worker did not announce CPU workers"
-compose logs --no-color worker | grep -q "all budgets met" || fail "no worker reported all budgets met"
+compose logs --no-color worker >"$W/worker.log"
+grep -E 'supervisor|trial|budgets met' "$W/worker.log" | sed -n '1,40s/^/  /p'
+grep -q "no GPU" "$W/worker.log" || fail "the worker did not announce CPU workers"
+grep -q "all budgets met" "$W/worker.log" || fail "no worker reported all budgets met"
 
 phase second-machine
 # "Add a machine": the same worker command in a plain `docker run` of the image, pointed at the
@@ -221,7 +224,7 @@ PY
 phase report
 compose run --rm report 2>&1 | sed 's/^/  /'
 for task in $TASKS; do
-    page=$(find "$W/reports" -name '*.html' -path "*$task*" | head -1)
+    page=$(find "$W/reports" -name '*.html' -path "*$task*" -print -quit)
     [ -n "$page" ] && [ -s "$page" ] || fail "no report page for $task under $W/reports"
     log "report page: ${page#"$W"/}"
 done
