@@ -20,11 +20,16 @@ def configure(threads: int | None) -> str:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
+        try:
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            # TensorFlow already ran in this process (a worker started in-process, e.g. in a
+            # notebook or a test): its settings can no longer change, and that is harmless.
+            pass
     elif backend == "torch" and threads:
         import torch
 

@@ -219,22 +219,25 @@ class Worker:
                 sampler=config.make_sampler(self.sampler_seed),
                 pruner=config.make_pruner(),
             )
-            # Load the data before claiming any trial: a missing archive stops the worker
-            # without touching the study.
-            if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
-                from sweeper import backend
-
-                backend.configure(self.threads)
-                self._backend_ready = True
-            self.data.for_config(config)
             self._studies[name] = (study, config)
         return self._studies[name]
+
+    def _prepare(self, config: SweepConfig) -> None:
+        """Configure the backend and load the data before claiming a trial: a missing archive
+        stops the worker without touching the study; a finished study never loads anything."""
+        if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
+            from sweeper import backend
+
+            backend.configure(self.threads)
+            self._backend_ready = True
+        self.data.for_config(config)
 
     # -- one trial ---------------------------------------------------------------------------
     def _run_one(self, name: str) -> str:
         """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'."""
         study, config = self._study(name)
         assert self.storage is not None
+        self._prepare(config)
         lock = claim_lock(self.storage, name)
         call_with_retry(lock.__enter__, log=self.log)
         held = True
