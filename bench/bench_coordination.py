@@ -16,10 +16,9 @@ import collections
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import common
+from common import postgres
 
 SLEEP = "tests.support.sleep_task"
 
@@ -32,25 +31,11 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     trials = workers * per_worker
     common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", "1",
                     "--pruner", "none", "--sampler", sampler, "--option", f"seconds={seconds}"], environ)
-    peak: collections.Counter[str] = collections.Counter()
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            rows = server.sql("SELECT application_name, count(*) FROM pg_stat_activity "
-                              "WHERE application_name LIKE 'sweeper:%' GROUP BY 1")
-            for line in filter(None, rows.splitlines()):
-                app, n = line.rsplit("|", 1)
-                peak[app] = max(peak[app], int(n))
-            time.sleep(0.25)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    procs = [subprocess.Popen([sys.executable, "-m", "sweeper", "worker", "--study", name], env=environ,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    codes = [p.wait() for p in procs]
-    done.set()
-    sampler.join()
+    with postgres.ConnectionSampler(server, every=0.25) as connections:
+        procs = [subprocess.Popen([sys.executable, "-m", "sweeper", "worker", "--study", name], env=environ,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+        codes = [p.wait() for p in procs]
+    peak = connections.peak
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
     study = optuna.load_study(study_name=name, storage=url)

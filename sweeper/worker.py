@@ -25,7 +25,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.counts import count_trials, reap_stale_trials
-from sweeper.errors import NoStudyError, SweeperError, TrialDiverged, WorkerError
+from sweeper.errors import NoStudyError, TrialDiverged, WorkerError
 from sweeper.results import TrainingResult
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams

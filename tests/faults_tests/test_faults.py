@@ -3,10 +3,8 @@ launch races. Each asserts on the stored study afterwards."""
 
 from __future__ import annotations
 
-import collections
 import json
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.settings import Settings
 from sweeper.storage import open_storage
 from tests.support import procs
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import ConnectionSampler, PostgresServer
 
 QUICK = "tests.support.quick_task"
 SLEEP = "tests.support.sleep_task"
@@ -139,27 +137,9 @@ def test_32_workers_share_one_postgres_within_two_connections_each(pg_url: str, 
     env = procs.sweeper_env(pg_url, SWEEPER_WAIT_FOR_STUDY="120")
     procs.run(["launch", SLEEP, "--study-name", "s", "--trials", "64", "--epochs", "1", "--pruner", "none", "--option", "seconds=2"], env)
     workers = [procs.start(["worker"], env, tmp_path / f"w{i}.log") for i in range(32)]
-    peak: collections.Counter[str] = collections.Counter()
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            rows = postgres_server.sql(
-                "SELECT application_name, count(*) FROM pg_stat_activity "
-                "WHERE application_name LIKE 'sweeper:%' GROUP BY 1"
-            )
-            for line in filter(None, rows.splitlines()):
-                app, n = line.rsplit("|", 1)
-                peak[app] = max(peak[app], int(n))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    with ConnectionSampler(postgres_server) as connections:
         codes = [w.wait(300) for w in workers]
-    finally:
-        done.set()
-        sampler.join()
+    peak = connections.peak
     logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(32))
     assert codes == [0] * 32, logs[-3000:]
     assert "Traceback" not in logs and "sweeper: error" not in logs, logs[-3000:]

@@ -3,6 +3,7 @@ when we are root (the server refuses root), on a free loopback port, data in a t
 
 from __future__ import annotations
 
+import collections
 import glob
 import os
 import pwd
@@ -10,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,37 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self._run(str(self.bindir / "psql"), "-h", str(self.root), "-p", str(self.port), "-U", "postgres",
                   "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+class ConnectionSampler:
+    """Peak connections per client process (by sweeper's application_name), sampled from
+    pg_stat_activity in a background thread while the ``with`` block runs."""
+
+    def __init__(self, server: PostgresServer, every: float = 0.2) -> None:
+        self.server = server
+        self.every = every
+        self.peak: collections.Counter[str] = collections.Counter()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            rows = self.server.sql(
+                "SELECT application_name, count(*) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'sweeper:%' GROUP BY 1"
+            )
+            for line in filter(None, rows.splitlines()):
+                app, n = line.rsplit("|", 1)
+                self.peak[app] = max(self.peak[app], int(n))
+            time.sleep(self.every)
+
+    def __enter__(self) -> ConnectionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def start_server(max_connections: int = 100) -> PostgresServer:
