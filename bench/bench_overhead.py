@@ -47,13 +47,10 @@ configure(threads)
 settings = Settings(data_mirror=mirror)
 request = DataRequest(train_size=train_size, val_fraction=0.2, seed=0)
 
-class Number:  # what trial_seed reads from a trial
-    def __init__(self, n): self.number, self.user_attrs = n, {}
-    class study:
-        class _storage:
-            @staticmethod
-            def get_trial_system_attrs(_): return {}
-    _trial_id = None
+class Number:  # what trial_seed reads from a trial: its number and system attrs
+    def __init__(self, n):
+        self.number, self.user_attrs = n, {}
+        self._cached_frozen_trial = type("Frozen", (), {"system_attrs": {}})()
 
 splits = None
 for number, params in enumerate(configs):

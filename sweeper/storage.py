@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import functools
+import json
 import re
 import socket
 import time
@@ -23,6 +24,8 @@ from typing import Any, TypeVar
 
 import optuna
 import sqlalchemy
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -123,8 +126,23 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         from optuna.storages._rdb.storage import _create_scoped_session
 
         with _create_scoped_session(self.scoped_session, True) as session:
-            for key, value in attrs.items():
-                self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+            self.check_trial_is_updatable(trial_id, trial.state)
+            if self.engine.name not in ("postgresql", "sqlite") or not attrs:
+                for key, value in attrs.items():
+                    self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+                return
+            # One multi-row upsert instead of a lookup and an upsert per key.
+            dialect = sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
+            model = models.TrialUserAttributeModel
+            insert = dialect.insert(model).values(
+                [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()]
+            )
+            session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[model.trial_id, model.key], set_={"value_json": insert.excluded.value_json}
+                )
+            )
 
 
 for _name in (

@@ -80,7 +80,8 @@ def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
     """A retried trial keeps the seed of the trial it repeats; an evaluation run uses its own."""
     if "eval_seed" in trial.user_attrs:
         return int(trial.user_attrs["eval_seed"])
-    system_attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+    # The trial's frozen copy, read when the trial was created, saves a query per trial.
+    system_attrs = trial._cached_frozen_trial.system_attrs
     original = system_attrs.get("failed_trial", trial.number)
     return (base_seed * 1_000_003 + int(original)) % (2**31 - 1)
 
@@ -250,8 +251,12 @@ class Worker:
 
         trial_ref: dict[str, Any] = {}
         try:
-            reap_stale_trials(study)
             counts = count_trials(study)
+            if counts.finished < config.budget <= counts.finished + counts.running:
+                # Only running trials stand in the way: some may be stale (their worker died).
+                # (study.optimize reaps too, but only after this count.)
+                reap_stale_trials(study)
+                counts = count_trials(study)
             if counts.finished >= config.budget:
                 return "done"
             if counts.finished + counts.running >= config.budget:
