@@ -9,7 +9,6 @@ import time
 import optuna
 
 from sweeper.status import StudyStatus, study_status
-from sweeper.storage import call_with_retry
 
 
 class Progress:
@@ -21,7 +20,7 @@ class Progress:
         self.last_time = 0.0
 
     def tick(self) -> None:
-        status = call_with_retry(lambda: study_status(self.study))
+        status = study_status(self.study)  # the storage retries through a database restart
         line = format_progress(status, time.monotonic() - self.start)
         key = line.split(" | elapsed")[0]
         if key != self.last_line or time.monotonic() - self.last_time >= self.every:

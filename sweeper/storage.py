@@ -94,19 +94,24 @@ def _is_transient(exc: BaseException) -> bool:
     return not any(p in text for p in permanent)
 
 
+def retry_transient(func: Callable[[], T]) -> T:
+    """Call ``func``, retrying with backoff (up to RETRY_SECONDS) while the database is away."""
+    delay = 0.25
+    deadline = time.monotonic() + RETRY_SECONDS
+    while True:
+        try:
+            return func()
+        except TRANSIENT as exc:
+            if not _is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def _retrying(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        delay = 0.25
-        deadline = time.monotonic() + RETRY_SECONDS
-        while True:
-            try:
-                return method(self, *args, **kwargs)
-            except TRANSIENT as exc:
-                if not _is_transient(exc) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return retry_transient(lambda: method(self, *args, **kwargs))
 
     return wrapper
 
@@ -227,24 +232,6 @@ def _first_clause(text: str) -> str:
     return text[:200].rstrip(". ")
 
 
-def call_with_retry(
-    func: Callable[[], T], *, attempts: int = 8, first_delay: float = 0.5, log: Callable[[str], None] | None = None
-) -> T:
-    """Retry a storage call through a database restart, backing off up to ~1 minute in all."""
-    delay = first_delay
-    for attempt in range(attempts):
-        try:
-            return func()
-        except (sa_exc.OperationalError, sa_exc.InterfaceError, optuna.exceptions.StorageInternalError) as exc:
-            if attempt == attempts - 1:
-                raise
-            if log:
-                log(f"storage call failed ({type(exc).__name__}); retrying in {delay:.1f}s")
-            time.sleep(delay)
-            delay = min(delay * 2, 15.0)
-    raise AssertionError("unreachable")
-
-
 def _lock_key(url: str, name: str) -> int:
     digest = hashlib.sha256(f"sweeper:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -274,19 +261,32 @@ def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) ->
         if own_engine:
             engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
         key = _lock_key(url, name)
-        try:
-            with engine.connect() as conn:
+
+        def acquire() -> sqlalchemy.engine.Connection:
+            conn = engine.connect()
+            try:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            # A worker's claim rides out a restart like its other calls; a launch (own engine)
+            # fails at once, so an unreachable database is reported without delay.
+            conn = acquire() if own_engine else retry_transient(acquire)
+            try:
+                yield
+            finally:
                 try:
-                    yield
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+                except sa_exc.DBAPIError:
+                    # The connection died (server restart): the server already dropped the lock.
+                    conn.invalidate()
                 finally:
-                    try:
-                        conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                        conn.commit()
-                    except sa_exc.DBAPIError:
-                        # The connection died (server restart): the server already dropped the lock.
-                        conn.invalidate()
+                    conn.close()
         finally:
             if own_engine:
                 engine.dispose()

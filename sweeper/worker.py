@@ -30,7 +30,6 @@ from sweeper.results import TrainingResult
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
 from sweeper.storage import (
-    call_with_retry,
     claim_lock,
     load_study,
     open_storage,
@@ -146,7 +145,7 @@ class Worker:
             open_ = []
             for name in names:
                 study, config = self._study(name)
-                counts = call_with_retry(lambda: count_trials(study), log=self.log)
+                counts = count_trials(study)
                 if counts.finished < config.budget:
                     open_.append((counts.finished / config.budget, name))
             if not open_:
@@ -240,7 +239,7 @@ class Worker:
         assert self.storage is not None
         self._prepare(config)
         lock = claim_lock(self.storage, name)
-        call_with_retry(lock.__enter__, log=self.log)
+        lock.__enter__()
         held = True
 
         def release() -> None:
