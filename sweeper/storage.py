@@ -157,7 +157,7 @@ for _name in (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
-    "_get_stale_trial_ids", "set_trial_user_attrs",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials",
 ):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))
 

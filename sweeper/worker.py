@@ -30,6 +30,7 @@ from sweeper.results import TrainingResult
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
 from sweeper.storage import (
+    TRANSIENT,
     claim_lock,
     load_study,
     open_storage,
@@ -263,10 +264,12 @@ class Worker:
             objective = self._objective(name, config, release, trial_ref)
             study.optimize(objective, n_trials=1, catch=(Exception,))
         except Shutdown as stop:
-            self._requeue(study, trial_ref.get("id"), stop)
+            self._requeue(study, trial_ref.get("id"), f"stopped by {stop}")
             raise
         finally:
             release()
+        if "storage_error" in trial_ref:
+            self._requeue(study, trial_ref.get("id"), f"lost the database ({type(trial_ref['storage_error']).__name__})")
         self._log_trial(study, trial_ref.get("id"))
         return "ran"
 
@@ -279,6 +282,15 @@ class Worker:
         def objective(trial: optuna.Trial) -> float:
             release()
             ref["id"] = trial._trial_id
+            try:
+                return run(trial)
+            except TRANSIENT as exc:
+                # The database was away for longer than the storage retries: not the
+                # configuration's fault, so the trial is queued again like a stale one.
+                ref["storage_error"] = exc
+                raise
+
+        def run(trial: optuna.Trial) -> float:
             hp = config.space.suggest(trial)
             seed = trial_seed(config.seed, trial)
             self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.name})
@@ -357,7 +369,7 @@ class Worker:
         assert self.storage is not None
         self.storage.set_trial_user_attrs(trial._trial_id, attrs)
 
-    def _requeue(self, study: optuna.Study, trial_id: int | None, stop: Shutdown) -> None:
+    def _requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
         """A trial interrupted by SIGTERM/Ctrl-C is failed now and queued again with the same
         parameters, instead of waiting for the heartbeat grace period."""
         if trial_id is None or self.storage is None:
@@ -369,7 +381,7 @@ class Worker:
         callback = self.storage.get_heartbeat_stale_trial_callback()
         if frozen.state == TrialState.FAIL and callback is not None:
             callback(study, frozen)
-        self.log(f"[worker {self.index}] stopped by {stop}; trial {frozen.number} failed and re-queued")
+        self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
 
     def _log_trial(self, study: optuna.Study, trial_id: int | None) -> None:
         if trial_id is None or self.storage is None:
