@@ -370,8 +370,8 @@ class Worker:
         self.storage.set_trial_user_attrs(trial._trial_id, attrs)
 
     def _requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
-        """A trial interrupted by SIGTERM/Ctrl-C is failed now and queued again with the same
-        parameters, instead of waiting for the heartbeat grace period."""
+        """A trial interrupted by SIGTERM/Ctrl-C, or one that lost the database, is failed now and
+        queued again with the same parameters, instead of waiting for the heartbeat grace period."""
         if trial_id is None or self.storage is None:
             return
         frozen = self.storage.get_trial(trial_id)
