@@ -25,10 +25,16 @@ class TrialCounts:
 
 def count_trials(study: optuna.Study) -> TrialCounts:
     """Counts from one snapshot: counting state by state in separate reads misses a trial that
-    moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget."""
-    states = collections.Counter(
-        t.state for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-    )
+    moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget. On our
+    storage that is one aggregate query (workers count under the claim lock: it must be short)."""
+    storage = getattr(study._storage, "_backend", study._storage)  # behind Optuna's cache
+    states: collections.Counter[TrialState] | dict[TrialState, int]
+    if hasattr(storage, "count_trials_by_state"):
+        states = collections.Counter(storage.count_trials_by_state(study._study_id))
+    else:
+        states = collections.Counter(
+            t.state for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+        )
     return TrialCounts(
         complete=states[TrialState.COMPLETE],
         pruned=states[TrialState.PRUNED],

@@ -17,8 +17,9 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ import optuna
 import sqlalchemy
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -39,7 +41,11 @@ MAX_RETRIES_PER_TRIAL = 3
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.storages.RDBStorage:
+def open_storage(
+    settings: Settings, *, create_tables: bool = False, check_schema: bool = True
+) -> optuna.storages.RDBStorage:
+    """``check_schema=False`` is for workers: they check the versions each study was launched
+    with instead, and skip Optuna's schema check (reading alembic's migration scripts) at start."""
     url = settings.storage
     parsed = _parse(url)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -56,17 +62,38 @@ def open_storage(settings: Settings, *, create_tables: bool = False) -> optuna.s
                 "connect_timeout": 10,
                 "application_name": f"sweeper:{socket.gethostname()}:{os.getpid()}"[:63],
             }
-    # Opening runs Optuna's schema check, which also stamps alembic's version table: done under the
-    # launch lock, so a worker never races a launch that is still creating the schema.
-    with storage_errors(url), launch_lock(url):
-        return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables)
+    # Opening stamps alembic's version table when it is empty: done under the launch lock, so a
+    # worker never races a launch that is still creating the schema. Once the schema is stamped
+    # opening only reads, and workers starting together skip the lock instead of queueing on it.
+    with storage_errors(url):
+        if not create_tables and not check_schema and _schema_stamped(url):
+            return _rdb(settings, engine_kwargs, skip_table_creation=True, check_schema=False)
+        with launch_lock(url):
+            return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
 
 
-def _rdb(settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool) -> optuna.storages.RDBStorage:
+def _schema_stamped(url: str) -> bool:
+    """Whether launch has finished setting up the schema (alembic's version row exists)."""
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).first() is not None
+    except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
+        if _is_missing_table(exc):
+            return False
+        raise
+    finally:
+        engine.dispose()
+
+
+def _rdb(
+    settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool, check_schema: bool = True
+) -> optuna.storages.RDBStorage:
     try:
         return ResilientRDBStorage(
             settings.storage,
             engine_kwargs=engine_kwargs,
+            skip_compatibility_check=not check_schema,
             heartbeat_interval=settings.heartbeat_interval,
             grace_period=settings.grace_period,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
@@ -120,10 +147,99 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 RETRY_SECONDS = 90.0
 
 
+class BudgetMet(Exception):
+    """Trial creation refused: the study's budget is already complete, pruned or running."""
+
+
 class ResilientRDBStorage(optuna.storages.RDBStorage):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
     failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
-    heartbeat thread's calls are retried too, so an outage never makes a live trial look stale."""
+    heartbeat thread's calls are retried too, so an outage never makes a live trial look stale.
+
+    Budgets are enforced where trials are created. For a study in ``budgets`` (the worker sets
+    them), a new RUNNING trial is inserted, or a queued one popped, only if the study's
+    complete + pruned + running trials stay within its budget; the count and the insert share one
+    transaction that holds the study row's lock (Optuna takes it ``FOR UPDATE`` to number trials),
+    so concurrent workers on PostgreSQL never overshoot, with no lock held across round trips.
+    Otherwise ``BudgetMet`` is raised. SQLite has no row locks: workers there also take the
+    ``claim_lock`` file lock, which ``on_trial_claimed`` lets them release once the trial exists.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.budgets: dict[int, int] = {}
+        self.on_trial_claimed: Callable[[], None] | None = None
+
+    def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
+        # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
+        # heartbeat callback's re-queued copies are WAITING: not a claim, never refused.
+        claim = template_trial is None or template_trial.state == TrialState.RUNNING
+        if claim and study_id in self.budgets and not self._room(session, study_id):
+            raise BudgetMet(f"study {study_id} has no budget left")
+        return super()._get_prepared_new_trial(study_id, template_trial, session)
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._claimed()  # after the commit: only now do other workers count it
+        return trial_id
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
+        if state == TrialState.RUNNING and self.budgets:
+            return self._pop_within_budget(trial_id)
+        return super().set_trial_state_values(trial_id, state, values)
+
+    def _pop_within_budget(self, trial_id: int) -> bool:
+        """WAITING -> RUNNING (Optuna's queue pop), refused when the budget is claimed."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
+            # The study row first, as in create_new_trial, so the two never deadlock.
+            models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+            trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+            self.check_trial_is_updatable(trial_id, trial.state)
+            if trial.state != TrialState.WAITING:
+                return False
+            if study_id in self.budgets and not self._room(session, study_id):
+                return False
+            trial.state = TrialState.RUNNING
+            trial.datetime_start = datetime.now()
+        self._claimed()
+        return True
+
+    def _room(self, session: Any, study_id: int) -> bool:
+        from optuna.storages._rdb import models
+
+        claimed = (
+            session.query(sqlalchemy.func.count(models.TrialModel.trial_id))
+            .filter(
+                models.TrialModel.study_id == study_id,
+                models.TrialModel.state.in_([TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING]),
+            )
+            .scalar()
+        )
+        return claimed < self.budgets[study_id]
+
+    def _claimed(self) -> None:
+        callback, self.on_trial_claimed = self.on_trial_claimed, None
+        if callback is not None:
+            callback()
+
+    def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
+        """One aggregate query: a consistent snapshot that reads no trial rows into Python."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            rows = (
+                session.query(models.TrialModel.state, sqlalchemy.func.count(models.TrialModel.trial_id))
+                .filter(models.TrialModel.study_id == study_id)
+                .group_by(models.TrialModel.state)
+                .all()
+            )
+        return {TrialState(state) if not isinstance(state, TrialState) else state: n for state, n in rows}
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         """Several user attrs in one transaction (a trial stores about ten at its end)."""
@@ -157,7 +273,7 @@ for _name in (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state",
 ):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))
 
@@ -240,29 +356,33 @@ def _lock_key(url: str, name: str) -> int:
 @contextmanager
 def launch_lock(url: str) -> Iterator[None]:
     """Serialises table creation and study creation between concurrent launches."""
-    with _named_lock(url, "launch", engine=None):
+    with _named_lock(url, "launch"):
         yield
 
 
 @contextmanager
 def claim_lock(storage: optuna.storages.RDBStorage, study_name: str) -> Iterator[None]:
-    """Held while a worker counts a study's trials and creates its next one, so that concurrent
-    workers never overshoot the budget."""
-    with _named_lock(storage.url, f"claim:{study_name}", engine=storage.engine):
+    """SQLite only: held while a worker creates its next trial, because SQLite has no row lock
+    to make the storage's budget check and insert atomic between processes. Elsewhere the
+    storage's transactional budget check is enough, and this lock is a no-op."""
+    if storage.engine.name != "sqlite":
+        yield
+        return
+    with _named_lock(storage.url, f"claim:{study_name}"):
         yield
 
 
 @contextmanager
-def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) -> Iterator[None]:
+def _named_lock(url: str, name: str) -> Iterator[None]:
+    """A PostgreSQL advisory lock on a connection of its own, or an flock file next to a SQLite
+    database. It fails at once when the server is unreachable, so that error is reported without
+    delay."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        own_engine = engine is None
-        if own_engine:
-            engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
         key = _lock_key(url, name)
-
-        def acquire() -> sqlalchemy.engine.Connection:
+        try:
             conn = engine.connect()
             try:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
@@ -270,12 +390,6 @@ def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) ->
             except BaseException:
                 conn.close()
                 raise
-            return conn
-
-        try:
-            # A worker's claim rides out a restart like its other calls; a launch (own engine)
-            # fails at once, so an unreachable database is reported without delay.
-            conn = acquire() if own_engine else retry_transient(acquire)
             try:
                 yield
             finally:
@@ -288,8 +402,7 @@ def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) ->
                 finally:
                     conn.close()
         finally:
-            if own_engine:
-                engine.dispose()
+            engine.dispose()
     elif backend == "sqlite" and parsed.database and parsed.database != ":memory:":
         lock_path = Path(parsed.database).expanduser().with_name(
             Path(parsed.database).name + f".{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock"
@@ -303,12 +416,19 @@ def _named_lock(url: str, name: str, engine: sqlalchemy.engine.Engine | None) ->
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
     else:
-        # Other databases: no cross-process lock; the budget check stays best-effort there.
         yield
 
 
 def study_names(storage: optuna.storages.RDBStorage) -> list[str]:
-    return [s.study_name for s in storage.get_all_studies()]
+    try:
+        return [s.study_name for s in storage.get_all_studies()]
+    except (sa_exc.ProgrammingError, sa_exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
+        # A storage opened without the schema check meets a database that launch has not set up yet.
+        if _is_missing_table(exc.__cause__ or exc):
+            raise NoStudyError(
+                f"no sweeper tables in {redact(storage.url)} yet: run `sweeper launch TASK` first"
+            ) from None
+        raise
 
 
 def load_study(storage: optuna.storages.RDBStorage, name: str) -> optuna.Study:

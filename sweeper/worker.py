@@ -1,12 +1,14 @@
 """A worker process: takes trials from the launched studies until every budget is met.
 
-Budget rule: a study is done when ``complete + pruned == budget``. Before creating a trial a worker
-takes the study's claim lock and counts finished *and running* trials, so concurrent workers never
-overshoot; while only other workers' running trials stand between the study and its budget it
-waits for them (they may still fail and need running again), reaping stale ones meanwhile.
+Budget rule: a study is done when ``complete + pruned == budget``. A trial is created (or a queued
+one popped) only while finished *and running* trials are below the budget: the storage checks that
+in the creating transaction (``ResilientRDBStorage.budgets``), so concurrent workers never
+overshoot. While only other workers' running trials stand between the study and its budget a
+worker waits for them (they may still fail and need running again), reaping stale ones meanwhile.
 
-Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat; the claim
-lock is released as soon as the trial exists (first line of the objective).
+Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat. On SQLite the
+creation also holds the claim lock, released as soon as the trial row is RUNNING (the storage's
+``on_trial_claimed`` hook).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sweeper.settings import Settings
 from sweeper.space import Hyperparams
 from sweeper.storage import (
     TRANSIENT,
+    BudgetMet,
     claim_lock,
     load_study,
     open_storage,
@@ -39,6 +42,7 @@ from sweeper.storage import (
 )
 from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
 from sweeper.tasks import DataRequest, Splits, load_task
+from sweeper.worker_study import WorkerStudy
 
 EXIT_DONE = 0
 EXIT_SIGINT = 130
@@ -175,7 +179,7 @@ class Worker:
         while True:
             try:
                 if self.storage is None:
-                    self.storage = open_storage(self.settings)
+                    self.storage = open_storage(self.settings, check_schema=False)
                 with storage_errors(self.settings.storage):
                     present = study_names(self.storage)
                     ready = [n for n in present if CONFIG_ATTR in self._attrs(n)]
@@ -214,12 +218,13 @@ class Worker:
                 attrs = load_study(self.storage, name).user_attrs
             check_versions(name, attrs.get(VERSION_ATTR))
             config = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
-            study = optuna.load_study(
+            study = WorkerStudy(
                 study_name=name,
                 storage=self.storage,
                 sampler=config.make_sampler(self.sampler_seed),
                 pruner=config.make_pruner(),
             )
+            self.storage.budgets[study._study_id] = config.budget
             self._studies[name] = (study, config)
         return self._studies[name]
 
@@ -262,11 +267,17 @@ class Worker:
             if counts.finished + counts.running >= config.budget:
                 return "wait"
             objective = self._objective(name, config, release, trial_ref)
+            # Released as soon as the trial row is RUNNING; the objective's release() is a no-op then.
+            self.storage.on_trial_claimed = release
             study.optimize(objective, n_trials=1, catch=(Exception,))
+        except BudgetMet:
+            # Another worker claimed the last free slot between the count above and the insert.
+            return "wait"
         except Shutdown as stop:
             self._requeue(study, trial_ref.get("id"), f"stopped by {stop}")
             raise
         finally:
+            self.storage.on_trial_claimed = None
             release()
         if "storage_error" in trial_ref:
             self._requeue(study, trial_ref.get("id"), f"lost the database ({type(trial_ref['storage_error']).__name__})")
@@ -291,7 +302,8 @@ class Worker:
                 raise
 
         def run(trial: optuna.Trial) -> float:
-            hp = config.space.suggest(trial)
+            with trial.study.one_snapshot():  # type: ignore[attr-defined]
+                hp = config.space.suggest(trial)
             seed = trial_seed(config.seed, trial)
             self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.name})
             ref["hp"] = hp

@@ -3,13 +3,22 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import optuna
 import pytest
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
-from sweeper.storage import claim_lock, describe_failure, open_storage, redact
+from sweeper.storage import (
+    BudgetMet,
+    ResilientRDBStorage,
+    claim_lock,
+    describe_failure,
+    open_storage,
+    redact,
+)
 from tests.support.postgres import PASSWORD, PostgresServer
 
 
@@ -35,8 +44,8 @@ def test_postgres_pool_is_small_and_pre_pinged(pg_url: str) -> None:
     assert storage.heartbeat_interval == Settings().heartbeat_interval
 
 
-def test_claim_lock_is_exclusive_between_processes_sharing_a_study(storage_url: str) -> None:
-    settings = Settings(storage=storage_url)
+def test_claim_lock_is_exclusive_between_processes_sharing_a_sqlite_study(tmp_path: Path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'sweeper.db'}")
     first = open_storage(settings, create_tables=True)
     second = open_storage(settings)
     events: list[str] = []
@@ -52,6 +61,67 @@ def test_claim_lock_is_exclusive_between_processes_sharing_a_study(storage_url: 
         events.append("first released")
     thread.join(10)
     assert events == ["first released", "other"]
+
+
+def _study_with_budget(url: str, budget: int) -> tuple[ResilientRDBStorage, int]:
+    storage = open_storage(Settings(storage=url), create_tables=True)
+    study_id = optuna.create_study(study_name="s", storage=storage)._study_id
+    storage.budgets[study_id] = budget
+    return storage, study_id
+
+
+def test_trial_creation_stops_at_the_budget_counting_running_trials(storage_url: str) -> None:
+    storage, study_id = _study_with_budget(storage_url, 3)
+    first = storage.create_new_trial(study_id)
+    storage.create_new_trial(study_id)
+    storage.set_trial_state_values(first, TrialState.COMPLETE, [0.5])
+    storage.create_new_trial(study_id)
+    with pytest.raises(BudgetMet):
+        storage.create_new_trial(study_id)  # 1 complete + 2 running
+    # A failed trial frees its slot, and re-queueing it (a WAITING copy) is never refused.
+    storage.set_trial_state_values(first + 1, TrialState.FAIL)
+    waiting = FrozenTrial(number=-1, state=TrialState.WAITING, value=None, datetime_start=None,
+                          datetime_complete=None, params={}, distributions={}, user_attrs={},
+                          system_attrs={}, intermediate_values={}, trial_id=-1)
+    queued = storage.create_new_trial(study_id, template_trial=waiting)
+    another = storage.create_new_trial(study_id, template_trial=waiting)
+    assert storage.set_trial_state_values(queued, TrialState.RUNNING)  # popped into the free slot
+    assert not storage.set_trial_state_values(another, TrialState.RUNNING)  # budget claimed
+    states = [t.state for t in storage.get_all_trials(study_id)]
+    assert states.count(TrialState.RUNNING) + states.count(TrialState.COMPLETE) == 3
+    assert states.count(TrialState.WAITING) == 1
+
+
+def test_racing_creators_on_postgres_never_overshoot_the_budget(pg_url: str) -> None:
+    """Eight processes' worth of connections race to create trials; exactly the budget is made."""
+    _, study_id = _study_with_budget(pg_url, 40)
+    created: list[int] = []
+    refused: list[int] = []
+    start = threading.Barrier(8)
+
+    def creator() -> None:
+        storage = open_storage(Settings(storage=pg_url), check_schema=False)
+        storage.budgets[study_id] = 40
+        start.wait()
+        while True:
+            try:
+                created.append(storage.create_new_trial(study_id))
+            except BudgetMet:
+                refused.append(1)
+                return
+
+    threads = [threading.Thread(target=creator) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(created) == 40 and len(set(created)) == 40
+    assert len(refused) == 8
+
+
+def test_a_worker_storage_opened_before_launch_says_to_launch(storage_url: str) -> None:
+    with pytest.raises(NoStudyError, match="sweeper launch"):
+        open_storage(Settings(storage=storage_url), check_schema=False)
 
 
 def test_malformed_url_is_one_line() -> None:
