@@ -17,7 +17,7 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -226,6 +226,106 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         callback, self.on_trial_claimed = self.on_trial_claimed, None
         if callback is not None:
             callback()
+
+    def _get_trials(
+        self,
+        study_id: int,
+        states: Container[TrialState] | None,
+        included_trial_ids: set[int],
+        trial_id_greater_than: int,
+    ) -> list[FrozenTrial]:
+        """Optuna's read of a study's trials (the one behind its trial cache), with the same
+        filters, done by ``_read_trials``. Every worker makes this call once per trial, and it
+        carries every running trial of the study."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        trials_t = models.TrialModel.__table__
+        included = {i for i in included_trial_ids if i <= trial_id_greater_than}
+        where = [trials_t.c.study_id == study_id]
+        if states is not None:
+            where.append(trials_t.c.state.in_(list(states)))  # type: ignore[arg-type]
+        if included and trial_id_greater_than > -1:
+            where.append(sqlalchemy.or_(trials_t.c.trial_id.in_(included), trials_t.c.trial_id > trial_id_greater_than))
+        elif trial_id_greater_than > -1:
+            where.append(trials_t.c.trial_id > trial_id_greater_than)
+        with _create_scoped_session(self.scoped_session) as session:
+            models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
+            return self._read_trials(session, where)
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            found = self._read_trials(session, [models.TrialModel.__table__.c.trial_id == trial_id])
+        if not found:
+            raise KeyError(models.NOT_FOUND_MSG)
+        return found[0]
+
+    @staticmethod
+    def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
+        """The trials matching ``where`` as Optuna builds them, read with SQLAlchemy Core instead
+        of the ORM: six flat queries and no ORM instances, a fraction of the CPU."""
+        from optuna import distributions
+        from optuna.storages._rdb import models
+
+        trials_t = models.TrialModel.__table__
+        chosen = sqlalchemy.select(trials_t.c.trial_id).where(*where)
+
+        def rows(model: Any, *columns: str, order: str | None = None) -> Any:
+            table = model.__table__
+            query = sqlalchemy.select(*(table.c[c] for c in ("trial_id", *columns))).where(table.c.trial_id.in_(chosen))
+            if order:
+                query = query.order_by(table.c[order])
+            return session.execute(query).all()
+
+        heads = session.execute(
+            sqlalchemy.select(
+                trials_t.c.trial_id, trials_t.c.number, trials_t.c.state,
+                trials_t.c.datetime_start, trials_t.c.datetime_complete,
+            ).where(*where).order_by(trials_t.c.trial_id)
+        ).all()
+        if not heads:
+            return []
+        params = rows(models.TrialParamModel, "param_name", "param_value", "distribution_json", order="param_id")
+        values = rows(models.TrialValueModel, "objective", "value", "value_type")
+        user = rows(models.TrialUserAttributeModel, "key", "value_json")
+        system = rows(models.TrialSystemAttributeModel, "key", "value_json")
+        steps = rows(models.TrialIntermediateValueModel, "step", "intermediate_value", "intermediate_value_type")
+
+        parts: dict[int, dict[str, Any]] = {
+            h.trial_id: {"params": {}, "distributions": {}, "values": {}, "user": {}, "system": {}, "steps": {}}
+            for h in heads
+        }
+        parsed: dict[str, distributions.BaseDistribution] = {}  # one parse per distinct JSON
+        for r in params:
+            dist = parsed.get(r.distribution_json) or parsed.setdefault(
+                r.distribution_json, distributions.json_to_distribution(r.distribution_json)
+            )
+            parts[r.trial_id]["params"][r.param_name] = dist.to_external_repr(r.param_value)
+            parts[r.trial_id]["distributions"][r.param_name] = dist
+        for r in values:
+            parts[r.trial_id]["values"][r.objective] = models.TrialValueModel.stored_repr_to_value(r.value, r.value_type)
+        for r in user:
+            parts[r.trial_id]["user"][r.key] = json.loads(r.value_json)
+        for r in system:
+            parts[r.trial_id]["system"][r.key] = json.loads(r.value_json)
+        for r in steps:
+            parts[r.trial_id]["steps"][r.step] = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(
+                r.intermediate_value, r.intermediate_value_type
+            )
+        out = []
+        for h in heads:
+            p = parts[h.trial_id]
+            values_list = [p["values"][k] for k in sorted(p["values"])] if p["values"] else None
+            out.append(FrozenTrial(
+                number=h.number, state=h.state, value=None, values=values_list,
+                datetime_start=h.datetime_start, datetime_complete=h.datetime_complete,
+                params=p["params"], distributions=p["distributions"], user_attrs=p["user"],
+                system_attrs=p["system"], intermediate_values=p["steps"], trial_id=h.trial_id,
+            ))
+        return out
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
         """One aggregate query: a consistent snapshot that reads no trial rows into Python."""

@@ -157,3 +157,40 @@ def test_missing_database(postgres_server: PostgresServer) -> None:
 def test_redact_hides_password() -> None:
     assert "hunter2" not in redact("postgresql+psycopg2://me:hunter2@db:5432/x")
     assert "hunter2" not in describe_failure("postgresql://me:hunter2@db/x", RuntimeError("boom"))
+
+
+def test_trial_read_matches_optunas_own(storage_url: str) -> None:
+    """The Core read behind the trial cache returns exactly what Optuna's ORM read returns."""
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study = optuna.create_study(study_name="s", storage=storage)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 1e-6, 1.0, log=True)
+        trial.suggest_int("n", 1, 9, step=2)
+        choice = trial.suggest_categorical("c", ["none", "l1", None, 3])
+        trial.set_user_attr("history", {"val_accuracy": [0.1, 0.2]})
+        trial.report(float("nan") if trial.number == 1 else x, step=1)
+        trial.report(float("inf"), step=2)
+        if choice == "l1":
+            raise optuna.TrialPruned()
+        return float("-inf") if trial.number == 2 else x
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=8, catch=(Exception,))
+    with pytest.warns(UserWarning, match="Heartbeat"):  # ask/tell outside optimize: fine here
+        study.ask()  # a RUNNING trial with no params yet
+        study.tell(study.ask(), state=TrialState.FAIL)
+    study.enqueue_trial({"x": 0.5}, user_attrs={"queued": True})  # WAITING
+    ours = storage._get_trials(study._study_id, None, set(), -1)
+    theirs = optuna.storages.RDBStorage._get_trials(storage, study._study_id, None, set(), -1)
+    assert len(ours) == 11
+    assert [repr(t) for t in ours] == [repr(t) for t in theirs]  # repr: NaN == NaN
+    # The incremental form the trial cache uses: chosen ids up to a bound, everything after it.
+    args = (study._study_id, (TrialState.COMPLETE, TrialState.RUNNING), {ours[1]._trial_id, ours[2]._trial_id}, ours[4]._trial_id)
+    assert [repr(t) for t in storage._get_trials(*args)] == [
+        repr(t) for t in optuna.storages.RDBStorage._get_trials(storage, *args)
+    ]
+    for t in theirs:
+        assert repr(storage.get_trial(t._trial_id)) == repr(t)
+    with pytest.raises(KeyError):
+        storage.get_trial(10_000)
