@@ -115,8 +115,10 @@ class SweepConfig:
         if self.kind == "evaluate":
             return optuna.pruners.NopPruner()
         if self.pruner == "median":
+            # The median needs a few finished trials to mean anything, but trials that can never be
+            # pruned are the pruner's cost: a fifth of the budget, 3 to 5 trials (Optuna's default).
             return optuna.pruners.MedianPruner(
-                n_startup_trials=4, n_warmup_steps=max(1, self.epochs // 3)
+                n_startup_trials=min(5, max(3, self.budget // 5)), n_warmup_steps=max(1, self.epochs // 3)
             )
         if self.pruner == "hyperband":
             return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.epochs)

@@ -65,3 +65,11 @@ def test_unknown_task_is_refused() -> None:
 def test_non_positive_budget_is_refused(budget: int) -> None:
     with pytest.raises(ConfigError, match="--trials must be a positive"):
         SweepConfig.for_task("cifar10", budget=budget)
+
+
+@pytest.mark.parametrize(("budget", "startup"), [(8, 3), (16, 3), (20, 4), (64, 5), (500, 5)])
+def test_median_pruner_spares_a_fifth_of_the_budget_between_3_and_5_trials(budget: int, startup: int) -> None:
+    pruner = _config(budget=budget, epochs=9).make_pruner()
+    assert isinstance(pruner, optuna.pruners.MedianPruner)
+    assert pruner._n_startup_trials == startup
+    assert pruner._n_warmup_steps == 3
