@@ -42,9 +42,11 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
     else:
         eta = "estimating"
     best = "-" if s.best_value is None else f"{s.best_value:.4f}"
+    # An evaluation study's values are test accuracies of single runs, not validation accuracy.
+    label = "best single-run test acc" if s.kind == "evaluate" else "best val acc"
     return (
         f"[{s.study}] {done}/{budget} finished | {s.running} running | {s.pruned} pruned | "
-        f"{s.fail} failed | best val acc {best} | elapsed {_clock(elapsed)} | {eta}"
+        f"{s.fail} failed | {label} {best} | elapsed {_clock(elapsed)} | {eta}"
     )
 
 

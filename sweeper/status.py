@@ -28,6 +28,8 @@ class StudyStatus:
     best_value: float | None
     best_params: dict[str, Any] | None
     best_trial: int | None
+    # "search" (values are validation accuracy) or "evaluate" (test accuracy of single runs).
+    kind: str = "search"
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -60,6 +62,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
         best_value=best.value if best else None,
         best_params=dict(best.params) if best else None,
         best_trial=best.number if best else None,
+        kind=config.get("kind", "search"),
     )
 
 

@@ -70,7 +70,7 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     (row,) = json.loads(capsys.readouterr().out)
     assert row == {
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
-        "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None,
+        "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
     }
 
 
