@@ -28,7 +28,6 @@ def count_trials(study: optuna.Study) -> TrialCounts:
     moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget. On our
     storage that is one aggregate query (workers count under the claim lock: it must be short)."""
     storage = getattr(study._storage, "_backend", study._storage)  # behind Optuna's cache
-    states: collections.Counter[TrialState] | dict[TrialState, int]
     if hasattr(storage, "count_trials_by_state"):
         states = collections.Counter(storage.count_trials_by_state(study._study_id))
     else:

@@ -210,17 +210,21 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         return True
 
     def _room(self, session: Any, study_id: int) -> bool:
+        counts = self._state_counts(session, study_id)
+        claimed = sum(counts.get(s, 0) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        return claimed < self.budgets[study_id]
+
+    @staticmethod
+    def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:
+        """One aggregate query: a consistent snapshot that reads no trial rows into Python."""
         from optuna.storages._rdb import models
 
-        claimed = (
-            session.query(sqlalchemy.func.count(models.TrialModel.trial_id))
-            .filter(
-                models.TrialModel.study_id == study_id,
-                models.TrialModel.state.in_([TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING]),
-            )
-            .scalar()
+        return dict(
+            session.query(models.TrialModel.state, sqlalchemy.func.count(models.TrialModel.trial_id))
+            .filter(models.TrialModel.study_id == study_id)
+            .group_by(models.TrialModel.state)
+            .all()
         )
-        return claimed < self.budgets[study_id]
 
     def _claimed(self) -> None:
         callback, self.on_trial_claimed = self.on_trial_claimed, None
@@ -328,18 +332,10 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         return out
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
-        """One aggregate query: a consistent snapshot that reads no trial rows into Python."""
-        from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
 
         with _create_scoped_session(self.scoped_session) as session:
-            rows = (
-                session.query(models.TrialModel.state, sqlalchemy.func.count(models.TrialModel.trial_id))
-                .filter(models.TrialModel.study_id == study_id)
-                .group_by(models.TrialModel.state)
-                .all()
-            )
-        return {TrialState(state) if not isinstance(state, TrialState) else state: n for state, n in rows}
+            return self._state_counts(session, study_id)
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         """Several user attrs in one transaction (a trial stores about ten at its end)."""
@@ -520,15 +516,7 @@ def _named_lock(url: str, name: str) -> Iterator[None]:
 
 
 def study_names(storage: optuna.storages.RDBStorage) -> list[str]:
-    try:
-        return [s.study_name for s in storage.get_all_studies()]
-    except (sa_exc.ProgrammingError, sa_exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
-        # A storage opened without the schema check meets a database that launch has not set up yet.
-        if _is_missing_table(exc.__cause__ or exc):
-            raise NoStudyError(
-                f"no sweeper tables in {redact(storage.url)} yet: run `sweeper launch TASK` first"
-            ) from None
-        raise
+    return [s.study_name for s in storage.get_all_studies()]
 
 
 def load_study(storage: optuna.storages.RDBStorage, name: str) -> optuna.Study:

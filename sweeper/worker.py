@@ -266,8 +266,8 @@ class Worker:
                 return "done"
             if counts.finished + counts.running >= config.budget:
                 return "wait"
-            objective = self._objective(name, config, release, trial_ref)
-            # Released as soon as the trial row is RUNNING; the objective's release() is a no-op then.
+            objective = self._objective(name, config, trial_ref)
+            # Released as soon as the trial row is RUNNING (created or popped from the queue).
             self.storage.on_trial_claimed = release
             study.optimize(objective, n_trials=1, catch=(Exception,))
         except BudgetMet:
@@ -285,13 +285,12 @@ class Worker:
         return "ran"
 
     def _objective(
-        self, name: str, config: SweepConfig, release: Callable[[], None], ref: dict[str, Any]
+        self, name: str, config: SweepConfig, ref: dict[str, Any]
     ) -> Callable[[optuna.Trial], float]:
         module = load_task(config.task)
         splits = self.data.for_config(config)
 
         def objective(trial: optuna.Trial) -> float:
-            release()
             ref["id"] = trial._trial_id
             try:
                 return run(trial)

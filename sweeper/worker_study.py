@@ -20,6 +20,8 @@ from contextlib import contextmanager
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.counts import count_trials
+
 
 class WorkerStudy(optuna.Study):
     _snapshot = False
@@ -44,9 +46,7 @@ class WorkerStudy(optuna.Study):
         return super()._get_trials(deepcopy, states, use_cache or self._snapshot)
 
     def _pop_waiting_trial_id(self) -> int | None:
-        backend = getattr(self._storage, "_backend", self._storage)
-        count = getattr(backend, "count_trials_by_state", None)
-        if count is not None and not count(self._study_id).get(TrialState.WAITING):
+        if not count_trials(self).waiting:
             # A trial queued after this count is left for the next claim.
             return None
         return super()._pop_waiting_trial_id()
