@@ -12,12 +12,11 @@ import fcntl
 import hashlib
 import os
 import functools
-import json
 import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +26,14 @@ import optuna
 import sqlalchemy
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
+import sqlalchemy.orm
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
+from sweeper.trial_rows import CoreTrialRows
 
 T = TypeVar("T")
 MAX_RETRIES_PER_TRIAL = 3
@@ -67,7 +68,7 @@ def open_storage(
     # opening only reads, and workers starting together skip the lock instead of queueing on it.
     with storage_errors(url):
         if not create_tables and not check_schema and _schema_stamped(url):
-            return _rdb(settings, engine_kwargs, skip_table_creation=True, check_schema=False)
+            return ResilientRDBStorage.on_stamped_schema(settings.storage, engine_kwargs, **_heartbeat_kwargs(settings))
         with launch_lock(url):
             return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
 
@@ -86,6 +87,14 @@ def _schema_stamped(url: str) -> bool:
         engine.dispose()
 
 
+def _heartbeat_kwargs(settings: Settings) -> dict[str, Any]:
+    return {
+        "heartbeat_interval": settings.heartbeat_interval,
+        "grace_period": settings.grace_period,
+        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_PER_TRIAL),
+    }
+
+
 def _rdb(
     settings: Settings, engine_kwargs: dict[str, Any], *, skip_table_creation: bool, check_schema: bool = True
 ) -> optuna.storages.RDBStorage:
@@ -94,12 +103,8 @@ def _rdb(
             settings.storage,
             engine_kwargs=engine_kwargs,
             skip_compatibility_check=not check_schema,
-            heartbeat_interval=settings.heartbeat_interval,
-            grace_period=settings.grace_period,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRIES_PER_TRIAL
-            ),
             skip_table_creation=skip_table_creation,
+            **_heartbeat_kwargs(settings),
         )
     except (sa_exc.ProgrammingError, sa_exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
         if skip_table_creation and _is_missing_table(exc.__cause__ or exc):
@@ -151,7 +156,7 @@ class BudgetMet(Exception):
     """Trial creation refused: the study's budget is already complete, pruned or running."""
 
 
-class ResilientRDBStorage(optuna.storages.RDBStorage):
+class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
     failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
     heartbeat thread's calls are retried too, so an outage never makes a live trial look stale.
@@ -167,8 +172,46 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._init_ours()
+
+    def _init_ours(self) -> None:
         self.budgets: dict[int, int] = {}
         self.on_trial_claimed: Callable[[], None] | None = None
+        self._just_created: FrozenTrial | None = None
+
+    @classmethod
+    def on_stamped_schema(
+        cls,
+        url: str,
+        engine_kwargs: dict[str, Any],
+        *,
+        heartbeat_interval: int,
+        grace_period: int,
+        heartbeat_stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None],
+    ) -> ResilientRDBStorage:
+        """A worker's storage, on a schema that launch has created and stamped: Optuna's
+        constructor without its version manager, which imports alembic and checks the stamp, a
+        third of a worker's start-up. It is built on first use (``optuna storage upgrade`` and
+        the version getters); a test keeps these attributes in step with Optuna's constructor."""
+        self = cls.__new__(cls)
+        self.engine_kwargs = engine_kwargs
+        self.url = self._fill_storage_url_template(url)
+        self.skip_compatibility_check = True
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.heartbeat_stale_trial_callback = self.failed_trial_callback = heartbeat_stale_trial_callback
+        self.engine = sqlalchemy.create_engine(url, **engine_kwargs)
+        self.scoped_session = sqlalchemy.orm.scoped_session(sqlalchemy.orm.sessionmaker(bind=self.engine))
+        self._init_ours()
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_version_manager" or "engine" not in self.__dict__:
+            raise AttributeError(name)
+        from optuna.storages._rdb.storage import _VersionManager
+
+        manager = self.__dict__[name] = _VersionManager(self.url, self.engine, self.scoped_session)
+        return manager
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
         # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
@@ -178,15 +221,23 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
             raise BudgetMet(f"study {study_id} has no budget left")
         return super()._get_prepared_new_trial(study_id, template_trial, session)
 
-    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
+        # The method both creation paths share: a Study's trial cache calls it directly, not
+        # ``create_new_trial``.
+        created = super()._create_new_trial(study_id, template_trial)
+        if template_trial is None:
+            # Optuna reads a trial back as soon as it is asked for (``Trial.__init__``); a new one
+            # is exactly what was just inserted and nobody else writes it yet.
+            self._just_created = created
         if template_trial is None or template_trial.state == TrialState.RUNNING:
             self._claimed()  # after the commit: only now do other workers count it
-        return trial_id
+        return created
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
         if state == TrialState.RUNNING and self.budgets:
             return self._pop_within_budget(trial_id)
+        if state.is_finished():
+            return self._finish(trial_id, state, values)
         return super().set_trial_state_values(trial_id, state, values)
 
     def _pop_within_budget(self, trial_id: int) -> bool:
@@ -231,135 +282,17 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         if callback is not None:
             callback()
 
-    def _get_trials(
-        self,
-        study_id: int,
-        states: Container[TrialState] | None,
-        included_trial_ids: set[int],
-        trial_id_greater_than: int,
-    ) -> list[FrozenTrial]:
-        """Optuna's read of a study's trials (the one behind its trial cache), with the same
-        filters, done by ``_read_trials``. Every worker makes this call once per trial, and it
-        carries every running trial of the study."""
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        trials_t = models.TrialModel.__table__
-        included = {i for i in included_trial_ids if i <= trial_id_greater_than}
-        where = [trials_t.c.study_id == study_id]
-        if states is not None:
-            where.append(trials_t.c.state.in_(list(states)))  # type: ignore[arg-type]
-        if included and trial_id_greater_than > -1:
-            where.append(sqlalchemy.or_(trials_t.c.trial_id.in_(included), trials_t.c.trial_id > trial_id_greater_than))
-        elif trial_id_greater_than > -1:
-            where.append(trials_t.c.trial_id > trial_id_greater_than)
-        with _create_scoped_session(self.scoped_session) as session:
-            models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
-            return self._read_trials(session, where)
-
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session) as session:
-            found = self._read_trials(session, [models.TrialModel.__table__.c.trial_id == trial_id])
-        if not found:
-            raise KeyError(models.NOT_FOUND_MSG)
-        return found[0]
-
-    @staticmethod
-    def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
-        """The trials matching ``where`` as Optuna builds them, read with SQLAlchemy Core instead
-        of the ORM: six flat queries and no ORM instances, a fraction of the CPU."""
-        from optuna import distributions
-        from optuna.storages._rdb import models
-
-        trials_t = models.TrialModel.__table__
-        chosen = sqlalchemy.select(trials_t.c.trial_id).where(*where)
-
-        def rows(model: Any, *columns: str, order: str | None = None) -> Any:
-            table = model.__table__
-            query = sqlalchemy.select(*(table.c[c] for c in ("trial_id", *columns))).where(table.c.trial_id.in_(chosen))
-            if order:
-                query = query.order_by(table.c[order])
-            return session.execute(query).all()
-
-        heads = session.execute(
-            sqlalchemy.select(
-                trials_t.c.trial_id, trials_t.c.number, trials_t.c.state,
-                trials_t.c.datetime_start, trials_t.c.datetime_complete,
-            ).where(*where).order_by(trials_t.c.trial_id)
-        ).all()
-        if not heads:
-            return []
-        params = rows(models.TrialParamModel, "param_name", "param_value", "distribution_json", order="param_id")
-        values = rows(models.TrialValueModel, "objective", "value", "value_type")
-        user = rows(models.TrialUserAttributeModel, "key", "value_json")
-        system = rows(models.TrialSystemAttributeModel, "key", "value_json")
-        steps = rows(models.TrialIntermediateValueModel, "step", "intermediate_value", "intermediate_value_type")
-
-        parts: dict[int, dict[str, Any]] = {
-            h.trial_id: {"params": {}, "distributions": {}, "values": {}, "user": {}, "system": {}, "steps": {}}
-            for h in heads
-        }
-        parsed: dict[str, distributions.BaseDistribution] = {}  # one parse per distinct JSON
-        for r in params:
-            dist = parsed.get(r.distribution_json) or parsed.setdefault(
-                r.distribution_json, distributions.json_to_distribution(r.distribution_json)
-            )
-            parts[r.trial_id]["params"][r.param_name] = dist.to_external_repr(r.param_value)
-            parts[r.trial_id]["distributions"][r.param_name] = dist
-        for r in values:
-            parts[r.trial_id]["values"][r.objective] = models.TrialValueModel.stored_repr_to_value(r.value, r.value_type)
-        for r in user:
-            parts[r.trial_id]["user"][r.key] = json.loads(r.value_json)
-        for r in system:
-            parts[r.trial_id]["system"][r.key] = json.loads(r.value_json)
-        for r in steps:
-            parts[r.trial_id]["steps"][r.step] = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(
-                r.intermediate_value, r.intermediate_value_type
-            )
-        out = []
-        for h in heads:
-            p = parts[h.trial_id]
-            values_list = [p["values"][k] for k in sorted(p["values"])] if p["values"] else None
-            out.append(FrozenTrial(
-                number=h.number, state=h.state, value=None, values=values_list,
-                datetime_start=h.datetime_start, datetime_complete=h.datetime_complete,
-                params=p["params"], distributions=p["distributions"], user_attrs=p["user"],
-                system_attrs=p["system"], intermediate_values=p["steps"], trial_id=h.trial_id,
-            ))
-        return out
+        created, self._just_created = self._just_created, None
+        if created is not None and created._trial_id == trial_id:
+            return created  # served once: later reads see other writers' changes
+        return super().get_trial(trial_id)
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
         from optuna.storages._rdb.storage import _create_scoped_session
 
         with _create_scoped_session(self.scoped_session) as session:
             return self._state_counts(session, study_id)
-
-    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
-        """Several user attrs in one transaction (a trial stores about ten at its end)."""
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session, True) as session:
-            trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
-            self.check_trial_is_updatable(trial_id, trial.state)
-            if self.engine.name not in ("postgresql", "sqlite") or not attrs:
-                for key, value in attrs.items():
-                    self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
-                return
-            # One multi-row upsert instead of a lookup and an upsert per key.
-            dialect = sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
-            model = models.TrialUserAttributeModel
-            insert = dialect.insert(model).values(
-                [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)} for k, v in attrs.items()]
-            )
-            session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[model.trial_id, model.key], set_={"value_json": insert.excluded.value_json}
-                )
-            )
 
 
 for _name in (
@@ -369,7 +302,7 @@ for _name in (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "_set_trial_param",
 ):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import NoStudyError, StorageError
@@ -19,6 +22,7 @@ from sweeper.storage import (
     open_storage,
     redact,
 )
+from tests.support import procs
 from tests.support.postgres import PASSWORD, PostgresServer
 
 
@@ -35,6 +39,26 @@ def test_launch_creates_tables_and_workers_reuse_them(storage_url: str) -> None:
     storage = open_storage(settings, create_tables=True)
     optuna.create_study(study_name="s", storage=storage)
     assert [s.study_name for s in open_storage(settings).get_all_studies()] == ["s"]
+
+
+def test_a_worker_storage_on_a_stamped_schema_is_optunas_without_alembic(storage_url: str, tmp_path: Path) -> None:
+    """Workers skip Optuna's version manager (importing alembic); everything else Optuna's
+    constructor sets is there, and the version manager still comes when asked for."""
+    settings = Settings(storage=storage_url)
+    full = open_storage(settings, create_tables=True)
+    optuna.create_study(study_name="s", storage=full)
+    worker = open_storage(settings, check_schema=False)
+    assert "_version_manager" not in vars(worker)
+    assert set(vars(full)) - {"_version_manager"} <= set(vars(worker))
+    assert (worker.url, worker.heartbeat_interval, worker.grace_period) == (full.url, full.heartbeat_interval, full.grace_period)
+    assert worker.get_heartbeat_stale_trial_callback() is not None
+    assert [s.study_name for s in worker.get_all_studies()] == ["s"]
+    assert worker.get_current_version() == full.get_current_version()  # built on first use
+    code = (f"from sweeper.storage import open_storage; from sweeper.settings import Settings; import sys; "
+            f"open_storage(Settings(storage={storage_url!r}), check_schema=False).get_all_studies(); "
+            f"print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=procs.sweeper_env(storage_url))
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
 def test_postgres_pool_is_small_and_pre_pinged(pg_url: str) -> None:
@@ -90,6 +114,22 @@ def test_trial_creation_stops_at_the_budget_counting_running_trials(storage_url:
     states = [t.state for t in storage.get_all_trials(study_id)]
     assert states.count(TrialState.RUNNING) + states.count(TrialState.COMPLETE) == 3
     assert states.count(TrialState.WAITING) == 1
+
+
+def test_a_new_trial_is_read_back_from_its_creation_once(storage_url: str) -> None:
+    """Optuna reads every trial back as soon as it is asked for: a new one costs no query, is what
+    is stored, and the next read goes to the database again."""
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study = optuna.create_study(study_name="s", storage=storage)
+    statements: list[str] = []
+    sqlalchemy.event.listen(storage.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    trial = study.ask()  # through Optuna's trial cache, as a worker asks
+    asked = [s for s in statements if "trial_params" in s]
+    assert asked == []  # creating the trial read nothing back
+    assert repr(trial._cached_frozen_trial) == repr(optuna.storages.RDBStorage.get_trial(storage, trial._trial_id))
+    statements.clear()
+    assert repr(storage.get_trial(trial._trial_id)) == repr(trial._cached_frozen_trial)
+    assert statements  # served once only: this read went to the database
 
 
 def test_racing_creators_on_postgres_never_overshoot_the_budget(pg_url: str) -> None:
