@@ -13,6 +13,7 @@ creation also holds the claim lock, released as soon as the trial row is RUNNING
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweeper.counts import count_trials, reap_stale_trials
+from sweeper.counts import TrialCounts, count_trials, reap_stale_trials
 from sweeper.errors import NoStudyError, TrialDiverged, WorkerError
 from sweeper.results import TrainingResult
 from sweeper.settings import Settings
@@ -68,6 +69,9 @@ class DataCache:
 
     settings: Settings
     loaded: dict[tuple[str, DataRequest], Splits] = field(default_factory=dict)
+
+    def has(self, config: SweepConfig) -> bool:
+        return (config.task, config.data_request()) in self.loaded
 
     def get(self, task: str, request: DataRequest) -> Splits:
         key = (task, request)
@@ -152,13 +156,13 @@ class Worker:
                 study, config = self._study(name)
                 counts = count_trials(study)
                 if counts.finished < config.budget:
-                    open_.append((counts.finished / config.budget, name))
+                    open_.append((counts.finished / config.budget, name, counts))
             if not open_:
                 self.log(f"[worker {self.index}] all budgets met ({', '.join(names)}); exiting")
                 return EXIT_DONE
             progressed = False
-            for _, name in sorted(open_):  # least progress first
-                outcome = self._run_one(name)
+            for _, name, counts in sorted(open_, key=lambda o: o[:2]):  # least progress first
+                outcome = self._run_one(name, counts)
                 if outcome == "ran":
                     progressed = True
                     break
@@ -228,22 +232,28 @@ class Worker:
             self._studies[name] = (study, config)
         return self._studies[name]
 
-    def _prepare(self, config: SweepConfig) -> None:
+    def _prepare(self, config: SweepConfig) -> bool:
         """Configure the backend and load the data before claiming a trial: a missing archive
-        stops the worker without touching the study; a finished study never loads anything."""
+        stops the worker without touching the study; a finished study never loads anything.
+        True when something had to be loaded (which can take minutes)."""
+        loaded = False
         if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
             from sweeper import backend
 
             backend.configure(self.threads)
-            self._backend_ready = True
-        self.data.for_config(config)
+            self._backend_ready = loaded = True
+        if not self.data.has(config):
+            self.data.for_config(config)
+            loaded = True
+        return loaded
 
     # -- one trial ---------------------------------------------------------------------------
-    def _run_one(self, name: str) -> str:
-        """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'."""
+    def _run_one(self, name: str, counts: TrialCounts) -> str:
+        """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'. ``counts``
+        were just read by the caller; the storage re-checks the budget when it creates the trial."""
         study, config = self._study(name)
         assert self.storage is not None
-        self._prepare(config)
+        stale_counts = self._prepare(config)
         lock = claim_lock(self.storage, name)
         lock.__enter__()
         held = True
@@ -256,7 +266,8 @@ class Worker:
 
         trial_ref: dict[str, Any] = {}
         try:
-            counts = count_trials(study)
+            if stale_counts:
+                counts = count_trials(study)
             if counts.finished < config.budget <= counts.finished + counts.running:
                 # Only running trials stand in the way: some may be stale (their worker died).
                 # (study.optimize reaps too, but only after this count.)
@@ -269,6 +280,7 @@ class Worker:
             objective = self._objective(name, config, trial_ref)
             # Released as soon as the trial row is RUNNING (created or popped from the queue).
             self.storage.on_trial_claimed = release
+            study.queue_hint = counts.waiting > 0
             study.optimize(objective, n_trials=1, catch=(Exception,))
         except BudgetMet:
             # Another worker claimed the last free slot between the count above and the insert.
@@ -281,7 +293,7 @@ class Worker:
             release()
         if "storage_error" in trial_ref:
             self._requeue(study, trial_ref.get("id"), f"lost the database ({type(trial_ref['storage_error']).__name__})")
-        self._log_trial(study, trial_ref.get("id"))
+        self._log_trial(study, trial_ref)
         return "ran"
 
     def _objective(
@@ -293,12 +305,18 @@ class Worker:
         def objective(trial: optuna.Trial) -> float:
             ref["id"] = trial._trial_id
             try:
-                return run(trial)
+                value = run(trial)
+            except optuna.TrialPruned:
+                ref["ended"] = (trial, TrialState.PRUNED, None)
+                raise
             except TRANSIENT as exc:
                 # The database was away for longer than the storage retries: not the
                 # configuration's fault, so the trial is queued again like a stale one.
                 ref["storage_error"] = exc
                 raise
+            if math.isfinite(value):  # what Optuna's tell stores as COMPLETE
+                ref["ended"] = (trial, TrialState.COMPLETE, value)
+            return value
 
         def run(trial: optuna.Trial) -> float:
             with trial.study.one_snapshot():  # type: ignore[attr-defined]
@@ -379,6 +397,7 @@ class Worker:
     def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
         assert self.storage is not None
         self.storage.set_trial_user_attrs(trial._trial_id, attrs)
+        trial._cached_frozen_trial.user_attrs.update(attrs)  # as Trial.set_user_attr does
 
     def _requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
         """A trial interrupted by SIGTERM/Ctrl-C, or one that lost the database, is failed now and
@@ -394,25 +413,29 @@ class Worker:
             callback(study, frozen)
         self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
 
-    def _log_trial(self, study: optuna.Study, trial_id: int | None) -> None:
-        if trial_id is None or self.storage is None:
+    def _log_trial(self, study: optuna.Study, ref: dict[str, Any]) -> None:
+        if ref.get("id") is None or self.storage is None:
             return
-        t = self.storage.get_trial(trial_id)
-        self._consecutive_failures = self._consecutive_failures + 1 if t.state == TrialState.FAIL else 0
+        if "ended" in ref:  # completed or pruned: everything to log is in hand
+            trial, state, value = ref["ended"]
+            number, params, attrs = trial.number, trial.params, trial.user_attrs
+        else:  # failed, or ended in a way only the stored trial tells
+            t = self.storage.get_trial(ref["id"])
+            number, params, attrs, state, value = t.number, t.params, t.user_attrs, t.state, t.value
+        self._consecutive_failures = self._consecutive_failures + 1 if state == TrialState.FAIL else 0
         if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             raise WorkerError(
                 f"{self._consecutive_failures} trials in a row failed in this worker, the last with "
-                f"{t.user_attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
+                f"{attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
             )
-        hp = Hyperparams.from_params(t.params)
-        value = f"val_acc={t.value:.4f}" if t.value is not None else "val_acc=-"
-        reason = t.user_attrs.get("stop_reason") or t.user_attrs.get("fail_reason") or ""
+        hp = Hyperparams.from_params(params)
+        shown = f"val_acc={value:.4f}" if value is not None else "val_acc=-"
+        reason = attrs.get("stop_reason") or attrs.get("fail_reason") or ""
         self.log(
-            f"[worker {self.index}] {study.study_name} trial {t.number} {t.state.name.lower()} "
-            f"{hp.describe()} {value} epochs={t.user_attrs.get('epochs_run', 0)} "
-            f"time={t.user_attrs.get('wall_time_s', 0):.1f}s{(' (' + reason + ')') if reason else ''}"
+            f"[worker {self.index}] {study.study_name} trial {number} {state.name.lower()} "
+            f"{hp.describe()} {shown} epochs={attrs.get('epochs_run', 0)} "
+            f"time={attrs.get('wall_time_s', 0):.1f}s{(' (' + reason + ')') if reason else ''}"
         )
-
 
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,
                threads: int | None = None, log: Callable[[str], None] = print,

@@ -6,7 +6,8 @@ values) once to look for a queued trial and then once per sampling step: TPE wit
 configuration. With 32 workers that is every running trial, re-read by every worker, several times
 per trial, and it is what saturates the database server. This study:
 
-- looks for queued trials only when the aggregate count says there are any;
+- looks for queued trials only when the aggregate count says there are any (the worker's own
+  count just before it asks, ``queue_hint``, or a fresh one);
 - serves every read made while sampling one trial from one snapshot, taken at its first read.
 
 Pruners read outside the snapshot, so their medians stay as fresh as Optuna makes them.
@@ -25,6 +26,8 @@ from sweeper.counts import count_trials
 
 class WorkerStudy(optuna.Study):
     _snapshot = False
+    # Whether the worker's latest count saw queued trials; None: count again before popping.
+    queue_hint: bool | None = None
 
     @contextmanager
     def one_snapshot(self) -> Iterator[None]:
@@ -46,7 +49,8 @@ class WorkerStudy(optuna.Study):
         return super()._get_trials(deepcopy, states, use_cache or self._snapshot)
 
     def _pop_waiting_trial_id(self) -> int | None:
-        if not count_trials(self).waiting:
-            # A trial queued after this count is left for the next claim.
+        hint, self.queue_hint = self.queue_hint, None  # good for one ask
+        if not (hint if hint is not None else count_trials(self).waiting):
+            # A trial queued after that count is left for the next claim.
             return None
         return super()._pop_waiting_trial_id()
