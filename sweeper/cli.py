@@ -160,6 +160,9 @@ def _launch(settings: Any, tasks: list[str], args: argparse.Namespace) -> list[s
         result = launch(settings, name, config)
         verb = "created" if result.created else "already launched with these settings:"
         print(f"study {name} {verb} (task {task}, budget {result.budget} trials)")
+        if not result.baseline:
+            print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "
+                  "(add none to compare against it)")
         names.append(name)
     return names
 

@@ -1,7 +1,9 @@
 """Creating one study per task: idempotent, and safe when several launches race.
 
 The first trial of every study is the unregularized baseline (penalty none, dropout 0), enqueued
-here so that every study can be compared against it. A ``grid`` sweep enqueues its grid points too.
+here so that every study can be compared against it, unless ``--penalties`` leaves out ``none``:
+then the baseline is not in the search space and would only fail. A ``grid`` sweep enqueues its
+grid points too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class LaunchResult:
     study: str
     created: bool
     budget: int
+    # Whether the unregularized baseline is the study's first trial.
+    baseline: bool = True
 
 
 def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchResult:
@@ -46,16 +50,19 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                     f"study {study_name!r} was launched with other settings ({'; '.join(diffs)}): "
                     "launch again with the stored settings, or pick a new --study-name"
                 )
-            return LaunchResult(study_name, created=False, budget=stored.budget)
+            return LaunchResult(study_name, created=False, budget=stored.budget,
+                                baseline="none" in stored.space.penalties)
 
         study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
         study.set_user_attr(VERSION_ATTR, current_versions())
         study.set_user_attr("task", config.task)
-        study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
+        baseline = "none" in config.space.penalties
+        if baseline:
+            study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
         if config.sampler == "grid":
             points = [p for p in config.space.grid() if p != BASELINE_PARAMS]
             for point in spread(points, config.budget - 1):
                 study.enqueue_trial(point, user_attrs={"role": "grid"})
         # Written last: workers only take studies whose config is present.
         study.set_user_attr(CONFIG_ATTR, config.to_attrs())
-    return LaunchResult(study_name, created=True, budget=config.budget)
+    return LaunchResult(study_name, created=True, budget=config.budget, baseline=baseline)

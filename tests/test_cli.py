@@ -74,6 +74,13 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     }
 
 
+def test_launch_says_when_the_penalties_leave_no_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["launch", "cifar10", "--trials", "3", "--penalties", "l1", "l2"]) == 0
+    assert "no unregularized baseline trial: --penalties leaves out none" in capsys.readouterr().out
+    assert main(["launch", "imdb", "--trials", "3"]) == 0
+    assert "baseline" not in capsys.readouterr().out
+
+
 def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     main(["launch", "cifar10", "--trials", "3"])
     capsys.readouterr()

@@ -10,6 +10,7 @@ from sweeper.settings import Settings
 from sweeper.space import SearchSpace
 from sweeper.storage import open_storage
 from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig
+from sweeper.worker import Worker
 
 
 def _config(**kw: object) -> SweepConfig:
@@ -54,6 +55,23 @@ def test_grid_launch_enqueues_evenly_spread_points(tmp_path) -> None:
     assert len(waiting) == 10
     fixed = [study._storage.get_trial_system_attrs(t._trial_id)["fixed_params"] for t in waiting]
     assert {p["penalty"] for p in fixed} == {"none", "l1", "l2", "l1_l2"}
+
+
+def test_penalties_without_none_launch_no_baseline_and_every_trial_runs(tmp_path) -> None:
+    """The baseline (penalty none) is outside such a space: enqueued, it could only fail."""
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'p.db'}")
+    space = SearchSpace(penalties=("l1", "l2"))
+    config = SweepConfig.for_task("tests.support.sleep_task", budget=3, epochs=1, pruner="none", space=space,
+                                  options={"seconds": 0.0})
+    result = launch(settings, "p", config)
+    assert result.created and not result.baseline
+    study = optuna.load_study(study_name="p", storage=open_storage(settings))
+    assert study.trials == []
+    assert Worker(settings, ["p"], sampler_seed=1, log=lambda line: None).run() == 0
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE] * 3
+    assert {t.params["penalty"] for t in study.trials} <= {"l1", "l2"}
+    assert launch(settings, "p", config).baseline is False  # launched again: still says so
 
 
 def test_unknown_task_is_refused() -> None:
