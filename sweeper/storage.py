@@ -205,6 +205,13 @@ class ResilientRDBStorage(CoreTrialRows):
         self._init_ours()
         return self
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # Optuna's drops these three by name; a worker's storage may not have built the last yet.
+        state = self.__dict__.copy()
+        for unpicklable in ("scoped_session", "engine", "_version_manager"):
+            state.pop(unpicklable, None)
+        return state
+
     def __getattr__(self, name: str) -> Any:
         if name != "_version_manager" or "engine" not in self.__dict__:
             raise AttributeError(name)

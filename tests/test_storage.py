@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import socket
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def test_a_worker_storage_on_a_stamped_schema_is_optunas_without_alembic(storage
     assert (worker.url, worker.heartbeat_interval, worker.grace_period) == (full.url, full.heartbeat_interval, full.grace_period)
     assert worker.get_heartbeat_stale_trial_callback() is not None
     assert [s.study_name for s in worker.get_all_studies()] == ["s"]
+    assert [s.study_name for s in pickle.loads(pickle.dumps(worker)).get_all_studies()] == ["s"]
     assert worker.get_current_version() == full.get_current_version()  # built on first use
     code = (f"from sweeper.storage import open_storage; from sweeper.settings import Settings; import sys; "
             f"open_storage(Settings(storage={storage_url!r}), check_schema=False).get_all_studies(); "
