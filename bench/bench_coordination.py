@@ -8,7 +8,8 @@ on one PostgreSQL, for N in 1, 4, 16, 32. Prints, as fractions of the ideal (N t
   trial start to the first worker's last trial end): the throughput the coordination sustains;
 - worker utilization: each worker's time in trials over its own first-start..last-end window;
 
-and the peak connections any one worker held (pg_stat_activity).
+and the peak connections any one worker held (pg_stat_activity), and the start skew: how far apart
+the workers' first trials started (what end to end pays on top of the steady state).
 Target: >= 0.95 at 32 workers, <= 2 connections per worker.
 
     python bench/bench_coordination.py [--workers 1 4 16 32] [--seconds 2] [--trials-per-worker 8] [--repeats 3]
@@ -28,7 +29,7 @@ from common import postgres
 SLEEP = "tests.support.sleep_task"
 
 
-def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str) -> tuple[float, float, float, int]:
+def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str) -> tuple[float, float, float, int, float]:
     import optuna
     from optuna.trial import TrialState
 
@@ -58,7 +59,9 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
                  for ts in by_worker.values())
     # Steady state: while every worker is up. A trial's sleep is the useful part of its stored
     # interval; the rest of the interval (sampling, storing) is coordination, so it is charged.
-    all_up = max(min(t.datetime_start for t in ts) for ts in by_worker.values())
+    firsts = [min(t.datetime_start for t in ts) for ts in by_worker.values()]
+    all_up = max(firsts)
+    skew = (all_up - min(firsts)).total_seconds()
     first_done = min(max(t.datetime_complete for t in ts) for ts in by_worker.values())
     steady_window = (first_done - all_up).total_seconds()
     steady = float("nan")
@@ -69,7 +72,7 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
             inside = (min(t.datetime_complete, first_done) - max(t.datetime_start, all_up)).total_seconds()
             useful += max(0.0, inside) * min(1.0, seconds / length)
         steady = useful / (workers * steady_window)
-    return ideal / span, steady, busy / window, max(peak.values(), default=0)
+    return ideal / span, steady, busy / window, max(peak.values(), default=0), skew
 
 
 def main() -> None:
@@ -84,16 +87,17 @@ def main() -> None:
         print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, sampler {args.sampler}, "
               f"{args.repeats} runs each, {os.cpu_count()} CPU cores")
         for n in args.workers:
-            fractions, steadies, utilizations, conns = [], [], [], []
+            fractions, steadies, utilizations, conns, skews = [], [], [], [], []
             for r in range(args.repeats):
-                fraction, steady, utilization, peak = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler)
+                fraction, steady, utilization, peak, skew = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler)
                 fractions.append(fraction)
                 steadies.append(steady)
                 utilizations.append(utilization)
                 conns.append(peak)
+                skews.append(skew)
             print(f"{n:>3} workers: throughput / ideal, end to end {common.spread(fractions)}; steady state "
                   f"{common.spread(steadies)}; worker utilization {common.spread(utilizations)}; "
-                  f"peak connections per worker {max(conns)}", flush=True)
+                  f"peak connections per worker {max(conns)}; start skew {common.median(skews):.1f} s", flush=True)
 
 
 if __name__ == "__main__":
