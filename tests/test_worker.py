@@ -62,18 +62,19 @@ def test_two_workers_on_one_sqlite_file_run_trials_side_by_side(tmp_path: Path) 
     """The SQLite claim lock is held only while a trial is created, not while it runs."""
     url = f"sqlite:///{tmp_path / 's.db'}"
     env = procs.sweeper_env(url)
-    procs.run(["launch", SLEEP, "--study-name", "s", "--trials", "6", "--epochs", "1", "--pruner", "none",
+    procs.run(["launch", SLEEP, "--study-name", "s", "--trials", "8", "--epochs", "1", "--pruner", "none",
                "--sampler", "random", "--option", "seconds=1.5"], env)
     workers = [procs.start(["worker"], env, tmp_path / f"w{i}.log") for i in range(2)]
     assert [w.wait(120) for w in workers] == [0, 0], (tmp_path / "w0.log").read_text()[-2000:]
     trials = _study(Settings(storage=url), "s").get_trials(states=(TrialState.COMPLETE,))
-    assert len(trials) == 6 and len({t.user_attrs["worker"] for t in trials}) == 2
+    assert len(trials) == 8 and len({t.user_attrs["worker"] for t in trials}) == 2
     overlapping = [
         (a.number, b.number) for a in trials for b in trials
         if a.number < b.number and a.user_attrs["worker"] != b.user_attrs["worker"]
         and a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
     ]
-    # Side by side: three pairs run together. One trial at a time would overlap only the first two.
+    # Side by side: about four pairs run together (fewer if one worker starts late). One trial at a
+    # time would overlap only the first two.
     assert len(overlapping) >= 2, overlapping
 
 
