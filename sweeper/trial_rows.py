@@ -218,7 +218,9 @@ def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
     value_type = models.TrialValueModel.TrialValueType
     step_type = models.TrialIntermediateValueModel.TrialIntermediateValueType
     for r in children:
-        part = parts[r.trial_id]
+        part = parts.get(r.trial_id)
+        if part is None:  # a trial created between the two queries: it is read next time
+            continue
         if r.kind == _PARAM:
             dist = parsed.get(r.text) or parsed.setdefault(r.text, distributions.json_to_distribution(r.text))
             part["params"][r.key] = dist.to_external_repr(r.number)

@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
@@ -104,3 +105,28 @@ def test_core_writes_refuse_what_optunas_refuse(storage_url: str) -> None:
             method(other, "x", 1.0, CategoricalDistribution(["a", "b"]))
     assert storage.get_trial(other).params == {}
     assert storage.get_trial(done).user_attrs == {} and storage.get_trial(done).values == [0.5]
+
+
+def test_a_trial_created_during_a_read_is_left_for_the_next_read(pg_url: str) -> None:
+    """The trial rows and their child rows are two statements: on PostgreSQL (read committed) a
+    trial created by another worker in between shows up only in the second. It is left out, not a
+    KeyError that kills the worker. (SQLite's readers block the writer instead.)"""
+    storage_url = pg_url
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
+    first = storage.create_new_trial(study_id)
+    storage.set_trial_param(first, "x", 0.3, X)
+    other = open_storage(Settings(storage=storage_url))
+
+    def another_worker_creates_a_trial(conn: Any, clause: Any, *rest: Any) -> None:
+        if "trials.number" in str(clause) and not created:  # right after the trial rows were read
+            created.append(other.create_new_trial(study_id))
+            other.set_trial_param(created[0], "x", 0.5, X)
+
+    created: list[int] = []
+    sqlalchemy.event.listen(storage.engine, "after_execute", another_worker_creates_a_trial)
+    try:
+        assert [t._trial_id for t in storage._get_trials(study_id, None, set(), -1)] == [first]
+    finally:
+        sqlalchemy.event.remove(storage.engine, "after_execute", another_worker_creates_a_trial)
+    assert created and [t.params for t in storage._get_trials(study_id, None, set(), -1)] == [{"x": 0.3}, {"x": 0.5}]
