@@ -346,6 +346,10 @@ class Worker:
             keras.utils.set_random_seed(seed)
 
         def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+            if self._stop_signal is not None:
+                # The signal's Shutdown was lost inside library code and training went on: an
+                # epoch boundary is the next safe point to stop.
+                raise Shutdown(self._stop_signal)
             trial.report(logs["val_accuracy"], step=epoch + 1)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned by the {config.pruner} pruner after epoch {epoch + 1}")
@@ -364,6 +368,9 @@ class Worker:
                 training.fit(model, splits, epochs=config.epochs, batch_size=config.batch_size,
                              on_epoch=on_epoch, result=result)
                 extra = module.extra_metrics(model, splits) if hasattr(module, "extra_metrics") else {}
+            if self._stop_signal is not None and result.epochs_run < config.epochs:
+                # The signal's Shutdown was swallowed by library code that then returned early.
+                raise Shutdown(self._stop_signal)
         except TrialDiverged as exc:
             self._in_trial = False
             self._store(trial, result, stop_reason=f"diverged: {exc}")
@@ -378,6 +385,13 @@ class Worker:
             raise
         except Exception as exc:
             self._in_trial = False
+            if self._stop_signal is not None:
+                # The signal's Shutdown was raised inside library code (TensorFlow's graph
+                # contexts) whose clean-up replaced it with an error of its own ("Nesting violated
+                # for default stack"): the stop is what ended this trial, so it is re-queued.
+                stop = Shutdown(self._stop_signal)
+                self._store(trial, result, fail_reason=f"worker stopped by {stop}")
+                raise stop from exc
             self._store(trial, result, fail_reason=f"{type(exc).__name__}: {str(exc)[:300]}")
             raise
         self._in_trial = False

@@ -78,6 +78,24 @@ def test_two_workers_on_one_sqlite_file_run_trials_side_by_side(tmp_path: Path) 
     assert len(overlapping) >= 2, overlapping
 
 
+@pytest.mark.parametrize("mode", ["replace", "swallow"])
+def test_a_stop_signal_mishandled_by_training_code_still_requeues_the_trial(tmp_path: Path, mode: str) -> None:
+    """SIGTERM's Shutdown replaced by another error, or swallowed with an early return, inside
+    the training code: the trial is failed as stopped and queued again, never failed for good or
+    completed on a fraction of its epochs."""
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "s", SweepConfig.for_task("tests.support.stop_task", budget=3, pruner="none", options={"mode": mode}))
+    code, lines = _run(settings)
+    assert code == 143, lines
+    study = _study(settings, "s")
+    (stopped,) = study.get_trials(states=(TrialState.FAIL,))
+    assert stopped.user_attrs["fail_reason"] == "worker stopped by SIGTERM"
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert queued.system_attrs["failed_trial"] == stopped.number
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED))
+    assert any("stopped by SIGTERM; trial 0 failed and re-queued" in line for line in lines), lines
+
+
 def test_diverging_trial_is_pruned_with_its_reason_and_the_worker_goes_on(tmp_path: Path) -> None:
     settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
     config = SweepConfig.for_task(
