@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from sweeper.cli import console
 
-from sweeper.cli import main
-
-sys.exit(main())
+console()

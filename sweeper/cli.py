@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sweeper import collector
 from sweeper.errors import ConfigError, SweeperError
 
 MAIN_HELP = "Regularization sweeps (L1, L2, L1+L2, dropout) for Keras models on Optuna studies."
@@ -187,7 +188,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         threads = args.threads or default_threads(args.workers)
         return wait_all(spawn_workers(settings, args.workers, args.study, threads=threads))
-    from sweeper.worker import run_worker
+    with collector.long_lived():
+        from sweeper.worker import run_worker
 
     return run_worker(settings, args.study or None, index=args.index or 0,
                       threads=args.threads or default_threads(1), sampler_seed=args.sampler_seed)
@@ -315,5 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":  # pragma: no cover
+def console() -> None:
+    """The installed ``sweeper`` command and ``python -m sweeper``: a process of its own, whose
+    garbage collection the worker may tune (``sweeper.collector``); ``main`` in-process does not."""
+    collector.own_process()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console()

@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeper import collector
 from sweeper.counts import TrialCounts, count_trials, reap_stale_trials
 from sweeper.errors import NoStudyError, TrialDiverged, WorkerError
 from sweeper.results import TrainingResult
@@ -240,10 +241,12 @@ class Worker:
         if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
             from sweeper import backend
 
-            backend.configure(self.threads)
+            with collector.long_lived():  # imports Keras and its backend
+                backend.configure(self.threads)
             self._backend_ready = loaded = True
         if not self.data.has(config):
             self.data.for_config(config)
+            collector.freeze_survivors()
             loaded = True
         return loaded
 
