@@ -27,6 +27,7 @@ import sqlalchemy
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 import sqlalchemy.orm
+from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -67,15 +68,18 @@ def open_storage(
     # worker never races a launch that is still creating the schema. Once the schema is stamped
     # opening only reads, and workers starting together skip the lock instead of queueing on it.
     with storage_errors(url):
-        if not create_tables and not check_schema and _schema_stamped(url):
-            return ResilientRDBStorage.on_stamped_schema(settings.storage, engine_kwargs, **_heartbeat_kwargs(settings))
+        if not create_tables and not check_schema:
+            storage = ResilientRDBStorage.on_stamped_schema(settings.storage, engine_kwargs, **_heartbeat_kwargs(settings))
+            # Checked on the storage's own engine: its connection serves the worker's next query.
+            if _schema_stamped(storage.engine):
+                return storage
+            storage.engine.dispose()
         with launch_lock(url):
             return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
 
 
-def _schema_stamped(url: str) -> bool:
+def _schema_stamped(engine: sqlalchemy.engine.Engine) -> bool:
     """Whether launch has finished setting up the schema (alembic's version row exists)."""
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
     try:
         with engine.connect() as conn:
             return conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).first() is not None
@@ -83,8 +87,6 @@ def _schema_stamped(url: str) -> bool:
         if _is_missing_table(exc):
             return False
         raise
-    finally:
-        engine.dispose()
 
 
 def _heartbeat_kwargs(settings: Settings) -> dict[str, Any]:
@@ -249,7 +251,6 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def _pop_within_budget(self, trial_id: int) -> bool:
         """WAITING -> RUNNING (Optuna's queue pop), refused when the budget is claimed."""
-        from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
 
         with _create_scoped_session(self.scoped_session) as session:
@@ -275,8 +276,6 @@ class ResilientRDBStorage(CoreTrialRows):
     @staticmethod
     def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:
         """One aggregate query: a consistent snapshot that reads no trial rows into Python."""
-        from optuna.storages._rdb import models
-
         return dict(
             session.query(models.TrialModel.state, sqlalchemy.func.count(models.TrialModel.trial_id))
             .filter(models.TrialModel.study_id == study_id)
@@ -459,12 +458,38 @@ def study_names(storage: optuna.storages.RDBStorage) -> list[str]:
     return [s.study_name for s in storage.get_all_studies()]
 
 
+def studies_with_attr(storage: optuna.storages.RDBStorage, key: str) -> list[str]:
+    """Names of the studies that have the user attr ``key`` (launch sets its config last), in
+    the order they were created: one query, where Optuna's calls take two per study."""
+    studies, attrs = models.StudyModel.__table__, models.StudyUserAttributeModel.__table__
+    query = (
+        sqlalchemy.select(studies.c.study_name)
+        .join(attrs, attrs.c.study_id == studies.c.study_id)
+        .where(attrs.c.key == key)
+        .order_by(studies.c.study_id)
+    )
+    with storage.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
 def load_study(storage: optuna.storages.RDBStorage, name: str) -> optuna.Study:
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        known = ", ".join(study_names(storage)) or "none"
-        raise NoStudyError(
-            f"no study named {name!r} in {redact(storage.url)} (studies: {known}): "
-            f"run `sweeper launch {name}` first"
-        ) from None
+        raise _no_study(storage, name) from None
+
+
+def study_user_attrs(storage: optuna.storages.RDBStorage, name: str) -> dict[str, Any]:
+    """A study's user attrs without building a Study (which reads its id and directions)."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        raise _no_study(storage, name) from None
+    return storage.get_study_user_attrs(study_id)
+
+
+def _no_study(storage: optuna.storages.RDBStorage, name: str) -> NoStudyError:
+    known = ", ".join(study_names(storage)) or "none"
+    return NoStudyError(
+        f"no study named {name!r} in {redact(storage.url)} (studies: {known}): run `sweeper launch {name}` first"
+    )

@@ -37,10 +37,10 @@ from sweeper.storage import (
     TRANSIENT,
     BudgetMet,
     claim_lock,
-    load_study,
     open_storage,
     storage_errors,
-    study_names,
+    studies_with_attr,
+    study_user_attrs,
 )
 from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
 from sweeper.tasks import DataRequest, Splits, load_task
@@ -186,8 +186,8 @@ class Worker:
                 if self.storage is None:
                     self.storage = open_storage(self.settings, check_schema=False)
                 with storage_errors(self.settings.storage):
-                    present = study_names(self.storage)
-                    ready = [n for n in present if CONFIG_ATTR in self._attrs(n)]
+                    # launch stores a study's config last: a study without it is still being made.
+                    ready = studies_with_attr(self.storage, CONFIG_ATTR)
                 if self.wanted:
                     missing = [n for n in self.wanted if n not in ready]
                     if not missing:
@@ -211,16 +211,11 @@ class Worker:
                 announced = True
             self._sleep(POLL_SECONDS)
 
-    def _attrs(self, name: str) -> dict[str, Any]:
-        assert self.storage is not None
-        study_id = self.storage.get_study_id_from_name(name)
-        return self.storage.get_study_user_attrs(study_id)
-
     def _study(self, name: str) -> tuple[optuna.Study, SweepConfig]:
         if name not in self._studies:
             assert self.storage is not None
             with storage_errors(self.settings.storage):
-                attrs = load_study(self.storage, name).user_attrs
+                attrs = study_user_attrs(self.storage, name)
             check_versions(name, attrs.get(VERSION_ATTR))
             config = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
             study = WorkerStudy(

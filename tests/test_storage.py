@@ -22,6 +22,8 @@ from sweeper.storage import (
     describe_failure,
     open_storage,
     redact,
+    studies_with_attr,
+    study_user_attrs,
 )
 from tests.support import procs
 from tests.support.postgres import PASSWORD, PostgresServer
@@ -164,6 +166,21 @@ def test_racing_creators_on_postgres_never_overshoot_the_budget(pg_url: str) -> 
 def test_a_worker_storage_opened_before_launch_says_to_launch(storage_url: str) -> None:
     with pytest.raises(NoStudyError, match="sweeper launch"):
         open_storage(Settings(storage=storage_url), check_schema=False)
+
+
+def test_studies_with_an_attr_in_creation_order_and_attrs_by_name(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    storage = open_storage(settings, create_tables=True)
+    for name, attrs in [("b", {"config": 1}), ("a", {"task": "x"}), ("c", {"config": 2, "task": "y"})]:
+        study = optuna.create_study(study_name=name, storage=storage)
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+    worker = open_storage(settings, check_schema=False)
+    assert studies_with_attr(worker, "config") == ["b", "c"]
+    assert studies_with_attr(worker, "missing") == []
+    assert study_user_attrs(worker, "c") == {"config": 2, "task": "y"}
+    with pytest.raises(NoStudyError, match=r"no study named 'd' .*\(studies: b, a, c\): run `sweeper launch d` first"):
+        study_user_attrs(worker, "d")
 
 
 def test_malformed_url_is_one_line() -> None:
