@@ -79,15 +79,15 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         return self.engine.name in ("postgresql", "sqlite")
 
     @contextmanager
-    def _running(self, trial_id: int, *, for_update: bool = False) -> Iterator[tuple[Any, TrialState]]:
-        """A transaction on a trial that must not be finished yet: (connection, its state)."""
+    def _running(self, trial_id: int, *, for_update: bool = False) -> Iterator[Any]:
+        """A transaction (its connection) on a trial that must not be finished yet."""
         with self.engine.begin() as conn:
             query = sqlalchemy.select(_TRIALS.c.state).where(_TRIALS.c.trial_id == trial_id)
             state = conn.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
             if state is None:
                 raise KeyError(models.NOT_FOUND_MSG)
             self.check_trial_is_updatable(trial_id, state)
-            yield conn, state
+            yield conn
 
     def _upsert(self, conn: Any, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
         dialect = sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
@@ -105,7 +105,7 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     ) -> None:
         if not self._core_writes:
             return super()._set_trial_param(trial_id, param_name, param_value_internal, distribution, previous_distribution)
-        with self._running(trial_id) as (conn, _):
+        with self._running(trial_id) as conn:
             if previous_distribution is None:
                 # Optuna's trial cache passes the study's distribution once it has seen one.
                 study_id = sqlalchemy.select(_TRIALS.c.study_id).where(_TRIALS.c.trial_id == trial_id).scalar_subquery()
@@ -128,7 +128,7 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         if not self._core_writes:
             return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
         stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(intermediate_value)
-        with self._running(trial_id) as (conn, _):
+        with self._running(trial_id) as conn:
             self._upsert(conn, _STEPS, [{"trial_id": trial_id, "step": step, "intermediate_value": stored,
                                          "intermediate_value_type": kind}], ("trial_id", "step"))
 
@@ -138,7 +138,7 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             for key, value in attrs.items():
                 super().set_trial_user_attr(trial_id, key, value)
             return
-        with self._running(trial_id) as (conn, _):
+        with self._running(trial_id) as conn:
             self._upsert(conn, _USER_ATTRS, [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
                                              for k, v in attrs.items()], ("trial_id", "key"))
 
@@ -148,7 +148,7 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         if not self._core_writes:
             return super().set_trial_system_attr(trial_id, key, value)
-        with self._running(trial_id) as (conn, _):
+        with self._running(trial_id) as conn:
             self._upsert(conn, _SYSTEM_ATTRS, [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}],
                          ("trial_id", "key"))
 
@@ -158,7 +158,7 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         if not self._core_writes:
             return super().set_trial_state_values(trial_id, state, values)
         try:
-            with self._running(trial_id, for_update=True) as (conn, _):
+            with self._running(trial_id, for_update=True) as conn:
                 if values is not None:
                     rows = []
                     for objective, v in enumerate(values):
