@@ -133,12 +133,17 @@ def main() -> None:
     args = parser.parse_args()
     sweep, plain, naive, tuned, own = [], [], [], [], []
     with common.postgres_database() as (_, url):
+        modes = [
+            (plain, lambda r: run_plain(args, reload_every_trial=False)),
+            (sweep, lambda r: run_sweep(args, url, f"overhead-{r}")),
+            (naive, lambda r: run_plain(args, reload_every_trial=True)),
+            (tuned, lambda r: run_plain(args, reload_every_trial=False, tuned=True)),
+        ]
         for r in range(args.repeats):
-            # Interleaved, so drift in machine load hits every mode alike.
-            plain.append(run_plain(args, reload_every_trial=False))
-            sweep.append(run_sweep(args, url, f"overhead-{r}"))
-            naive.append(run_plain(args, reload_every_trial=True))
-            tuned.append(run_plain(args, reload_every_trial=False, tuned=True))
+            # Interleaved, so drift in machine load hits every mode alike, and in an order rotated
+            # each run, so that no mode always runs first (or right after another one).
+            for times, run in modes[r % len(modes):] + modes[:r % len(modes)]:
+                times.append(run(r))
             own.append(max(0.0, run_bookkeeping(args, url, f"bookkeeping-{r}") - run_imports()))
             print(f"run {r + 1}: sweep {sweep[-1]:.1f} s, plain {plain[-1]:.1f} s, naive {naive[-1]:.1f} s, "
                   f"plain with the worker's gc {tuned[-1]:.1f} s, sweeper's own work {own[-1]:.2f} s", flush=True)
