@@ -37,7 +37,7 @@ def owns_process() -> bool:
 def long_lived() -> Iterator[None]:
     """Import what lives until exit, then freeze it. The collector is paused meanwhile: an import
     makes almost no garbage, and each pass over its growing heap is wasted (0.2 s of Optuna's and
-    SQLAlchemy's imports, 0.4 s of TensorFlow's, on this machine)."""
+    SQLAlchemy's imports, 0.5 s of TensorFlow's, on this machine)."""
     if not _owned:
         yield
         return
