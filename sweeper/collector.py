@@ -57,8 +57,9 @@ def long_lived() -> Iterator[None]:
 
 
 def freeze_survivors() -> None:
-    """After loading a data set: collect what the load left (cheap, as only objects made since
-    the last freeze are walked), then freeze what survives."""
+    """After loading a data set, before any trial: collect what the load left (cheap, as only
+    objects made since the last freeze are walked), then freeze what survives. Not after a trial
+    ran: its leftovers that are still alive (a model, its GPU memory) would be kept for good."""
     if _owned:
         gc.collect()
         gc.freeze()

@@ -125,6 +125,7 @@ class Worker:
         self._stop_signal: int | None = None
         self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
         self._consecutive_failures = 0
+        self._trained = False  # whether a trial has started training in this process
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -241,7 +242,10 @@ class Worker:
             self._backend_ready = loaded = True
         if not self.data.has(config):
             self.data.for_config(config)
-            collector.freeze_survivors()
+            if not self._trained:
+                # Only before the first trial: later, what is alive may be a trial's leftovers
+                # (a model, its GPU memory) that a freeze would keep for good.
+                collector.freeze_survivors()
             loaded = True
         return loaded
 
@@ -352,7 +356,7 @@ class Worker:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned by the {config.pruner} pruner after epoch {epoch + 1}")
 
-        self._in_trial = True
+        self._in_trial = self._trained = True
         try:
             if self._stop_signal is not None:
                 raise Shutdown(self._stop_signal)
