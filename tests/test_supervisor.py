@@ -286,7 +286,7 @@ def test_cli_sigterm_fails_and_requeues_running_trials(tmp_path: Path, pg_url: s
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, out[-3000:]
-    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), out[-4000:]
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     assert len(failed) == 2 and all("worker stopped by SIGTERM" in t.user_attrs["fail_reason"] for t in failed)
     # Both failed trials are queued again with their parameters.
