@@ -84,35 +84,33 @@ def run_plain(args: argparse.Namespace, reload_every_trial: bool, tuned: bool = 
     return time.perf_counter() - start
 
 
-def run_sweep(args: argparse.Namespace, url: str, name: str) -> float:
+def _sweep_configs(url: str, name: str, environ: dict[str, str], task_flags: list[str], worker_flags: list[str]) -> float:
+    """Launch ``name`` for the CONFIGS (the baseline is launch's; the rest enqueued in order), run
+    one `sweeper worker` on it; its wall time."""
     import optuna
 
-    environ = common.env(url, SWEEPER_DATA_MIRROR=args.mirror)
-    common.sweeper(["launch", "cifar10", "--study-name", name, "--trials", str(len(CONFIGS)), "--epochs", str(args.epochs),
-                    "--train-size", str(args.train_size), "--batch-size", "64", "--pruner", "none",
+    common.sweeper(["launch", *task_flags, "--study-name", name, "--trials", str(len(CONFIGS)), "--pruner", "none",
                     "--sampler", "random"], environ)
     study = optuna.load_study(study_name=name, storage=url)
     for params in CONFIGS[1:]:
         study.enqueue_trial(params)
-    _, wall = common.sweeper(["worker", "--study", name, "--threads", str(args.threads)], environ)
+    _, wall = common.sweeper(["worker", "--study", name, *worker_flags], environ)
     values = [t.params for t in sorted(study.trials, key=lambda t: t.number)]
     assert len(values) == len(CONFIGS), values
     return wall
 
 
+def run_sweep(args: argparse.Namespace, url: str, name: str) -> float:
+    return _sweep_configs(url, name, common.env(url, SWEEPER_DATA_MIRROR=args.mirror),
+                          ["cifar10", "--epochs", str(args.epochs), "--train-size", str(args.train_size),
+                           "--batch-size", "64"],
+                          ["--threads", str(args.threads)])
+
+
 def run_bookkeeping(args: argparse.Namespace, url: str, name: str) -> float:
     """Wall time of `sweeper worker` for the same trials and epochs with no training in them."""
-    import optuna
-
-    environ = common.env(url)
-    common.sweeper(["launch", "tests.support.sleep_task", "--study-name", name, "--trials", str(len(CONFIGS)),
-                    "--epochs", str(args.epochs), "--pruner", "none", "--sampler", "random", "--option", "seconds=0"],
-                   environ)
-    study = optuna.load_study(study_name=name, storage=url)
-    for params in CONFIGS[1:]:
-        study.enqueue_trial(params)
-    _, wall = common.sweeper(["worker", "--study", name], environ)
-    return wall
+    return _sweep_configs(url, name, common.env(url),
+                          ["tests.support.sleep_task", "--epochs", str(args.epochs), "--option", "seconds=0"], [])
 
 
 def run_imports() -> float:
