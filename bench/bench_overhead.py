@@ -46,8 +46,9 @@ import json, sys, time
 from sweeper.backend import configure
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
+from sweeper.datasets import fetch
 from sweeper.tasks import DataRequest
-from studies import cifar10
+from studies.cifar10 import ARCHIVE, Cifar10
 
 configs, epochs, train_size, mirror, reload_every_trial, threads, tuned = json.loads(sys.argv[1])
 if tuned:  # what the worker does in its own process
@@ -59,18 +60,19 @@ else:
     configure(threads)
 import keras  # imported by configure, as in the worker
 settings = Settings(data_mirror=mirror)
-request = DataRequest(train_size=train_size, val_fraction=0.2, seed=0)
+task = Cifar10()
+request = DataRequest(train_size=train_size, val_fraction=0.2, seed=0, files={ARCHIVE.filename: fetch(ARCHIVE, settings)})
 
 splits = None
 for number, params in enumerate(configs):
     if splits is None or reload_every_trial:
-        splits = cifar10.load_data(settings, request)
+        splits = task.load_data(request)
         if tuned:
             collector.freeze_survivors()
     keras.backend.clear_session()
     # sweeper.worker.trial_seed for the base seed 0, without importing Optuna as no plain loop would
     keras.utils.set_random_seed(number % (2**31 - 1))
-    model = cifar10.build_model(Hyperparams.from_params(params), splits, 1e-3)
+    model = task.build_model(Hyperparams.from_params(params), splits, 1e-3)
     model.fit(splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val),
               epochs=epochs, batch_size=64, verbose=0)
     model.evaluate(splits.x_train[:5000], splits.y_train[:5000], batch_size=64, verbose=0)

@@ -12,16 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.datasets import Archive, fetch, open_tar, stratified_split, stratified_subsample
+from sweeper.datasets import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import DataError
-from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest, Splits, TaskDefaults
+from sweeper.tasks import DataRequest, Splits, Task, TaskDefaults
 
-NAME = "cifar10"
-DATASET = "CIFAR-10, python version (60,000 32x32 colour images, 10 classes)"
-MODEL = "CNN: Conv32-Pool-Conv64-Pool-Flatten-Dense64-Dense10, Adam"
-DEFAULTS = TaskDefaults(epochs=20, batch_size=64, learning_rate=1e-3, val_fraction=0.2)
 ARCHIVE = Archive(
     filename="cifar-10-python.tar.gz",
     url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -32,23 +27,61 @@ TEST_BATCH = "test_batch"
 FOLDER = "cifar-10-batches-py"
 
 
-def load_data(settings: Settings, request: DataRequest) -> Splits:
-    path = fetch(ARCHIVE, settings)
-    batches = read_batches(path)
-    x_all = np.concatenate([batches[b][0] for b in TRAIN_BATCHES])
-    y_all = np.concatenate([batches[b][1] for b in TRAIN_BATCHES])
-    x_test, y_test = batches[TEST_BATCH]
-    train_idx, val_idx = stratified_split(y_all, request.val_fraction, request.seed)
-    train_idx = train_idx[stratified_subsample(y_all[train_idx], request.train_size, request.seed)]
-    return Splits(
-        x_train=x_all[train_idx],
-        y_train=y_all[train_idx],
-        x_val=x_all[val_idx],
-        y_val=y_all[val_idx],
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=10,
-    )
+class Cifar10(Task):
+    name = "cifar10"
+    dataset = "CIFAR-10, python version (60,000 32x32 colour images, 10 classes)"
+    model = "CNN: Conv32-Pool-Conv64-Pool-Flatten-Dense64-Dense10, Adam"
+    defaults = TaskDefaults(epochs=20, batch_size=64, learning_rate=1e-3, val_fraction=0.2)
+
+    def archives(self, options: Any) -> list[Archive]:
+        return [ARCHIVE]
+
+    def load_data(self, request: DataRequest) -> Splits:
+        batches = read_batches(request.file(ARCHIVE.filename))
+        x_all = np.concatenate([batches[b][0] for b in TRAIN_BATCHES])
+        y_all = np.concatenate([batches[b][1] for b in TRAIN_BATCHES])
+        x_test, y_test = batches[TEST_BATCH]
+        train_idx, val_idx = stratified_split(y_all, request.val_fraction, request.seed)
+        train_idx = train_idx[stratified_subsample(y_all[train_idx], request.train_size, request.seed)]
+        return Splits(
+            x_train=x_all[train_idx],
+            y_train=y_all[train_idx],
+            x_val=x_all[val_idx],
+            y_val=y_all[val_idx],
+            x_test=x_test,
+            y_test=y_test,
+            num_classes=10,
+        )
+
+    def build_model(self, hp: Hyperparams, splits: Splits, learning_rate: float | None) -> Any:
+        import keras
+        from keras import layers
+
+        def conv(filters: int) -> layers.Layer:
+            return layers.Conv2D(filters, 3, activation="relu", kernel_regularizer=hp.kernel_regularizer())
+
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(32, 32, 3)),
+                layers.Rescaling(1.0 / 255),
+                conv(32),
+                layers.MaxPooling2D(),
+                conv(64),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                layers.Dropout(hp.dropout),
+                layers.Dense(64, activation="relu", kernel_regularizer=hp.kernel_regularizer()),
+                layers.Dropout(hp.dropout),
+                layers.Dense(splits.num_classes, activation="softmax", kernel_regularizer=hp.kernel_regularizer()),
+            ],
+            name="cifar10_cnn",
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
 
 
 def read_batches(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -77,34 +110,3 @@ def read_batches(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             "CIFAR-10 python archive; delete it (or fix SWEEPER_DATA_MIRROR) and run again"
         )
     return batches
-
-
-def build_model(hp: Hyperparams, splits: Splits, learning_rate: float) -> Any:
-    import keras
-    from keras import layers
-
-    def conv(filters: int) -> layers.Layer:
-        return layers.Conv2D(filters, 3, activation="relu", kernel_regularizer=hp.kernel_regularizer())
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(32, 32, 3)),
-            layers.Rescaling(1.0 / 255),
-            conv(32),
-            layers.MaxPooling2D(),
-            conv(64),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(hp.dropout),
-            layers.Dense(64, activation="relu", kernel_regularizer=hp.kernel_regularizer()),
-            layers.Dropout(hp.dropout),
-            layers.Dense(splits.num_classes, activation="softmax", kernel_regularizer=hp.kernel_regularizer()),
-        ],
-        name="cifar10_cnn",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model

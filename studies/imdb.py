@@ -21,22 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.datasets import Archive, fetch, open_tar, stratified_split, stratified_subsample
-from sweeper.errors import ConfigError, DataError
-from sweeper.settings import Settings
+from sweeper.datasets import Archive, open_tar, stratified_split, stratified_subsample
+from sweeper.errors import DataError
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest, Splits, TaskDefaults
+from sweeper.tasks import DataRequest, Option, Splits, Task, TaskDefaults
 
-NAME = "imdb"
-DATASET = "IMDb Large Movie Review Dataset v1.0 (aclImdb): 25,000 train + 25,000 test reviews, pos/neg"
-MODEL = "TextVectorization -> Embedding128 -> LSTM128 -> Dense1 sigmoid, Adam"
-DEFAULTS = TaskDefaults(
-    epochs=5,
-    batch_size=32,
-    learning_rate=1e-3,
-    val_fraction=0.2,
-    options={"vocab_size": 20000, "sequence_length": 200},
-)
 ARCHIVE = Archive(
     filename="aclImdb_v1.tar.gz",
     url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
@@ -47,32 +36,67 @@ _REVIEW = re.compile(r"^aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _MARKUP = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
-def load_data(settings: Settings, request: DataRequest) -> Splits:
-    vocab_size = int(request.option("vocab_size", 20000))
-    sequence_length = int(request.option("sequence_length", 200))
-    if vocab_size < 3 or sequence_length < 1:
-        raise ConfigError(
-            f"imdb options vocab_size={vocab_size}, sequence_length={sequence_length}: "
-            "need vocab_size >= 3 and sequence_length >= 1 (e.g. --option vocab_size=20000)"
-        )
-    path = fetch(ARCHIVE, settings)
-    reviews = read_reviews(path)
-    texts, labels = reviews["train"]
-    train_idx, val_idx = stratified_split(labels, request.val_fraction, request.seed)
-    train_idx = train_idx[stratified_subsample(labels[train_idx], request.train_size, request.seed)]
-    test_texts, test_labels = reviews["test"]
+class Imdb(Task):
+    name = "imdb"
+    dataset = "IMDb Large Movie Review Dataset v1.0 (aclImdb): 25,000 train + 25,000 test reviews, pos/neg"
+    model = "TextVectorization -> Embedding128 -> LSTM128 -> Dense1 sigmoid, Adam"
+    defaults = TaskDefaults(epochs=5, batch_size=32, learning_rate=1e-3, val_fraction=0.2)
+    options = {
+        "vocab_size": Option(20000, "vocabulary size of the TextVectorization layer", minimum=3),
+        "sequence_length": Option(200, "tokens kept from the end of each review", minimum=1),
+    }
 
-    vectorize = vectorizer([texts[i] for i in train_idx], vocab_size, sequence_length)
-    return Splits(
-        x_train=vectorize([texts[i] for i in train_idx]),
-        y_train=labels[train_idx],
-        x_val=vectorize([texts[i] for i in val_idx]),
-        y_val=labels[val_idx],
-        x_test=vectorize(test_texts),
-        y_test=test_labels,
-        num_classes=2,
-        meta={"vocab_size": vocab_size, "sequence_length": sequence_length},
-    )
+    def archives(self, options: Any) -> list[Archive]:
+        return [ARCHIVE]
+
+    def load_data(self, request: DataRequest) -> Splits:
+        vocab_size = request.options["vocab_size"]
+        sequence_length = request.options["sequence_length"]
+        reviews = read_reviews(request.file(ARCHIVE.filename))
+        texts, labels = reviews["train"]
+        train_idx, val_idx = stratified_split(labels, request.val_fraction, request.seed)
+        train_idx = train_idx[stratified_subsample(labels[train_idx], request.train_size, request.seed)]
+        test_texts, test_labels = reviews["test"]
+
+        vectorize = vectorizer([texts[i] for i in train_idx], vocab_size, sequence_length)
+        return Splits(
+            x_train=vectorize([texts[i] for i in train_idx]),
+            y_train=labels[train_idx],
+            x_val=vectorize([texts[i] for i in val_idx]),
+            y_val=labels[val_idx],
+            x_test=vectorize(test_texts),
+            y_test=test_labels,
+            num_classes=2,
+            meta={"vocab_size": vocab_size, "sequence_length": sequence_length},
+        )
+
+    def build_model(self, hp: Hyperparams, splits: Splits, learning_rate: float | None) -> Any:
+        import keras
+        from keras import layers
+
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(splits.x_train.shape[1],), dtype="int32"),
+                layers.Embedding(splits.meta["vocab_size"], EMBEDDING_DIM),
+                # The LSTM's own input dropout keeps one mask across time steps and still lets Keras
+                # use the fused cuDNN kernel on GPU (only recurrent_dropout rules it out).
+                layers.LSTM(
+                    128,
+                    dropout=hp.dropout,
+                    kernel_regularizer=hp.kernel_regularizer(),
+                    recurrent_regularizer=hp.kernel_regularizer(),
+                ),
+                layers.Dropout(hp.dropout),
+                layers.Dense(1, activation="sigmoid", kernel_regularizer=hp.kernel_regularizer()),
+            ],
+            name="imdb_lstm",
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
 
 
 def read_reviews(path: Path) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -132,32 +156,3 @@ def fit_length(sequences: np.ndarray, length: int) -> np.ndarray:
     if width >= length:
         return right[:, width - length :]
     return np.pad(right, ((0, 0), (length - width, 0)))
-
-
-def build_model(hp: Hyperparams, splits: Splits, learning_rate: float) -> Any:
-    import keras
-    from keras import layers
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(splits.x_train.shape[1],), dtype="int32"),
-            layers.Embedding(splits.meta.get("vocab_size", 20000), EMBEDDING_DIM),
-            # The LSTM's own input dropout keeps one mask across time steps and still lets Keras
-            # use the fused cuDNN kernel on GPU (only recurrent_dropout rules it out).
-            layers.LSTM(
-                128,
-                dropout=hp.dropout,
-                kernel_regularizer=hp.kernel_regularizer(),
-                recurrent_regularizer=hp.kernel_regularizer(),
-            ),
-            layers.Dropout(hp.dropout),
-            layers.Dense(1, activation="sigmoid", kernel_regularizer=hp.kernel_regularizer()),
-        ],
-        name="imdb_lstm",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model

@@ -41,22 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.datasets import Archive, fetch, open_tar, stratified_split, stratified_subsample
+from sweeper.datasets import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import ConfigError, DataError
-from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest, Splits, TaskDefaults
+from sweeper.tasks import DataRequest, Option, Splits, Task, TaskDefaults
 
-NAME = "librispeech"
-DATASET = "LibriSpeech (openslr 12) subset, default test-other: speaker ID from 16 kHz FLAC utterances"
-MODEL = "DNN on 11 stacked 40-band log-mel frames: Dense512-Dense256-softmax(speakers), ReLU, Adam"
-DEFAULTS = TaskDefaults(
-    epochs=20,
-    batch_size=256,
-    learning_rate=1e-3,
-    val_fraction=0.2,
-    options={"subset": "test-other", "context": 5, "context_stride": 2, "window_hop": 2, "test_fraction": 0.2},
-)
 BASE_URL = "https://www.openslr.org/resources/12"
 # Published on https://www.openslr.org/resources/12/md5sum.txt.
 OFFICIAL_MD5 = {
@@ -108,55 +97,93 @@ def archive_for(subset: str) -> Archive:
     return Archive(filename=f"{subset}.tar.gz", url=f"{BASE_URL}/{subset}.tar.gz", md5=OFFICIAL_MD5.get(subset))
 
 
-def archives(request: DataRequest) -> list[Archive]:
-    return [archive_for(str(request.option("subset", "test-other")))]
+class LibriSpeech(Task):
+    name = "librispeech"
+    dataset = "LibriSpeech (openslr 12) subset, default test-other: speaker ID from 16 kHz FLAC utterances"
+    model = "DNN on 11 stacked 40-band log-mel frames: Dense512-Dense256-softmax(speakers), ReLU, Adam"
+    defaults = TaskDefaults(epochs=20, batch_size=256, learning_rate=1e-3, val_fraction=0.2)
+    options = {
+        "subset": Option("test-other", "LibriSpeech subset archive, e.g. train-clean-100"),
+        "context": Option(5, "frames stacked on each side of the centre frame", minimum=0),
+        "context_stride": Option(2, "take every n-th frame within the context", minimum=1),
+        "window_hop": Option(2, "a window centred on every n-th frame", minimum=1),
+        "test_fraction": Option(0.2, "fraction of each speaker's utterances held out for test", minimum=0.01, maximum=0.9),
+    }
 
+    def check_options(self, options: Any) -> None:
+        archive_for(options["subset"])
 
-def load_data(settings: Settings, request: DataRequest) -> Splits:
-    subset = str(request.option("subset", "test-other"))
-    context = int(request.option("context", 5))
-    stride = int(request.option("context_stride", 2))
-    hop = int(request.option("window_hop", 2))
-    test_fraction = float(request.option("test_fraction", 0.2))
-    if context < 0 or stride < 1 or hop < 1 or not 0 < test_fraction < 1:
-        raise ConfigError(
-            f"librispeech options context={context}, context_stride={stride}, window_hop={hop}, "
-            f"test_fraction={test_fraction}: need context >= 0, strides >= 1, 0 < test_fraction < 1"
+    def archives(self, options: Any) -> list[Archive]:
+        return [archive_for(options["subset"])]
+
+    def load_data(self, request: DataRequest) -> Splits:
+        o = request.options
+        subset = o["subset"]
+        path = request.file(archive_for(subset).filename)
+        utts, from_cache = cached_utterances(path, subset, FeatureConfig(), Path(request.cache_dir))
+
+        speakers = np.unique(utts.speakers)
+        labels = np.searchsorted(speakers, utts.speakers).astype(np.int32)
+        rest, test_utts = stratified_split(labels, o["test_fraction"], request.seed)
+        train_pos, val_pos = stratified_split(labels[rest], request.val_fraction, request.seed + 1)
+        train_utts, val_utts = rest[train_pos], rest[val_pos]
+
+        mean, std = normalisation(utts, train_utts)
+        shape = (mean, std, o["context"], o["context_stride"], o["window_hop"])
+        x_train, y_train, _ = windows(utts, train_utts, labels, *shape)
+        x_val, y_val, val_of = windows(utts, val_utts, labels, *shape)
+        x_test, y_test, test_of = windows(utts, test_utts, labels, *shape)
+        keep = stratified_subsample(y_train, request.train_size, request.seed)
+        return Splits(
+            x_train=x_train[keep],
+            y_train=y_train[keep],
+            x_val=x_val,
+            y_val=y_val,
+            x_test=x_test,
+            y_test=y_test,
+            num_classes=len(speakers),
+            meta={
+                "speakers": speakers.tolist(),
+                # Per window, the utterance it came from (an index into utterance_ids).
+                "val_utterance": val_of,
+                "test_utterance": test_of,
+                "utterance_ids": utts.ids.tolist(),
+                "train_utterances": sorted(utts.ids[train_utts].tolist()),
+                "feature_mean": mean,
+                "feature_std": std,
+                "features_from_cache": from_cache,
+            },
         )
-    path = fetch(archive_for(subset), settings)
-    utts, from_cache = cached_utterances(path, subset, FeatureConfig(), Path(settings.data_dir))
 
-    speakers = np.unique(utts.speakers)
-    labels = np.searchsorted(speakers, utts.speakers).astype(np.int32)
-    rest, test_utts = stratified_split(labels, test_fraction, request.seed)
-    train_pos, val_pos = stratified_split(labels[rest], request.val_fraction, request.seed + 1)
-    train_utts, val_utts = rest[train_pos], rest[val_pos]
+    def build_model(self, hp: Hyperparams, splits: Splits, learning_rate: float | None) -> Any:
+        import keras
+        from keras import layers
 
-    mean, std = normalisation(utts, train_utts)
-    x_train, y_train, _ = windows(utts, train_utts, labels, mean, std, context, stride, hop)
-    x_val, y_val, val_of = windows(utts, val_utts, labels, mean, std, context, stride, hop)
-    x_test, y_test, test_of = windows(utts, test_utts, labels, mean, std, context, stride, hop)
-    keep = stratified_subsample(y_train, request.train_size, request.seed)
-    return Splits(
-        x_train=x_train[keep],
-        y_train=y_train[keep],
-        x_val=x_val,
-        y_val=y_val,
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=len(speakers),
-        meta={
-            "speakers": speakers.tolist(),
-            # Per window, the utterance it came from (an index into utterance_ids).
-            "val_utterance": val_of,
-            "test_utterance": test_of,
-            "utterance_ids": utts.ids.tolist(),
-            "train_utterances": sorted(utts.ids[train_utts].tolist()),
-            "feature_mean": mean,
-            "feature_std": std,
-            "features_from_cache": from_cache,
-        },
-    )
+        def dense(units: int, activation: str) -> layers.Layer:
+            return layers.Dense(units, activation=activation, kernel_regularizer=hp.kernel_regularizer())
+
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(splits.x_train.shape[1],)),
+                dense(512, "relu"),
+                layers.Dropout(hp.dropout),
+                dense(256, "relu"),
+                layers.Dropout(hp.dropout),
+                dense(splits.num_classes, "softmax"),
+            ],
+            name="librispeech_dnn",
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    def extra_metrics(self, model: Any, splits: Splits) -> dict[str, float]:
+        """Utterance accuracy on the split the objective was measured on (test under evaluation)."""
+        utterance_of = splits.meta["test_utterance" if splits.meta.get("evaluation") else "val_utterance"]
+        return {"utterance_accuracy": utterance_accuracy(model, splits.x_val, splits.y_val, utterance_of)}
 
 
 def normalisation(utts: Utterances, train_utts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,38 +345,6 @@ def _check_layout(name: str, prefix: str, path: Path) -> str:
             "<speaker>-<chapter>-<utt>.flac: use the official LibriSpeech archive for this subset"
         )
     return parts[-1][: -len(".flac")]
-
-
-def build_model(hp: Hyperparams, splits: Splits, learning_rate: float) -> Any:
-    import keras
-    from keras import layers
-
-    def dense(units: int, activation: str) -> layers.Layer:
-        return layers.Dense(units, activation=activation, kernel_regularizer=hp.kernel_regularizer())
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(splits.x_train.shape[1],)),
-            dense(512, "relu"),
-            layers.Dropout(hp.dropout),
-            dense(256, "relu"),
-            layers.Dropout(hp.dropout),
-            dense(splits.num_classes, "softmax"),
-        ],
-        name="librispeech_dnn",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
-
-
-def extra_metrics(model: Any, splits: Splits) -> dict[str, float]:
-    """Utterance accuracy on the split the objective was measured on (test under evaluation)."""
-    utterance_of = splits.meta["test_utterance" if splits.meta.get("evaluation") else "val_utterance"]
-    return {"utterance_accuracy": utterance_accuracy(model, splits.x_val, splits.y_val, utterance_of)}
 
 
 def utterance_accuracy(model: Any, x: np.ndarray, y: np.ndarray, utterance_of: np.ndarray) -> float:

@@ -1,5 +1,38 @@
-"""sweeper: regularization sweeps for Keras models, stored in Optuna studies."""
+"""sweeper: regularization sweeps for Keras models, stored in Optuna studies.
+
+The public task API is importable from here (``from sweeper import Task, Splits, Hyperparams``);
+the names are resolved on first use, so ``import sweeper`` stays light.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "Task": "sweeper.tasks.api",
+    "TaskDefaults": "sweeper.tasks.api",
+    "Option": "sweeper.tasks.api",
+    "Objective": "sweeper.tasks.api",
+    "TrainingRun": "sweeper.tasks.api",
+    "DataRequest": "sweeper.tasks.data",
+    "Splits": "sweeper.tasks.data",
+    "Hyperparams": "sweeper.space",
+    "Archive": "sweeper.datasets",
+    "regularize": "sweeper.tasks.regularize",
+    "TrainingResult": "sweeper.results",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sweeper' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

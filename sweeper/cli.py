@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ def _storage_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--storage", help="SQLAlchemy URL of the study database (SWEEPER_STORAGE; default sqlite:///sweeper.db)")
     g.add_argument("--data-dir", help="download cache (SWEEPER_DATA_DIR; default ~/.cache/sweeper)")
     g.add_argument("--data-mirror", help="folder or URL base holding the official archives (SWEEPER_DATA_MIRROR)")
+    g.add_argument("--task-path", help="folders (separated by ':') where task files and modules are looked up (SWEEPER_TASK_PATH)")
     g.add_argument("--debug", action="store_true", default=None, help="show tracebacks (SWEEPER_DEBUG=1)")
 
 
@@ -46,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sweeper", description=MAIN_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    task_help = "a built-in task, an installed entry point, package.module[:Name], or a path to a .py file"
     p = sub.add_parser("launch", help="create one study per task (idempotent)")
-    p.add_argument("tasks", nargs="+", metavar="TASK")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help=task_help)
     _sweep_flags(p)
     _storage_flags(p)
 
@@ -62,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_flags(p)
 
     p = sub.add_parser("run", help="launch + local workers + report, in one command")
-    p.add_argument("task", metavar="TASK")
+    p.add_argument("task", metavar="TASK", help=task_help)
     _sweep_flags(p)
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--out", default="reports", help="report folder (default ./reports)")
@@ -91,8 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     _storage_flags(p)
 
-    p = sub.add_parser("studies", help="list the case studies with their data set, model and defaults")
+    p = sub.add_parser("check", help="dry run of a task: load it and its data, build and train each model briefly")
+    p.add_argument("task", metavar="TASK", help=task_help)
+    _sweep_flags(p)
+    _storage_flags(p)
+
+    p = sub.add_parser("studies", help="list the tasks (built-in and installed) with their data set, model and defaults")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--task-path", help=argparse.SUPPRESS)
     return parser
 
 
@@ -105,6 +114,7 @@ def _settings(args: argparse.Namespace) -> Any:
             "data_dir": getattr(args, "data_dir", None),
             "data_mirror": getattr(args, "data_mirror", None),
             "debug": getattr(args, "debug", None),
+            "task_path": getattr(args, "task_path", None),
         }
     )
 
@@ -122,7 +132,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def _sweep_config(task: str, args: argparse.Namespace) -> Any:
+def _sweep_config(loaded: Any, args: argparse.Namespace, options: dict[str, Any] | None = None) -> Any:
     from sweeper.space import PENALTIES, SearchSpace
     from sweeper.sweep import SweepConfig
 
@@ -135,7 +145,7 @@ def _sweep_config(task: str, args: argparse.Namespace) -> Any:
     if args.trials is not None and args.trials <= 0:
         raise ConfigError(f"--trials must be a positive number of trials, got {args.trials}")
     return SweepConfig.for_task(
-        task,
+        loaded,
         budget=args.trials,
         epochs=args.epochs,
         train_size=args.train_size,
@@ -144,23 +154,45 @@ def _sweep_config(task: str, args: argparse.Namespace) -> Any:
         sampler=args.sampler,
         pruner=args.pruner,
         seed=args.seed,
-        options={**_options(args.option), **({"subset": args.subset} if args.subset else {})},
+        options=_given_options(args) if options is None else options,
         space=SearchSpace(**space_args),
     )
 
 
-def _launch(settings: Any, tasks: list[str], args: argparse.Namespace) -> list[str]:
-    from sweeper.launch import launch
+def _given_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {**_options(args.option), **({"subset": args.subset} if args.subset else {})}
+
+
+def _configs(settings: Any, tasks: list[str], args: argparse.Namespace) -> list[tuple[Any, Any]]:
+    """(loaded task, sweep config) per reference, all validated before anything is stored. With
+    several tasks each takes the options it declares; an option none declares is an error."""
+    from sweeper.tasks import load_task
 
     if args.study_name and len(tasks) > 1:
         raise ConfigError("--study-name names one study: launch one task at a time with it")
-    configs = [(task, _sweep_config(task, args)) for task in tasks]  # validate all before storing any
+    loaded = [load_task(ref, settings.task_dirs) for ref in tasks]
+    given = _given_options(args)
+    if len(loaded) == 1:
+        return [(loaded[0], _sweep_config(loaded[0], args, given))]
+    unknown = sorted(set(given) - {name for task in loaded for name in task.task.options})
+    if unknown:
+        raise ConfigError(
+            f"unknown option {unknown[0]!r}: none of the tasks {', '.join(t.name for t in loaded)} declares it "
+            "(see `sweeper studies`)"
+        )
+    return [(task, _sweep_config(task, args, {k: v for k, v in given.items() if k in task.task.options}))
+            for task in loaded]
+
+
+def _launch(settings: Any, configs: list[tuple[Any, Any]], args: argparse.Namespace) -> list[str]:
+    from sweeper.launch import launch
+
     names = []
     for task, config in configs:
-        name = args.study_name or task
+        name = args.study_name or task.name
         result = launch(settings, name, config)
         verb = "created" if result.created else "already launched with these settings:"
-        print(f"study {name} {verb} (task {task}, budget {result.budget} trials)")
+        print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
         if not result.baseline:
             print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "
                   "(add none to compare against it)")
@@ -169,7 +201,8 @@ def _launch(settings: Any, tasks: list[str], args: argparse.Namespace) -> list[s
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    _launch(_settings(args), args.tasks, args)
+    settings = _settings(args)
+    _launch(settings, _configs(settings, args.tasks, args), args)
     return 0
 
 
@@ -202,15 +235,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.storage import open_storage
     from sweeper.supervisor import spawn_workers, wait_all
 
+    from sweeper.tasks.check import validate_for_launch
+
     settings = _settings(args)
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    from sweeper.datasets import preflight
-    from sweeper.tasks import load_task, required_archives
-
-    config = _sweep_config(args.task, args)
-    preflight(required_archives(load_task(args.task), config.data_request()), settings)  # before storing anything
-    (name,) = _launch(settings, [args.task], args)
+    configs = _configs(settings, [args.task], args)
+    # Before storing anything: the data loads and one model builds, trains a step and scores.
+    validate_for_launch(*configs[0], settings)
+    (name,) = _launch(settings, configs, args)
     storage = open_storage(settings)
     progress = Progress(storage, name)
     children = spawn_workers(settings, args.workers, [name], threads=default_threads(args.workers))
@@ -272,21 +305,34 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_studies(args: argparse.Namespace) -> int:
-    from sweeper.tasks import describe_tasks
+def cmd_check(args: argparse.Namespace) -> int:
+    from sweeper.tasks.check import run_check
 
-    rows = describe_tasks()
+    settings = _settings(args)
+    ((loaded, config),) = _configs(settings, [args.task], args)
+    run_check(loaded, config, settings)
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from sweeper.tasks.describe import describe_tasks
+
+    rows = describe_tasks(_settings(args).task_dirs)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return 0
     for row in rows:
-        d = row["defaults"]
-        print(f"{row['task']}\n  data:     {row['dataset']}\n  model:    {row['model']}")
-        print(
-            f"  defaults: epochs {d['epochs']}, batch size {d['batch_size']}, learning rate "
-            f"{d['learning_rate']}, train size {d['train_size'] or 'all'}, validation {d['val_fraction']:.0%}"
-            + (f", options {d['options']}" if d["options"] else "")
-        )
+        if row.problem:
+            print(f"{row.name} ({row.origin})\n  cannot be loaded: {row.problem}")
+            continue
+        d = row.defaults
+        print(f"{row.name} ({row.origin}: {row.reference})\n  data:     {row.dataset or '-'}\n  model:    {row.model or '-'}")
+        lr = d["learning_rate"] if d["learning_rate"] is not None else "the optimizer's own"
+        print(f"  defaults: epochs {d['epochs']}, batch size {d['batch_size']}, learning rate {lr}, "
+              f"train size {d['train_size'] or 'all'}, validation {d['val_fraction']:.0%}; objective "
+              f"val_{row.objective['metric']} ({row.objective['direction']})")
+        for name, option in row.options.items():
+            print(f"  --option {name}={option['default']}" + (f"  {option['help']}" if option["help"] else ""))
     return 0
 
 
@@ -298,6 +344,7 @@ COMMANDS = {
     "report": cmd_report,
     "evaluate": cmd_evaluate,
     "dashboard": cmd_dashboard,
+    "check": cmd_check,
     "studies": cmd_studies,
 }
 

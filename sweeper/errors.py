@@ -16,6 +16,11 @@ class ConfigError(SweeperError):
     exit_code = 2
 
 
+class TaskError(ConfigError):
+    """A task cannot be loaded or used: a missing or wrong piece of a user's task (its file, class,
+    ``load_data`` or ``build_model``), named with the file it is in."""
+
+
 class StorageError(SweeperError):
     """The database cannot be reached or used (bad URL, unreachable host, wrong password)."""
 

@@ -26,6 +26,7 @@ from sweeper.settings import Settings
 from sweeper.space import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage, storage_errors
 from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+from sweeper.tasks.api import Objective
 
 EVAL_SUFFIX = ".eval"
 # A run in one of these states is not run again: done (complete; pruned = diverged, which the
@@ -63,10 +64,10 @@ def eval_seeds(base_seed: int, count: int) -> list[int]:
     return [base_seed * 1000 + i for i in range(count)]
 
 
-def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int]) -> list[EvalRun]:
+def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective()) -> list[EvalRun]:
     """The best complete trial of each non-baseline group, plus the unregularized baseline
     (penalty none, dropout 0, whatever the search found), each with every seed."""
-    best = best_per_group(collect_points(list(trials)))
+    best = best_per_group(collect_points(list(trials), objective), objective)
     baseline = best.get("baseline")
     configs: list[tuple[str, int | None, dict[str, Any]]] = [
         ("baseline", baseline.number if baseline else None, dict(BASELINE_PARAMS))
@@ -128,9 +129,9 @@ def prepare(settings: Settings, study_name: str, seeds: int) -> EvalPlan:
                 f"study {study_name!r} has no complete trials to evaluate yet: run `sweeper worker` "
                 f"(or `sweeper run {config.task}`) first"
             )
-        runs = plan_runs(trials, eval_seeds(config.seed, seeds))
+        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal)
         name = eval_study_name(study_name)
-        study, created = _open_eval_study(storage, name, config.task)
+        study, created = _open_eval_study(storage, name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
         todo = [r for r in runs if r.key() not in have]
         for run in todo:
@@ -145,13 +146,15 @@ def prepare(settings: Settings, study_name: str, seeds: int) -> EvalPlan:
     return EvalPlan(study_name, name, created, todo, len(runs) - len(todo), budget, groups)
 
 
-def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, task: str) -> tuple[optuna.Study, bool]:
+def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, config: SweepConfig) -> tuple[optuna.Study, bool]:
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
-        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        objective = config.goal
+        study = optuna.create_study(study_name=name, storage=storage, direction=objective.direction)
+        study.set_metric_names([f"test_{objective.metric}"])
         study.set_user_attr(VERSION_ATTR, current_versions())
-        study.set_user_attr("task", task)
+        study.set_user_attr("task", config.task)
         return study, True
     attrs = storage.get_study_user_attrs(study_id)
     check_versions(name, attrs.get(VERSION_ATTR))

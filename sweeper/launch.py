@@ -44,6 +44,13 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                 )
             check_versions(study_name, attrs.get(VERSION_ATTR))
             stored = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
+            if stored.task_fingerprint and config.task_fingerprint != stored.task_fingerprint:
+                raise ConfigError(
+                    f"study {study_name!r} was launched with other code for task {config.task!r} "
+                    f"(fingerprint {stored.task_fingerprint}, this is {config.task_fingerprint}): its "
+                    "workers refuse the new code; launch it under a new --study-name, or restore the "
+                    "launched version of the task's file"
+                )
             diffs = config.differences(stored)
             if diffs:
                 raise ConfigError(
@@ -53,7 +60,10 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
             return LaunchResult(study_name, created=False, budget=stored.budget,
                                 baseline="none" in stored.space.penalties)
 
-        study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize")
+        objective = config.goal
+        study = optuna.create_study(study_name=study_name, storage=storage, direction=objective.direction)
+        # Optuna's metric names: the dashboard and `optuna` CLI show e.g. "val_accuracy".
+        study.set_metric_names([objective.log_key])
         study.set_user_attr(VERSION_ATTR, current_versions())
         study.set_user_attr("task", config.task)
         baseline = "none" in config.space.penalties

@@ -42,8 +42,8 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
     else:
         eta = "estimating"
     best = "-" if s.best_value is None else f"{s.best_value:.4f}"
-    # An evaluation study's values are test accuracies of single runs, not validation accuracy.
-    label = "best single-run test acc" if s.kind == "evaluate" else "best val acc"
+    # An evaluation study's values are test scores of single runs, not validation scores.
+    label = f"best single-run {s.objective}" if s.kind == "evaluate" else f"best {s.objective}"
     return (
         f"[{s.study}] {done}/{budget} finished | {s.running} running | {s.pruned} pruned | "
         f"{s.fail} failed | {label} {best} | elapsed {_clock(elapsed)} | {eta}"

@@ -33,6 +33,9 @@ class Settings:
     # How long a worker waits for a study to be launched before giving up.
     wait_for_study: float = 300.0
     debug: bool = False
+    # Folders (separated by os.pathsep) where task files and modules are looked up, after the
+    # working directory: e.g. /tasks in the compose stack.
+    task_path: str = ""
 
     @classmethod
     def resolve(
@@ -64,6 +67,10 @@ class Settings:
                 f"grace period ({self.grace_period} s) must exceed the heartbeat interval "
                 f"({self.heartbeat_interval} s): raise SWEEPER_GRACE_PERIOD"
             )
+
+    @property
+    def task_dirs(self) -> list[Path]:
+        return [Path(p).expanduser() for p in self.task_path.split(os.pathsep) if p]
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes a child process resolve the same settings."""

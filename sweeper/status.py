@@ -12,7 +12,8 @@ from typing import Any
 import optuna
 
 from sweeper.counts import count_trials, reap_stale_trials
-from sweeper.sweep import CONFIG_ATTR
+from sweeper.sweep import CONFIG_ATTR, PROBLEM_PREFIX
+from sweeper.tasks.api import Objective
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,14 @@ class StudyStatus:
     best_value: float | None
     best_params: dict[str, Any] | None
     best_trial: int | None
-    # "search" (values are validation accuracy) or "evaluate" (test accuracy of single runs).
+    # "search" (values are the objective on validation) or "evaluate" (on test, single runs).
     kind: str = "search"
+    # The objective's name in Keras' logs, e.g. val_accuracy, and whether higher is better.
+    objective: str = "val_accuracy"
+    direction: str = "maximize"
+    # Hosts whose workers cannot run this study, with why (task code missing or different, data
+    # unreadable): the reason a study may not progress.
+    cannot_run: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -45,7 +52,9 @@ class StudyStatus:
 
 def study_status(study: optuna.Study) -> StudyStatus:
     counts = count_trials(study)
-    config = study.user_attrs.get(CONFIG_ATTR, {})
+    attrs = study.user_attrs
+    config = attrs.get(CONFIG_ATTR, {})
+    objective = Objective.from_dict(config.get("objective"))
     try:
         best = study.best_trial
     except ValueError:
@@ -63,6 +72,12 @@ def study_status(study: optuna.Study) -> StudyStatus:
         best_params=dict(best.params) if best else None,
         best_trial=best.number if best else None,
         kind=config.get("kind", "search"),
+        objective=f"test_{objective.metric}" if config.get("kind") == "evaluate" else objective.log_key,
+        direction=objective.direction,
+        cannot_run={
+            key[len(PROBLEM_PREFIX):]: f"{note['reason']} (worker {note['worker']}, {note['at']})"
+            for key, note in attrs.items() if key.startswith(PROBLEM_PREFIX) and note
+        },
     )
 
 
@@ -78,16 +93,24 @@ def collect(storage: optuna.storages.BaseStorage, names: list[str] | None = None
 
 
 def format_table(rows: list[StudyStatus]) -> str:
-    header = f"{'study':<14} {'task':<12} {'budget':>6} {'done':>5} {'compl':>5} {'pruned':>6} {'fail':>4} {'run':>4} {'wait':>4}  best"
+    sw = max([14, *(len(r.study) for r in rows)])
+    tw = max([12, *(len(str(r.task)) for r in rows)])
+    header = f"{'study':<{sw}} {'task':<{tw}} {'budget':>6} {'done':>5} {'compl':>5} {'pruned':>6} {'fail':>4} {'run':>4} {'wait':>4}  best"
     lines = [header]
     for r in rows:
         best = "-" if r.best_value is None else f"{r.best_value:.4f} (trial {r.best_trial}: {_params(r.best_params)})"
         lines.append(
-            f"{r.study:<14} {str(r.task):<12} {str(r.budget or '-'):>6} {r.finished:>5} {r.complete:>5} "
+            f"{r.study:<{sw}} {str(r.task):<{tw}} {str(r.budget or '-'):>6} {r.finished:>5} {r.complete:>5} "
             f"{r.pruned:>6} {r.fail:>4} {r.running:>4} {r.waiting:>4}  {best}"
         )
     if not rows:
         lines.append("(no studies: run `sweeper launch TASK`)")
+    for r in rows:
+        if r.best_value is not None and r.objective != "val_accuracy":
+            lines.append(f"{r.study}: values are {r.objective} ({r.direction})")
+        for host, why in r.cannot_run.items():
+            stuck = "" if r.done else " (no trial of it runs there)"
+            lines.append(f"{r.study}: host {host} cannot run it{stuck}: {why}")
     return "\n".join(lines)
 
 

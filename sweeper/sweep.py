@@ -1,5 +1,7 @@
 """A sweep's configuration, stored in its study's user attrs so that a worker joins with only the
-storage URL. ``SweepConfig.for_task`` fills what the user did not give from the task defaults."""
+storage URL. ``SweepConfig.for_task`` fills what the user did not give from the task's defaults and
+checks its options; the task is stored as the reference the user gave, with a fingerprint of its
+code and its objective, so that status and reports need no task code."""
 
 from __future__ import annotations
 
@@ -12,21 +14,27 @@ import optuna
 import sweeper
 from sweeper.errors import ConfigError
 from sweeper.space import SearchSpace
-from sweeper.tasks import DataRequest, task_defaults
+from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
 
 SAMPLERS = ("tpe", "random", "qmc", "grid")
 PRUNERS = ("median", "hyperband", "none")
 CONFIG_ATTR = "sweeper_config"
 VERSION_ATTR = "sweeper_versions"
+# A study attr per host whose workers cannot run the study, with why (read by `sweeper status`).
+PROBLEM_PREFIX = "cannot_run:"
+
+
+def problem_attr(host: str) -> str:
+    return PROBLEM_PREFIX + host
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    task: str
+    task: str  # the reference: a built-in name, an entry point, a module or a .py file
     budget: int
     epochs: int
     batch_size: int
-    learning_rate: float
+    learning_rate: float | None
     train_size: int | None
     val_fraction: float
     options: dict[str, Any] = field(default_factory=dict)
@@ -38,6 +46,9 @@ class SweepConfig:
     # validation with several seeds and scores them on the test split (study ``parent``).
     kind: str = "search"
     parent: str | None = None
+    # SHA-256 prefix of the task's source (sweeper.tasks.loading.fingerprint); "" for none recorded.
+    task_fingerprint: str = ""
+    objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
 
     def __post_init__(self) -> None:
         if self.budget <= 0:
@@ -56,10 +67,13 @@ class SweepConfig:
             raise ConfigError(f"unknown pruner {self.pruner!r}: use one of {', '.join(PRUNERS)}")
 
     @classmethod
-    def for_task(cls, task: str, budget: int | None = None, **given: Any) -> SweepConfig:
-        """Task defaults overridden by the values given (``None`` means not given)."""
-        defaults = task_defaults(task)
-        options = {**defaults.options, **(given.pop("options", None) or {})}
+    def for_task(cls, task: LoadedTask | str, budget: int | None = None, **given: Any) -> SweepConfig:
+        """Task defaults overridden by the values given (``None`` means not given); the options
+        are checked against the task's declarations here, before anything is stored. ``task`` is
+        a loaded task or a reference to load."""
+        loaded = load_task(task) if isinstance(task, str) else task
+        defaults = loaded.task.defaults
+        options = resolve_options(loaded, given.pop("options", None) or {})
         values: dict[str, Any] = {
             "epochs": defaults.epochs,
             "batch_size": defaults.batch_size,
@@ -71,14 +85,19 @@ class SweepConfig:
         space = values.pop("space", None) or SearchSpace()
         if budget is None:
             budget = len(space.grid()) if values.get("sampler") == "grid" else 20
-        return cls(task=task, budget=budget, options=options, space=space, **values)
+        return cls(task=loaded.reference, budget=budget, options=options, space=space,
+                   task_fingerprint=loaded.fingerprint, objective=loaded.task.objective.to_dict(), **values)
+
+    @property
+    def goal(self) -> Objective:
+        return Objective.from_dict(self.objective)
 
     def data_request(self) -> DataRequest:
         return DataRequest(
             train_size=self.train_size,
             val_fraction=self.val_fraction,
             seed=self.seed,
-            options=tuple(sorted(self.options.items())),
+            options=dict(self.options),
         )
 
     def to_attrs(self) -> dict[str, Any]:

@@ -21,7 +21,8 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import FrameType, ModuleType
+from datetime import datetime, timezone
+from types import FrameType
 from typing import Any
 
 import optuna
@@ -29,7 +30,7 @@ from optuna.trial import TrialState
 
 from sweeper import collector
 from sweeper.counts import TrialCounts, count_trials, reap_stale_trials
-from sweeper.errors import NoStudyError, TrialDiverged, WorkerError
+from sweeper.errors import ConfigError, DataError, NoStudyError, SweeperError, TaskError, TrialDiverged, WorkerError
 from sweeper.results import TrainingResult
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
@@ -42,8 +43,9 @@ from sweeper.storage import (
     studies_with_attr,
     study_user_attrs,
 )
-from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
-from sweeper.tasks import DataRequest, Splits, load_task
+from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, problem_attr
+from sweeper.tasks import DataRequest, LoadedTask, Splits, TrainingRun, load_task
+from sweeper.tasks.invoke import load_splits
 from sweeper.worker_study import WorkerStudy
 
 EXIT_DONE = 0
@@ -74,14 +76,11 @@ class DataCache:
     def has(self, config: SweepConfig) -> bool:
         return (config.task, config.data_request()) in self.loaded
 
-    def get(self, task: str, request: DataRequest) -> Splits:
-        key = (task, request)
+    def for_config(self, task: LoadedTask, config: SweepConfig) -> Splits:
+        key = (config.task, config.data_request())
         if key not in self.loaded:
-            self.loaded[key] = load_task(task).load_data(self.settings, request)
-        return self.loaded[key]
-
-    def for_config(self, config: SweepConfig) -> Splits:
-        splits = self.get(config.task, config.data_request())
+            self.loaded[key] = load_splits(task, self.settings, key[1])
+        splits = self.loaded[key]
         return splits.for_evaluation() if config.kind == "evaluate" else splits
 
 
@@ -123,7 +122,13 @@ class Worker:
         self.storage: optuna.storages.RDBStorage | None = None
         self._in_trial = False
         self._stop_signal: int | None = None
+        self.host = socket.gethostname()
         self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
+        self._tasks: dict[str, LoadedTask] = {}
+        # Studies this worker cannot run (task code missing or different, data unreadable), why.
+        self._set_aside: dict[str, SweeperError] = {}
+        # Whether a study carries a note that this host could not run it (cleared once it can).
+        self._old_problem: dict[str, bool] = {}
         self._consecutive_failures = 0
         self._trained = False  # whether a trial has started training in this process
 
@@ -155,22 +160,58 @@ class Worker:
         while self._stop_signal is None:
             open_ = []
             for name in names:
-                study, config = self._study(name)
+                if name in self._set_aside:
+                    continue
+                try:
+                    study, config = self._study(name)
+                except ConfigError as exc:  # launched by another sweeper/Optuna version
+                    self._put_aside(name, exc)
+                    continue
                 counts = count_trials(study)
                 if counts.finished < config.budget:
                     open_.append((counts.finished / config.budget, name, counts))
             if not open_:
-                self.log(f"[worker {self.index}] all budgets met ({', '.join(names)}); exiting")
-                return EXIT_DONE
+                return self._finish(names)
             progressed = False
             for _, name, counts in sorted(open_, key=lambda o: o[:2]):  # least progress first
-                outcome = self._run_one(name, counts)
+                try:
+                    stale_counts = self._prepare(name)
+                except (ConfigError, DataError) as exc:
+                    # This machine cannot run the study (its task's code is missing or differs, its
+                    # data cannot be read): nothing was claimed; other workers may serve it.
+                    self._put_aside(name, exc)
+                    continue
+                outcome = self._run_one(name, counts, stale_counts)
                 if outcome == "ran":
                     progressed = True
                     break
             if not progressed:
                 self._sleep(POLL_SECONDS)
         return self._exit_code(self._stop_signal)
+
+    def _finish(self, names: list[str]) -> int:
+        """No study left that this worker can serve: done, unless it could serve none at all."""
+        if not self._set_aside:
+            self.log(f"[worker {self.index}] all budgets met ({', '.join(names)}); exiting")
+            return EXIT_DONE
+        if not self._trained:
+            # Nothing here can run on this machine: a setup error, with the first reason.
+            raise next(iter(self._set_aside.values()))
+        served = [n for n in names if n not in self._set_aside]
+        self.log(f"[worker {self.index}] all budgets met ({', '.join(served)}); "
+                 f"left to workers that can run them: {', '.join(self._set_aside)}; exiting")
+        return EXIT_DONE
+
+    def _put_aside(self, name: str, exc: SweeperError) -> None:
+        """Say once why this worker leaves a study alone, and note it in the study for
+        ``sweeper status`` (one attr per host, so workers never overwrite each other's)."""
+        self._set_aside[name] = exc
+        self.log(f"[worker {self.index}] cannot serve study {name}: {exc}; leaving its trials to workers that can")
+        assert self.storage is not None
+        with storage_errors(self.settings.storage):
+            study_id = self.storage.get_study_id_from_name(name)
+            note = {"reason": str(exc), "worker": self.name, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            self.storage.set_study_user_attr(study_id, problem_attr(self.host), note)
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -227,21 +268,43 @@ class Worker:
             )
             self.storage.budgets[study._study_id] = config.budget
             self._studies[name] = (study, config)
+            self._old_problem[name] = attrs.get(problem_attr(self.host)) is not None
         return self._studies[name]
 
-    def _prepare(self, config: SweepConfig) -> bool:
-        """Configure the backend and load the data before claiming a trial: a missing archive
-        stops the worker without touching the study; a finished study never loads anything.
-        True when something had to be loaded (which can take minutes)."""
+    def _task(self, name: str, config: SweepConfig) -> LoadedTask:
+        """The study's task, loaded once; ``TaskError`` when this machine lacks its code or has
+        other code than the study was launched with."""
+        if name not in self._tasks:
+            loaded = load_task(config.task, self.settings.task_dirs)
+            if config.task_fingerprint and loaded.fingerprint != config.task_fingerprint:
+                raise TaskError(
+                    f"{loaded.where} differs from the code study {name} was launched with (fingerprint "
+                    f"{loaded.fingerprint}, launched {config.task_fingerprint}): deploy the launched "
+                    "version of the task to this machine"
+                )
+            self._tasks[name] = loaded
+            if self._old_problem.pop(name, False):
+                # An earlier worker on this host could not run it; this one can.
+                study, _ = self._studies[name]
+                assert self.storage is not None
+                self.storage.set_study_user_attr(study._study_id, problem_attr(self.host), None)
+        return self._tasks[name]
+
+    def _prepare(self, name: str) -> bool:
+        """Load the task, configure the backend and load the data before claiming a trial: a
+        study this machine cannot run is set aside without touching it; a finished study never
+        loads anything. True when something had to be loaded (which can take minutes)."""
+        _, config = self._studies[name]
+        task = self._task(name, config)
         loaded = False
-        if getattr(load_task(config.task), "USES_KERAS", True) and not self._backend_ready:
+        if task.task.uses_keras and not self._backend_ready:
             from sweeper import backend
 
             with collector.long_lived():  # imports Keras and its backend
                 backend.configure(self.threads)
             self._backend_ready = loaded = True
         if not self.data.has(config):
-            self.data.for_config(config)
+            self.data.for_config(task, config)
             if not self._trained:
                 # Only before the first trial: later, what is alive may be a trial's leftovers
                 # (a model, its GPU memory) that a freeze would keep for good.
@@ -250,12 +313,12 @@ class Worker:
         return loaded
 
     # -- one trial ---------------------------------------------------------------------------
-    def _run_one(self, name: str, counts: TrialCounts) -> str:
+    def _run_one(self, name: str, counts: TrialCounts, stale_counts: bool) -> str:
         """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'. ``counts``
-        were just read by the caller; the storage re-checks the budget when it creates the trial."""
+        were just read by the caller (stale when it then loaded data); the storage re-checks the
+        budget when it creates the trial."""
         study, config = self._study(name)
         assert self.storage is not None
-        stale_counts = self._prepare(config)
         lock = claim_lock(self.storage, name)
         lock.__enter__()
         held = True
@@ -295,14 +358,14 @@ class Worker:
             release()
         if "storage_error" in trial_ref:
             self._requeue(study, trial_ref.get("id"), f"lost the database ({type(trial_ref['storage_error']).__name__})")
-        self._log_trial(study, trial_ref)
+        self._log_trial(study, config, trial_ref)
         return "ran"
 
     def _objective(
         self, name: str, config: SweepConfig, ref: dict[str, Any]
     ) -> Callable[[optuna.Trial], float]:
-        module = load_task(config.task)
-        splits = self.data.for_config(config)
+        task = self._tasks[name]
+        splits = self.data.for_config(task, config)
 
         def objective(trial: optuna.Trial) -> float:
             ref["id"] = trial._trial_id
@@ -326,50 +389,46 @@ class Worker:
             seed = trial_seed(config.seed, trial)
             self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.name})
             ref["hp"] = hp
-            return self._train(trial, module, splits, config, hp, seed)
+            return self._train(trial, task, splits, config, hp, seed)
 
         return objective
 
     def _train(
         self,
         trial: optuna.Trial,
-        module: ModuleType,
+        loaded: LoadedTask,
         splits: Splits,
         config: SweepConfig,
         hp: Hyperparams,
         seed: int,
     ) -> float:
-        result = TrainingResult()
-        custom = getattr(module, "run_trial", None)  # a task with its own loop (e.g. a load test)
-        if custom is None:
+        objective = config.goal
+        if loaded.task.uses_keras:
             import keras
 
             keras.backend.clear_session()
             keras.utils.set_random_seed(seed)
 
-        def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+        def report(epoch: int, logs: dict[str, float]) -> None:
             if self._stop_signal is not None:
                 # The signal's Shutdown was lost inside library code and training went on: an
                 # epoch boundary is the next safe point to stop.
                 raise Shutdown(self._stop_signal)
-            trial.report(logs["val_accuracy"], step=epoch + 1)
+            trial.report(logs[objective.log_key], step=epoch + 1)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned by the {config.pruner} pruner after epoch {epoch + 1}")
 
+        result = TrainingResult()
+        run = TrainingRun(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                          objective=objective, report=report, result=result)
         self._in_trial = self._trained = True
         try:
             if self._stop_signal is not None:
                 raise Shutdown(self._stop_signal)
-            if custom is not None:
-                custom(hp, splits, config, on_epoch, result)
-                extra = {}
-            else:
-                from sweeper import training  # imports keras, after the backend was configured
-
-                model = module.build_model(hp, splits, config.learning_rate)
-                training.fit(model, splits, epochs=config.epochs, batch_size=config.batch_size,
-                             on_epoch=on_epoch, result=result)
-                extra = module.extra_metrics(model, splits) if hasattr(module, "extra_metrics") else {}
+            try:
+                loaded.task.train(hp, splits, run)
+            except TaskError as exc:  # the task's model is unusable: say where it comes from
+                raise TaskError(f"{loaded.where}: {exc}") from None
             if self._stop_signal is not None and result.epochs_run < config.epochs:
                 # The signal's Shutdown was swallowed by library code that then returned early.
                 raise Shutdown(self._stop_signal)
@@ -397,13 +456,14 @@ class Worker:
             self._store(trial, result, fail_reason=f"{type(exc).__name__}: {str(exc)[:300]}")
             raise
         self._in_trial = False
-        self._store(trial, result, extra=extra)
-        return float(result.final["val_accuracy"])
+        self._store(trial, result)
+        if objective.log_key not in result.final:
+            raise TaskError(f"{loaded.where}: train() left no final {objective.log_key} in its result")
+        return float(result.final[objective.log_key])
 
-    def _store(self, trial: optuna.Trial, result: Any, *, extra: dict[str, Any] | None = None,
-               stop_reason: str | None = None, fail_reason: str | None = None) -> None:
+    def _store(self, trial: optuna.Trial, result: TrainingResult, *, stop_reason: str | None = None,
+               fail_reason: str | None = None) -> None:
         attrs = result.as_attrs()
-        attrs.update(extra or {})
         if stop_reason:
             attrs["stop_reason"] = stop_reason
         if fail_reason:
@@ -429,7 +489,7 @@ class Worker:
             callback(study, frozen)
         self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
 
-    def _log_trial(self, study: optuna.Study, ref: dict[str, Any]) -> None:
+    def _log_trial(self, study: optuna.Study, config: SweepConfig, ref: dict[str, Any]) -> None:
         if ref.get("id") is None or self.storage is None:
             return
         if "ended" in ref:  # completed or pruned: everything to log is in hand
@@ -445,7 +505,8 @@ class Worker:
                 f"{attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
             )
         hp = Hyperparams.from_params(params)
-        shown = f"val_acc={value:.4f}" if value is not None else "val_acc=-"
+        key = config.goal.log_key
+        shown = f"{key}={value:.4f}" if value is not None else f"{key}=-"
         reason = attrs.get("stop_reason") or attrs.get("fail_reason") or ""
         self.log(
             f"[worker {self.index}] {study.study_name} trial {number} {state.name.lower()} "

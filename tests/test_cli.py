@@ -71,6 +71,7 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     assert row == {
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
         "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
+        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {},
     }
 
 
@@ -92,9 +93,12 @@ def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.Captur
 
 def test_studies_lists_each_task_with_data_model_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["studies", "--json"]) == 0
-    rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)}
-    assert "cifar10" in rows and "Conv32" in rows["cifar10"]["model"]
-    assert rows["cifar10"]["defaults"]["epochs"] > 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) >= {"cifar10", "librispeech", "imdb"}
+    assert "Conv32" in rows["cifar10"]["model"] and rows["cifar10"]["origin"] == "built-in"
+    assert rows["cifar10"]["defaults"]["epochs"] == 20
+    assert rows["imdb"]["options"]["vocab_size"]["default"] == 20000
+    assert rows["imdb"]["objective"] == {"metric": "accuracy", "direction": "maximize", "label": None}
 
 
 def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

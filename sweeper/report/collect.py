@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.sweep import CONFIG_ATTR
+from sweeper.tasks.api import Objective
 
 GROUPS = ("baseline", "dropout", "l1", "l2", "l1_l2")
 GROUP_LABELS = {"baseline": "unregularized", "dropout": "dropout only", "l1": "L1", "l2": "L2", "l1_l2": "L1+L2"}
@@ -37,8 +38,8 @@ class TrialPoint:
     lam: float | None
     l1_ratio: float | None
     dropout: float
-    value: float | None  # final validation accuracy, or the last reported one when pruned
-    train_accuracy: float | None
+    value: float | None  # the objective on validation, or the last reported one when pruned
+    train_value: float | None  # the objective on train, re-measured without dropout
     sparsity: float | None
     epochs_run: int | None
     history: dict[str, list[float | None]] = field(default_factory=dict)
@@ -46,6 +47,8 @@ class TrialPoint:
     params: dict[str, Any] = field(default_factory=dict)
     train_loss: float | None = None
     val_loss: float | None = None
+    # +1 when higher values are better, -1 when lower are (the study's direction).
+    sign: int = 1
 
     @property
     def group(self) -> str:
@@ -53,9 +56,11 @@ class TrialPoint:
 
     @property
     def gap(self) -> float | None:
-        if self.train_accuracy is None or self.value is None or self.state != "complete":
+        """How much better the model does on train than on validation (train − validation for
+        a maximized objective, validation − train for a minimized one)."""
+        if self.train_value is None or self.value is None or self.state != "complete":
             return None
-        return self.train_accuracy - self.value
+        return self.sign * (self.train_value - self.value)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class ReportData:
     budget: int | None
     direction: str
     points: list[TrialPoint]
+    objective: Objective = Objective()
     # Parameter importances (PED-ANOVA over complete trials) or None, with why not.
     importances: dict[str, float] | None = None
     importance_note: str = ""
@@ -85,20 +91,11 @@ class ReportData:
         return out
 
     def baseline_values(self) -> list[float]:
-        """Validation accuracy of every finished unregularized trial (penalty none, dropout 0)."""
+        """The objective of every complete unregularized trial (penalty none, dropout 0)."""
         return [p.value for p in self.by_state("complete") if p.penalty == "none" and p.dropout == 0.0 and p.value is not None]
 
     def best_per_group(self) -> dict[str, TrialPoint]:
-        return best_per_group(self.points)
-
-    def best_per_penalty(self) -> dict[str, TrialPoint]:
-        best: dict[str, TrialPoint] = {}
-        for p in self.by_state("complete"):
-            if p.value is None:
-                continue
-            if p.penalty not in best or p.value > (best[p.penalty].value or -math.inf):
-                best[p.penalty] = p
-        return best
+        return best_per_group(self.points, self.objective)
 
 
 def params_key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -106,20 +103,20 @@ def params_key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, round(float(v), 12) if isinstance(v, (int, float)) else v) for k, v in params.items()))
 
 
-def best_per_group(points: list[TrialPoint]) -> dict[str, TrialPoint]:
+def best_per_group(points: list[TrialPoint], objective: Objective = Objective()) -> dict[str, TrialPoint]:
     """The best complete trial of each group, in ``GROUPS`` order (first one wins a tie)."""
     best: dict[str, TrialPoint] = {}
     for p in points:
         if p.state != "complete" or p.value is None:
             continue
-        if p.group not in best or p.value > (best[p.group].value or -math.inf):
+        if p.group not in best or objective.better(p.value, best[p.group].value):  # type: ignore[arg-type]
             best[p.group] = p
     return {g: best[g] for g in GROUPS if g in best}
 
 
-def collect_points(trials: list[FrozenTrial]) -> list[TrialPoint]:
+def collect_points(trials: list[FrozenTrial], objective: Objective = Objective()) -> list[TrialPoint]:
     """Every trial except queued ones that no worker has taken yet."""
-    return [trial_point(t) for t in trials if t.params or t.state != TrialState.WAITING]
+    return [trial_point(t, objective) for t in trials if t.params or t.state != TrialState.WAITING]
 
 
 def _state(trial: FrozenTrial) -> str:
@@ -132,7 +129,7 @@ def _state(trial: FrozenTrial) -> str:
     }[trial.state]
 
 
-def trial_point(trial: FrozenTrial) -> TrialPoint:
+def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> TrialPoint:
     params = trial.params
     attrs = trial.user_attrs
     value = trial.value
@@ -147,7 +144,7 @@ def trial_point(trial: FrozenTrial) -> TrialPoint:
         l1_ratio=params.get("l1_ratio"),
         dropout=float(params.get("dropout", 0.0)),
         value=value,
-        train_accuracy=attrs.get("train_accuracy"),
+        train_value=attrs.get(f"train_{objective.metric}"),
         sparsity=attrs.get("sparsity"),
         epochs_run=attrs.get("epochs_run"),
         history=attrs.get("history") or {},
@@ -155,11 +152,13 @@ def trial_point(trial: FrozenTrial) -> TrialPoint:
         params=dict(params),
         train_loss=attrs.get("train_loss"),
         val_loss=attrs.get("val_loss"),
+        sign=1 if objective.direction == "maximize" else -1,
     )
 
 
 def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
     config: dict[str, Any] = study.user_attrs.get(CONFIG_ATTR, {})
+    objective = Objective.from_dict(config.get("objective"))
     trials = study.get_trials(deepcopy=False)
     importances, note = param_importances(study, trials)
     return ReportData(
@@ -167,7 +166,8 @@ def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
         task=config.get("task"),
         budget=config.get("budget"),
         direction=study.direction.name.lower(),
-        points=collect_points(trials),
+        points=collect_points(trials, objective),
+        objective=objective,
         importances=importances,
         importance_note=note,
         evaluation=evaluation,

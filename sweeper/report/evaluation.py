@@ -11,6 +11,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.report.collect import GROUP_LABELS, GROUPS, params_key
 from sweeper.stats import TEST_NAME, Difference, MeanCI, mean_ci, welch
+from sweeper.sweep import CONFIG_ATTR
+from sweeper.tasks.api import Objective
 
 LEVEL = 0.95
 
@@ -23,7 +25,7 @@ class Run:
     source_trial: int | None
     seed: int | None
     params: dict[str, object]
-    value: float | None  # test accuracy
+    value: float | None  # the objective on the test split
     reason: str | None = None
 
 
@@ -32,7 +34,7 @@ class GroupResult:
     group: str
     source_trial: int | None
     params: dict[str, object]
-    values: list[float]  # test accuracy of each complete run
+    values: list[float]  # the test objective of each complete run
     pending: int  # waiting or running runs
     other: int  # pruned (diverged) or failed runs
     summary: MeanCI | None
@@ -64,6 +66,17 @@ class EvaluationData:
     groups: list[GroupResult]  # baseline first, then GROUPS order
     test_name: str = TEST_NAME
     level: float = LEVEL
+    objective: Objective = Objective()
+
+    def gain(self, d: Difference) -> float:
+        """How much better than the baseline (positive: better, whatever the direction)."""
+        return d.diff if self.objective.direction == "maximize" else -d.diff
+
+    def amount(self, x: float, *, unit: bool = True) -> str:
+        """A difference in the objective's units: ``+1.8 pp`` of accuracy, ``-0.012`` of a loss."""
+        if self.objective.in_points:
+            return f"{100 * x:+.1f}" + (" pp" if unit else "")
+        return f"{x:+.3g}"
 
     @property
     def baseline(self) -> GroupResult | None:
@@ -94,7 +107,7 @@ def _run(t: FrozenTrial) -> Run:
     )
 
 
-def summarize(study_name: str, runs: list[Run]) -> EvaluationData:
+def summarize(study_name: str, runs: list[Run], objective: Objective = Objective()) -> EvaluationData:
     """Group runs by (group, configuration); a group whose best configuration changed between two
     ``sweeper evaluate`` calls keeps one row per configuration."""
     keyed: dict[tuple[str, object], list[Run]] = {}
@@ -122,12 +135,13 @@ def summarize(study_name: str, runs: list[Run]) -> EvaluationData:
                 vs_baseline=welch(vals, base_values, LEVEL) if group != "baseline" and vals and base_values else None,
             )
         )
-    return EvaluationData(study_name, runs, groups)
+    return EvaluationData(study_name, runs, groups, objective=objective)
 
 
 def collect_evaluation(study: optuna.Study) -> EvaluationData:
     runs = [_run(t) for t in study.get_trials(deepcopy=False) if "eval_seed" in t.user_attrs]
-    return summarize(study.study_name, runs)
+    objective = Objective.from_dict(study.user_attrs.get(CONFIG_ATTR, {}).get("objective"))
+    return summarize(study.study_name, runs, objective)
 
 
 def short_e(x: float) -> str:
@@ -136,12 +150,8 @@ def short_e(x: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def _pp(x: float) -> str:
-    return f"{100 * x:+.1f}"
-
-
 def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
-    """One sentence: which penalty type beats the baseline on test accuracy, by how much, how sure."""
+    """One sentence: which penalty type beats the baseline on the test split, by how much, how sure."""
     if ev is None or not ev.runs:
         return f"not evaluated yet: run `sweeper evaluate {study or 'STUDY'}`"
     base = ev.baseline
@@ -154,22 +164,26 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
     if not compared:
         return f"no penalty type has at least 2 complete evaluation runs yet{pending}"
     pct = f"{int(ev.level * 100)}% CI"
-    winners = [g for g in compared if g.vs_baseline.significant and g.vs_baseline.diff > 0]  # type: ignore[union-attr]
+    what = ev.objective.on("test")
+
+    def interval(d: Difference) -> str:
+        return f"{pct} {ev.amount(d.low, unit=False)} to {ev.amount(d.high, unit=False)}"  # type: ignore[arg-type]
+
+    winners = [g for g in compared if g.vs_baseline.significant and ev.gain(g.vs_baseline) > 0]  # type: ignore[union-attr,arg-type]
     if winners:
-        g = max(winners, key=lambda g: g.vs_baseline.diff)  # type: ignore[union-attr]
+        g = max(winners, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
         d = g.vs_baseline
         assert d is not None and d.low is not None and d.high is not None
         p = f", {ev.test_name.split(' (')[0]} p = {d.p_value:.2g}" if d.p_value is not None else ""
-        return (f"{g.describe()} beats the unregularized baseline by {_pp(d.diff)} pp test accuracy "
-                f"({pct} {_pp(d.low)} to {_pp(d.high)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
-    g = max(compared, key=lambda g: g.vs_baseline.diff)  # type: ignore[union-attr]
+        return (f"{g.describe()} beats the unregularized baseline by {ev.amount(d.diff)} {what} "
+                f"({interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
+    g = max(compared, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
     d = g.vs_baseline
     assert d is not None and d.low is not None and d.high is not None
-    losers = [x for x in compared if x.vs_baseline.significant and x.vs_baseline.diff < 0]  # type: ignore[union-attr]
+    losers = [x for x in compared if x.vs_baseline.significant and ev.gain(x.vs_baseline) < 0]  # type: ignore[union-attr,arg-type]
     worse = "".join(
-        f"; {x.label} is worse by {_pp(x.vs_baseline.diff)} pp ({pct} {_pp(x.vs_baseline.low)} to "  # type: ignore[union-attr,arg-type]
-        f"{_pp(x.vs_baseline.high)})"  # type: ignore[union-attr,arg-type]
+        f"; {x.label} is worse by {ev.amount(x.vs_baseline.diff)} ({interval(x.vs_baseline)})"  # type: ignore[union-attr,arg-type]
         for x in losers
     )
-    closest = "" if g in losers else f" (closest: {g.describe()}, {_pp(d.diff)} pp, {pct} {_pp(d.low)} to {_pp(d.high)})"
+    closest = "" if g in losers else f" (closest: {g.describe()}, {ev.amount(d.diff)}, {interval(d)})"
     return f"no penalty type beats the unregularized baseline beyond noise{closest}{worse}{pending}"

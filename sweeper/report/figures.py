@@ -32,7 +32,8 @@ def _empty(title: str, note: str) -> go.Figure:
 
 def lambda_dropout_figure(data: ReportData) -> go.Figure:
     maps = lambda_dropout_map(data)
-    title = "λ × dropout: validation accuracy per penalty type (hollow: pruned, value at its last epoch)"
+    o = data.objective
+    title = f"λ × dropout: {o.on('validation')} per penalty type (hollow: pruned, value at its last epoch)"
     if not maps:
         return _empty(title, "no L1 / L2 / L1+L2 trials have finished yet")
     values = [v for traces in maps.values() for t in traces for v in t.values]
@@ -46,7 +47,7 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
                     showlegend=False,
                     marker=dict(color=t.values, coloraxis="coloraxis", size=11, symbol=STATE_SYMBOLS[t.state],
                                 line=dict(width=2 if t.state == "pruned" else 0.5, color="#333333" if t.state == "complete" else None)),
-                    text=[f"trial {n} ({t.state})<br>λ={x:.2e}<br>dropout={y:.2f}<br>val acc={v:.4f}"
+                    text=[f"trial {n} ({t.state})<br>λ={x:.2e}<br>dropout={y:.2f}<br>{o.log_key}={v:.4f}"
                           for n, x, y, v in zip(t.numbers, t.x, t.y, t.values)],
                     hovertemplate="%{text}<extra></extra>",
                 ),
@@ -55,7 +56,7 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
         fig.update_xaxes(type="log", exponentformat="power", title_text="λ (log)", row=1, col=col)
     fig.update_yaxes(title_text="dropout", row=1, col=1)
     fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=min(values), cmax=max(values),
-                                                 colorbar=dict(title="val acc")), **LAYOUT)
+                                                 colorbar=dict(title=o.log_key)), **LAYOUT)
     return fig
 
 
@@ -89,8 +90,9 @@ def _lambda_figure(series: LambdaSeries, title: str, ytitle: str, what: str) -> 
 
 
 def gap_figure(data: ReportData) -> go.Figure:
-    return _lambda_figure(gap_vs_lambda(data), "Generalization gap (train − validation accuracy) vs λ",
-                          "train − val accuracy", "train accuracy")
+    o = data.objective
+    gap = f"train − validation {o.name}" if o.direction == "maximize" else f"validation − train {o.name}"
+    return _lambda_figure(gap_vs_lambda(data), f"Generalization gap ({gap}) vs λ", gap, o.on("train"))
 
 
 def sparsity_figure(data: ReportData) -> go.Figure:
@@ -103,11 +105,11 @@ def learning_curves_figure(data: ReportData) -> go.Figure:
     title = "Learning curves of the best trial per penalty type against the best unregularized trial"
     if not curves:
         return _empty(title, "no complete trial yet")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["validation accuracy", "validation loss"])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[data.objective.on("validation"), "validation loss"])
     for c in curves:
         style = dict(color=GROUP_COLOURS[c.group], width=3 if c.group == "baseline" else 2,
                      dash="dash" if c.group == "baseline" else "solid")
-        for col, ys in ((1, c.val_accuracy), (2, c.val_loss)):
+        for col, ys in ((1, c.val_value), (2, c.val_loss)):
             fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=c.label,
                                      legendgroup=c.group, showlegend=col == 1, line=style), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1)
@@ -138,12 +140,12 @@ def history_figure(data: ReportData) -> go.Figure:
         floor = min(p.value for p in hist.points)
         fig.add_trace(go.Scatter(x=hist.failed, y=[floor] * len(hist.failed), mode="markers", name="failed",
                                  marker=dict(symbol="x-thin-open", size=12, color="#000000", line=dict(width=2))))
-    fig.update_layout(title=title, xaxis=dict(title="trial number"), yaxis=dict(title="validation accuracy"), **LAYOUT)
+    fig.update_layout(title=title, xaxis=dict(title="trial number"), yaxis=dict(title=data.objective.on("validation")), **LAYOUT)
     return fig
 
 
 def importances_figure(data: ReportData) -> go.Figure:
-    title = "Parameter importances for validation accuracy"
+    title = f"Parameter importances for {data.objective.on('validation')}"
     if not data.importances:
         return _empty(title, data.importance_note or "no importances")
     items = sorted(data.importances.items(), key=lambda kv: kv[1])
@@ -155,7 +157,8 @@ def importances_figure(data: ReportData) -> go.Figure:
 
 
 def evaluation_figure(ev: EvaluationData | None, study: str) -> go.Figure:
-    title = "Test accuracy on re-training (train + validation), mean and 95% CI per configuration"
+    name = ev.objective.on("test") if ev is not None else "test score"
+    title = f"{name[0].upper()}{name[1:]} on re-training (train + validation), mean and 95% CI per configuration"
     if ev is None or not any(g.values for g in ev.groups):
         return _empty(title, f"not evaluated yet: run `sweeper evaluate {study}`")
     fig = go.Figure()
@@ -171,6 +174,6 @@ def evaluation_figure(ev: EvaluationData | None, study: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=g.values, y=[name] * len(g.values), mode="markers", legendgroup=name,
                                  marker=dict(color=GROUP_COLOURS.get(g.group, "#333"), size=6, opacity=0.5),
                                  showlegend=False, hovertemplate="seed run: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(title="test accuracy"), yaxis=dict(autorange="reversed"),
+    fig.update_layout(title=title, xaxis=dict(title=name), yaxis=dict(autorange="reversed"),
                       **{**LAYOUT, "height": 160 + 60 * len(ev.groups), "margin": dict(t=60, l=280, r=30, b=50)})
     return fig

@@ -51,7 +51,7 @@ def accuracy_vs_lambda(data: ReportData) -> go.Figure:
                         opacity=[0.45 + 0.55 * (1 - p.dropout) for p in pts],
                         line=dict(width=1.5, color=PENALTY_COLOURS[penalty]),
                     ),
-                    text=[_hover(p) for p in pts],
+                    text=[_hover(p, data.objective.log_key) for p in pts],
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
@@ -64,12 +64,12 @@ def accuracy_vs_lambda(data: ReportData) -> go.Figure:
             )
     counts = data.counts()
     fig.update_layout(
-        title=f"{data.study}: validation accuracy vs regularization strength "
+        title=f"{data.study}: {data.objective.on('validation')} vs regularization strength "
         f"({counts['complete']} complete, {counts['pruned']} pruned (hollow), {counts['fail']} failed, "
         f"{counts['running']} running)",
         xaxis=dict(title="λ (log scale); marker size and fade: dropout", type="log", exponentformat="power",
                    range=[math.log10(x_lo) - 0.3, math.log10(x_hi) + 0.3]),
-        yaxis=dict(title="validation accuracy"),
+        yaxis=dict(title=data.objective.on("validation")),
         template="plotly_white",
         height=520,
     )
@@ -91,11 +91,11 @@ def binned_median(points: list[TrialPoint], bins_per_decade: float = 1.0) -> lis
     return out
 
 
-def _hover(p: TrialPoint) -> str:
+def _hover(p: TrialPoint, key: str) -> str:
     parts = [f"trial {p.number} ({p.state})", f"λ={p.lam:.2e}" if p.lam else "λ=0", f"dropout={p.dropout:.2f}"]
     if p.l1_ratio is not None and p.penalty == "l1_l2":
         parts.append(f"l1_ratio={p.l1_ratio:.2f}")
-    parts.append(f"val acc={p.value:.4f}" if p.value is not None else "val acc=-")
+    parts.append(f"{key}={p.value:.4f}" if p.value is not None else f"{key}=-")
     if p.reason:
         parts.append(p.reason)
     return "<br>".join(parts)

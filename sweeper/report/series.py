@@ -79,7 +79,8 @@ def _lambda_series(data: ReportData, penalties: tuple[str, ...], metric: str) ->
 
 
 def gap_vs_lambda(data: ReportData) -> LambdaSeries:
-    """Train minus validation accuracy (train re-measured without dropout) per weight penalty."""
+    """How much better train is than validation (train re-measured without dropout) per weight
+    penalty, in the objective's units."""
     return _lambda_series(data, WEIGHT_PENALTIES, "gap")
 
 
@@ -93,7 +94,7 @@ class Curve:
     group: str
     number: int
     label: str
-    val_accuracy: list[float | None]
+    val_value: list[float | None]  # the objective per epoch
     val_loss: list[float | None]
 
 
@@ -105,7 +106,7 @@ def learning_curves(data: ReportData) -> list[Curve]:
         history = p.history or {}
         curves.append(
             Curve(group, p.number, f"{GROUP_LABELS[group]} (trial {p.number})",
-                  list(history.get("val_accuracy") or []), list(history.get("val_loss") or []))
+                  list(history.get(data.objective.log_key) or []), list(history.get("val_loss") or []))
         )
     return curves
 
@@ -134,7 +135,7 @@ def optimization_history(data: ReportData) -> OptimizationHistory:
         if p.state not in ("complete", "pruned") or p.value is None:
             continue
         points.append(HistoryPoint(p.number, p.state, p.value, p.group))
-        if p.state == "complete" and (best is None or p.value > best):
+        if p.state == "complete" and (best is None or data.objective.better(p.value, best)):
             best = p.value
         if best is not None:
             best_line.append((p.number, best))
@@ -150,7 +151,7 @@ class BestRow:
     lam: float | None
     l1_ratio: float | None
     dropout: float
-    train_accuracy: float | None
+    train_value: float | None
     sparsity: float | None
     complete: int  # complete trials in the group
 
@@ -161,7 +162,7 @@ def best_table(data: ReportData) -> list[BestRow]:
         counts[p.group] += 1
     return [
         BestRow(g, GROUP_LABELS[g], p.number, p.value, p.lam,  # type: ignore[arg-type]
-                p.l1_ratio if p.penalty == "l1_l2" else None, p.dropout, p.train_accuracy, p.sparsity, counts[g])
+                p.l1_ratio if p.penalty == "l1_l2" else None, p.dropout, p.train_value, p.sparsity, counts[g])
         for g, p in data.best_per_group().items()
     ]
 

@@ -23,12 +23,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def best_table_html(data: ReportData) -> str:
     rows = [
         [r.label, str(r.number), _fmt(r.value), _fmt(r.lam, ".2e"), _fmt(r.l1_ratio, ".2f"), f"{r.dropout:.2f}",
-         _fmt(r.train_accuracy), _fmt(r.sparsity, ".3f"), str(r.complete)]
+         _fmt(r.train_value), _fmt(r.sparsity, ".3f"), str(r.complete)]
         for r in best_table(data)
     ]
     if not rows:
         return "<p class='note'>no complete trial yet</p>"
-    return _table(["penalty type", "trial", "val accuracy", "λ", "l1_ratio", "dropout", "train accuracy",
+    o = data.objective
+    return _table(["penalty type", "trial", o.on("validation"), "λ", "l1_ratio", "dropout", o.on("train"),
                    "sparsity", "complete trials"], rows)
 
 
@@ -36,6 +37,10 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
     if ev is None or not ev.runs:
         return f"<p class='note'>not evaluated yet: run <code>sweeper evaluate {html.escape(study)}</code></p>"
     pct = f"{int(ev.level * 100)}% CI"
+    scale = 100 if ev.objective.in_points else 1
+    unit = "%" if ev.objective.in_points else ""
+    delta = "pp" if ev.objective.in_points else ev.objective.metric
+    v, dv = (".2f", "+.2f") if ev.objective.in_points else (".4g", "+.3g")
     rows = []
     for g in ev.groups:
         s, d = g.summary, g.vs_baseline
@@ -43,15 +48,15 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
             g.describe(),
             "–" if g.source_trial is None else str(g.source_trial),
             f"{len(g.values)}" + (f" (+{g.pending} pending)" if g.pending else "") + (f" ({g.other} diverged/failed)" if g.other else ""),
-            "–" if s is None else f"{100 * s.mean:.2f}%",
-            "–" if s is None or s.low is None else f"{100 * s.low:.2f} to {100 * s.high:.2f}",  # type: ignore[operator]
-            "baseline" if g.group == "baseline" else ("–" if d is None else f"{100 * d.diff:+.2f}"),
-            "–" if d is None or d.low is None else f"{100 * d.low:+.2f} to {100 * d.high:+.2f}",  # type: ignore[operator]
+            "–" if s is None else f"{scale * s.mean:{v}}{unit}",
+            "–" if s is None or s.low is None else f"{scale * s.low:{v}} to {scale * s.high:{v}}",  # type: ignore[operator]
+            "baseline" if g.group == "baseline" else ("–" if d is None else f"{scale * d.diff:{dv}}"),
+            "–" if d is None or d.low is None else f"{scale * d.low:{dv}} to {scale * d.high:{dv}}",  # type: ignore[operator]
             "–" if d is None or d.p_value is None else f"{d.p_value:.3g}",
         ])
     return (
-        _table(["configuration", "source trial", "seeds", "mean test acc", pct, "Δ vs baseline (pp)",
-                f"Δ {pct} (pp)", "p"], rows)
+        _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
+                f"Δ vs baseline ({delta})", f"Δ {pct} ({delta})", "p"], rows)
         + f"<p class='note'>Each configuration re-trained on train + validation with several seeds and scored on "
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "
         f"with its Welch–Satterthwaite interval.</p>"

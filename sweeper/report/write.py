@@ -34,7 +34,7 @@ class ReportError(SweeperError):
 
 # (div id, section heading, figure builder): the page order; tests open each div by its id.
 FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
-    ("fig-accuracy-vs-lambda", "1. Validation accuracy vs λ", accuracy_vs_lambda),
+    ("fig-accuracy-vs-lambda", "1. {Validation} vs λ", accuracy_vs_lambda),
     ("fig-evaluation", "Re-evaluation on the test split",
      lambda d: evaluation_figure(d.evaluation, d.study)),
     ("fig-lambda-dropout", "2. λ × dropout", lambda_dropout_figure),
@@ -106,7 +106,8 @@ def write_study_page(data: ReportData, out: Path) -> Path:
     first = True
     for div_id, heading, build in FIGURES:
         fig = build(data)
-        sections.append(f"<h2>{html.escape(heading)}</h2>")
+        validation = data.objective.on("validation")
+        sections.append(f"<h2>{html.escape(heading.replace('{Validation}', validation[0].upper() + validation[1:]))}</h2>")
         sections.append(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
                                     config={"displaylogo": False}))
         first = False

@@ -152,7 +152,7 @@ def test_32_workers_share_one_postgres_within_two_connections_each(pg_url: str, 
 def test_launch_race_on_an_empty_database(pg_url: str, tmp_path: Path) -> None:
     env = procs.sweeper_env(pg_url, SWEEPER_WAIT_FOR_STUDY="120")
     launch_args = ["launch", QUICK, SLEEP, "--trials", "4", "--epochs", "1", "--option", "seconds=0.2"]
-    # The quick task ignores the `seconds` option; both tasks share one launch command.
+    # Each task takes the options it declares: `seconds` goes to the sleep task only.
     launches = [procs.start(launch_args, env, tmp_path / f"l{i}.log") for i in range(2)]
     workers = [procs.start(["worker", "--threads", "1"], env, tmp_path / f"w{i}.log") for i in range(4)]
     assert [p.wait(120) for p in launches] == [0, 0], [(tmp_path / f"l{i}.log").read_text() for i in range(2)]
@@ -160,8 +160,8 @@ def test_launch_race_on_an_empty_database(pg_url: str, tmp_path: Path) -> None:
     logs = [(tmp_path / f"w{i}.log").read_text() for i in range(4)]
     assert codes == [0] * 4, logs
     storage = open_storage(Settings(storage=pg_url))
-    assert sorted(s.study_name for s in storage.get_all_studies()) == sorted([QUICK, SLEEP])
-    for name in (QUICK, SLEEP):
+    assert sorted(s.study_name for s in storage.get_all_studies()) == ["quick", "sleep"]
+    for name in ("quick", "sleep"):
         _assert_sweep_consistent(_study(pg_url, name), 4)
     assert not any("Traceback" in log for log in logs)
     launch_out = "".join((tmp_path / f"l{i}.log").read_text() for i in range(2))

@@ -78,7 +78,7 @@ def test_gap_and_sparsity_use_finished_models_only_and_say_what_is_left_out(data
 def test_learning_curves_are_the_best_of_each_group(data) -> None:  # type: ignore[no-untyped-def]
     curves = learning_curves(data)
     assert [(c.group, c.number) for c in curves] == [("baseline", 1), ("dropout", 2), ("l1", 4), ("l2", 5), ("l1_l2", 7)]
-    assert curves[3].val_accuracy[-1] == pytest.approx(0.70) and len(curves[3].val_loss) == 4
+    assert curves[3].val_value[-1] == pytest.approx(0.70) and len(curves[3].val_loss) == 4
 
 
 def test_optimization_history_marks_pruned_and_failed(data) -> None:  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ import pytest
 from sweeper.errors import DataError
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest
 from studies import cifar10
 from tests.support.archives import make_cifar10
+from tests.support.tasks import build, load
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,11 +23,11 @@ def _settings(mirror: Path, tmp_path: Path) -> Settings:
 
 
 def test_load_data_splits_stratified_and_keeps_test_apart(cifar_mirror: Path, tmp_path: Path) -> None:
-    splits = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(train_size=None, val_fraction=0.2, seed=0))
+    splits = load("cifar10", _settings(cifar_mirror, tmp_path))
     assert splits.x_train.shape[1:] == (32, 32, 3) and splits.x_train.dtype == np.uint8
     assert len(splits.y_train) == 160 and len(splits.y_val) == 40 and len(splits.y_test) == 50
     assert np.bincount(splits.y_val).tolist() == [4] * 10
-    small = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(train_size=50, val_fraction=0.2, seed=0))
+    small = load("cifar10", _settings(cifar_mirror, tmp_path), train_size=50)
     assert len(small.y_train) == 50 and len(small.y_val) == 40
     assert np.bincount(small.y_train).tolist() == [5] * 10
 
@@ -54,17 +54,17 @@ def test_archive_without_batches_names_what_is_missing(tmp_path: Path) -> None:
         (tmp_path / "readme.txt").write_text("not cifar")
         tar.add(tmp_path / "readme.txt", arcname="readme.txt")
     with pytest.raises(DataError, match="lacks cifar-10-batches-py/data_batch_1"):
-        cifar10.load_data(_settings(tmp_path / "m", tmp_path), DataRequest(None, 0.2, 0))
+        load("cifar10", _settings(tmp_path / "m", tmp_path))
 
 
 def test_penalty_on_every_kernel_never_on_biases(cifar_mirror: Path, tmp_path: Path) -> None:
-    splits = cifar10.load_data(_settings(cifar_mirror, tmp_path), DataRequest(None, 0.2, 0))
-    model = cifar10.build_model(Hyperparams("l2", lam=1e-3, dropout=0.3), splits, 1e-3)
+    splits = load("cifar10", _settings(cifar_mirror, tmp_path))
+    model = build("cifar10", Hyperparams("l2", lam=1e-3, dropout=0.3), splits, 1e-3)
     kernels = [w for w in model.trainable_weights if w.path.endswith("kernel")]
     assert len(kernels) == 4  # conv, conv, dense, dense
     assert len(model.losses) == 4
     assert sum(isinstance(layer, __import__("keras").layers.Dropout) for layer in model.layers) == 2
-    plain = cifar10.build_model(Hyperparams("none", dropout=0.0), splits, 1e-3)
+    plain = build("cifar10", Hyperparams("none", dropout=0.0), splits, 1e-3)
     assert len(plain.losses) == 0
 
 
@@ -73,19 +73,16 @@ import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest
-from sweeper import training
-from studies import cifar10
-splits = cifar10.load_data(Settings(data_mirror={mirror!r}, data_dir={cache!r}), DataRequest(64, 0.2, 0))
-model = cifar10.build_model(Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.5, dropout=0.2), splits, 1e-3)
-result = training.fit(model, splits, epochs=1, batch_size=64)
+from tests.support.tasks import build, fit, load
+splits = load("cifar10", Settings(data_mirror={mirror!r}, data_dir={cache!r}), train_size=64)
+model = build("cifar10", Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.5, dropout=0.2), splits, 1e-3)
+result = fit(model, splits, epochs=1, batch_size=64)
 assert result.epochs_run == 1 and np.isfinite(result.final["val_loss"])
 print("jax-ok", result.final["val_accuracy"])
 """
 
 
 def test_one_training_step_under_jax(cifar_mirror: Path, tmp_path: Path) -> None:
-    pytest.importorskip("jax")
     code = JAX_STEP.format(mirror=str(cifar_mirror), cache=str(tmp_path / "cache"))
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)

@@ -11,10 +11,11 @@ from studies import imdb
 from sweeper.errors import DataError
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest
+from sweeper.tasks import Splits
+from tests.support.tasks import build, load
 from tests.support.archives import make_imdb
 
-OPTIONS = (("sequence_length", 12), ("vocab_size", 50))
+OPTIONS = {"sequence_length": 12, "vocab_size": 50}
 UNSEEN = "aclImdb/test/pos/99_10.txt"
 NOT_UTF8 = "aclImdb/train/pos/98_9.txt"
 
@@ -26,9 +27,9 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _load(mirror: Path, tmp_path: Path, train_size: int | None = None) -> imdb.Splits:
+def _load(mirror: Path, tmp_path: Path, train_size: int | None = None) -> Splits:
     settings = Settings(data_dir=tmp_path / "cache", data_mirror=str(mirror))
-    return imdb.load_data(settings, DataRequest(train_size, 0.2, 0, OPTIONS))
+    return load("imdb", settings, train_size, OPTIONS)
 
 
 def test_reads_reviews_through_the_mirror(mirror: Path, tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_model_fits_one_step(mirror: Path, tmp_path: Path) -> None:
     import keras
 
     splits = _load(mirror, tmp_path)
-    model = imdb.build_model(Hyperparams("l2", lam=1e-4, dropout=0.3), splits, 1e-3)
+    model = build("imdb", Hyperparams("l2", lam=1e-4, dropout=0.3), splits, 1e-3)
     lstm = next(layer for layer in model.layers if isinstance(layer, keras.layers.LSTM))
     assert lstm.units == 128 and lstm.dropout == 0.3
     assert len(model.losses) == 3  # LSTM kernel, LSTM recurrent kernel, Dense kernel
@@ -91,4 +92,4 @@ def test_model_fits_one_step(mirror: Path, tmp_path: Path) -> None:
     assert np.isfinite(history.history["loss"][0])
     scores = model.evaluate(splits.x_val, splits.y_val, verbose=0, return_dict=True)
     assert 0.0 <= scores["accuracy"] <= 1.0
-    assert len(imdb.build_model(Hyperparams(), splits, 1e-3).losses) == 0
+    assert len(build("imdb", Hyperparams(), splits, 1e-3).losses) == 0

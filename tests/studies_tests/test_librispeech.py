@@ -13,11 +13,12 @@ from sweeper.cli import _sweep_config, build_parser
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest
+from sweeper.tasks import Splits, load_task
+from tests.support.tasks import build, load
 from tests.support.archives import make_librispeech
 
 REPO = Path(__file__).resolve().parents[2]
-OPTIONS = (("context", 2), ("context_stride", 1), ("subset", "test-other"), ("window_hop", 1))
+OPTIONS = {"context": 2, "context_stride": 1, "subset": "test-other", "window_hop": 1}
 BANDS = librispeech.FeatureConfig().num_mel_bins
 
 
@@ -28,9 +29,9 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _load(mirror: Path, cache: Path, train_size: int | None = None, options: tuple = OPTIONS) -> librispeech.Splits:
+def _load(mirror: Path, cache: Path, train_size: int | None = None, options: dict = OPTIONS) -> Splits:
     settings = Settings(data_dir=cache, data_mirror=str(mirror))
-    return librispeech.load_data(settings, DataRequest(train_size, 0.2, 0, options))
+    return load("librispeech", settings, train_size, options)
 
 
 def test_split_by_utterance_keeps_validation_and_test_out_of_training(mirror: Path, tmp_path: Path) -> None:
@@ -122,32 +123,35 @@ def test_archive_without_audio_is_not_librispeech(tmp_path: Path) -> None:
 
 def test_subset_flag_chooses_the_archive(tmp_path: Path) -> None:
     args = build_parser().parse_args(["launch", "librispeech", "--subset", "dev-clean", "--option", "context=3"])
-    config = _sweep_config("librispeech", args)
+    config = _sweep_config(load_task("librispeech"), args)
     assert config.options["subset"] == "dev-clean" and config.options["context"] == 3
     assert librispeech.archive_for("dev-clean").filename == "dev-clean.tar.gz"
     assert librispeech.archive_for("dev-clean").md5 == "42e2234ba48799c1f50f24a7926300a1"
     make_librispeech(tmp_path / "m", subset="dev-clean", speakers=2, utterances=3)
-    splits = _load(tmp_path / "m", tmp_path / "cache", options=(("subset", "dev-clean"),))
+    splits = _load(tmp_path / "m", tmp_path / "cache", options={"subset": "dev-clean"})
     assert splits.num_classes == 2
     with pytest.raises(ConfigError, match="not a subset name"):
         librispeech.archive_for("../etc")
+    # Checked at launch, before anything is stored.
+    with pytest.raises(ConfigError, match="not a subset name"):
+        _sweep_config(load_task("librispeech"), build_parser().parse_args(["launch", "librispeech", "--subset", "../etc"]))
 
 
 def test_model_fits_one_step_and_scores_utterances(mirror: Path, tmp_path: Path) -> None:
     import keras
 
     splits = _load(mirror, tmp_path / "cache")
-    model = librispeech.build_model(Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.3, dropout=0.25), splits, 1e-3)
+    model = build("librispeech", Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.3, dropout=0.25), splits, 1e-3)
     assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [512, 256, 3]
     assert len(model.losses) == 3  # every kernel penalised
     assert sum(isinstance(layer, keras.layers.Dropout) for layer in model.layers) == 2
     history = model.fit(splits.x_train[:64], splits.y_train[:64], batch_size=64, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    score = librispeech.extra_metrics(model, splits)["utterance_accuracy"]
+    score = librispeech.LibriSpeech().extra_metrics(model, splits)["utterance_accuracy"]
     assert 0.0 <= score <= 1.0
     # Under `sweeper evaluate` the scored split is the test split, grouped by test utterances.
     evaluation = splits.for_evaluation()
-    assert 0.0 <= librispeech.extra_metrics(model, evaluation)["utterance_accuracy"] <= 1.0
+    assert 0.0 <= librispeech.LibriSpeech().extra_metrics(model, evaluation)["utterance_accuracy"] <= 1.0
 
 
 def test_utterance_vote_averages_posteriors() -> None:
@@ -164,20 +168,18 @@ import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from sweeper.settings import Settings
 from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest
-from sweeper import training
+from tests.support.tasks import build, fit, load
 from studies import librispeech
-splits = librispeech.load_data(Settings(data_mirror={mirror!r}, data_dir={cache!r}), DataRequest(None, 0.2, 0))
+splits = load("librispeech", Settings(data_mirror={mirror!r}, data_dir={cache!r}))
 assert splits.meta["features_from_cache"] is False
-model = librispeech.build_model(Hyperparams("l2", lam=1e-4, dropout=0.2), splits, 1e-3)
-result = training.fit(model, splits, epochs=1, batch_size=128)
+model = build("librispeech", Hyperparams("l2", lam=1e-4, dropout=0.2), splits, 1e-3)
+result = fit(model, splits, epochs=1, batch_size=128)
 assert result.epochs_run == 1 and np.isfinite(result.final["val_loss"])
-print("jax-ok", librispeech.extra_metrics(model, splits))
+print("jax-ok", librispeech.LibriSpeech().extra_metrics(model, splits))
 """
 
 
 def test_features_and_one_epoch_under_jax(mirror: Path, tmp_path: Path) -> None:
-    pytest.importorskip("jax")
     code = JAX_STEP.format(mirror=str(mirror), cache=str(tmp_path / "jax-cache"))
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)

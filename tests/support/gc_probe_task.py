@@ -6,12 +6,12 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from sweeper.tasks import Splits
-from tests.support.quick_task import DATASET, DEFAULTS, MODEL, build_model, load_data
-
-NAME = "gc-probe"
-__all__ = ["DATASET", "DEFAULTS", "MODEL", "NAME", "build_model", "extra_metrics", "load_data"]
+from sweeper import Splits
+from tests.support.quick_task import Quick
 
 
-def extra_metrics(model: Any, splits: Splits) -> dict[str, Any]:
-    return {"frozen_objects": gc.get_freeze_count(), "collector_enabled": gc.isenabled()}
+class GcProbe(Quick):
+    name = "gc-probe"
+
+    def extra_metrics(self, model: Any, splits: Splits) -> dict[str, Any]:
+        return {"frozen_objects": gc.get_freeze_count(), "collector_enabled": gc.isenabled()}

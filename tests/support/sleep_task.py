@@ -2,33 +2,17 @@
 
 Each epoch sleeps ``seconds`` (option) and reports a deterministic score of the parameters, so
 what is measured is sweeper's coordination (claiming, heartbeats, storage writes), not training.
+It uses the task API's own training loop hook (``train``) and ``uses_keras = False``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from sweeper.results import TrainingResult
-from sweeper.settings import Settings
-from sweeper.space import Hyperparams
-from sweeper.tasks import DataRequest, Splits, TaskDefaults
-
-NAME = "sleep"
-DATASET = "none (fixed-length objective)"
-MODEL = "none"
-USES_KERAS = False
-DEFAULTS = TaskDefaults(epochs=1, batch_size=1, learning_rate=0.0, options={"seconds": 2.0})
-
-
-def load_data(settings: Settings, request: DataRequest) -> Splits:
-    empty = np.zeros(1)
-    return Splits(empty, empty, empty, empty, empty, empty, num_classes=1,
-                  meta={"seconds": float(request.option("seconds", 2.0))})
+from sweeper import DataRequest, Hyperparams, Option, Splits, Task, TaskDefaults, TrainingResult, TrainingRun
 
 
 def score(hp: Hyperparams) -> float:
@@ -37,17 +21,28 @@ def score(hp: Hyperparams) -> float:
     return 0.7 + lam_term - 0.3 * (hp.dropout - 0.2) ** 2
 
 
-def run_trial(hp: Hyperparams, splits: Splits, config: Any, on_epoch: Callable[[int, dict[str, float]], None],
-              result: TrainingResult) -> TrainingResult:
-    start = time.perf_counter()
-    value = score(hp)
-    for epoch in range(config.epochs):
-        time.sleep(splits.meta["seconds"])
-        logs = {"loss": 1 - value, "accuracy": value, "val_loss": 1 - value, "val_accuracy": value}
-        for key, v in logs.items():
-            result.history[key].append(v)
-        result.epochs_run = epoch + 1
-        on_epoch(epoch, logs)
-    result.final = {"train_accuracy": value, "train_loss": 1 - value, "val_accuracy": value, "val_loss": 1 - value}
-    result.wall_time_s = time.perf_counter() - start
-    return result
+class Sleep(Task):
+    name = "sleep"
+    dataset = "none (fixed-length objective)"
+    model = "none"
+    uses_keras = False
+    defaults = TaskDefaults(epochs=1, batch_size=1, learning_rate=None)
+    options = {"seconds": Option(2.0, "seconds per epoch", minimum=0.0)}
+
+    def load_data(self, request: DataRequest) -> Splits:
+        empty = np.zeros(1)
+        return Splits(empty, empty, empty, empty, empty, empty, num_classes=1,
+                      meta={"seconds": request.options["seconds"]})
+
+    def train(self, hp: Hyperparams, splits: Splits, run: TrainingRun) -> TrainingResult:
+        result = run.result
+        start = time.perf_counter()
+        value = score(hp)
+        for epoch in range(run.epochs):
+            time.sleep(splits.meta["seconds"])
+            logs = {"loss": 1 - value, "accuracy": value, "val_loss": 1 - value, "val_accuracy": value}
+            result.record_epoch(epoch, logs, tuple(logs))
+            run.report(epoch, logs)
+        result.final = {"train_accuracy": value, "train_loss": 1 - value, "val_accuracy": value, "val_loss": 1 - value}
+        result.wall_time_s = time.perf_counter() - start
+        return result

@@ -1,0 +1,189 @@
+"""``sweeper check TASK``: a dry run of a task before a sweep is launched on a fleet.
+
+It loads and validates the task, checks its options, fetches its data files and loads its data,
+then builds the model once per penalty type (with a dropout), and for each runs a few training
+steps and an evaluation on a slice of the data. It reports what a user needs to size a sweep
+(shapes, parameters, step time, an estimated epoch and trial time) and what would make the sweep
+meaningless: a model that ignores the sampled penalty fails the check; one without a Dropout layer
+at the sampled rate gets a warning. ``sweeper run`` runs the same probe on one model before it
+stores anything. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweeper.errors import TaskError
+from sweeper.settings import Settings
+from sweeper.space import Hyperparams, SearchSpace
+from sweeper.sweep import SweepConfig
+from sweeper.tasks.data import Splits, describe_inputs, length, take
+from sweeper.tasks.invoke import call, fetch_files, load_splits
+from sweeper.tasks.loading import LoadedTask
+
+EVAL_BATCHES = 4
+
+
+@dataclass(frozen=True)
+class ModelProbe:
+    hp: Hyperparams
+    parameters: int
+    step_s: float  # median of the timed training steps (the first, which traces, excluded)
+    eval_step_s: float
+    loss: float
+    value: float  # the objective on the validation slice
+    penalised: int  # kernels carrying the sampled penalty
+    kernels: int
+    dropout_rates: list[float]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckReport:
+    loaded: LoadedTask
+    config: SweepConfig
+    lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def probe_settings(space: SearchSpace) -> list[Hyperparams]:
+    """One configuration per penalty type in the space, each with a dropout from its range and
+    λ at the geometric middle of the λ range."""
+    lam = math.sqrt(space.lambda_low * space.lambda_high)
+    dropout = min(max(0.2, space.dropout_low), space.dropout_high)
+    return [Hyperparams(penalty=p, lam=0.0 if p == "none" else lam, l1_ratio=0.5, dropout=dropout)
+            for p in space.penalties]
+
+
+def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyperparams, *, steps: int = 5) -> ModelProbe:
+    """Build the model for ``hp``, train ``steps`` batches and evaluate a validation slice."""
+    import keras
+
+    from sweeper.tasks.regularize import dropout_rates, penalised_weights
+    from sweeper.training import checked_model, missing_metric
+
+    objective = config.goal
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    model = call(loaded, "build_model", lambda: checked_model(
+        loaded.task.build_model(hp, splits, config.learning_rate), objective))
+    batch = config.batch_size
+    n_train = length(splits.y_train)
+    step_times, loss = [], math.nan
+    for i in range(steps + 1):
+        start = (i * batch) % max(1, n_train - batch + 1)
+        x, y = take(splits.x_train, slice(start, start + batch)), take(splits.y_train, slice(start, start + batch))
+        began = time.perf_counter()
+        logs = call(loaded, "the model's training step", lambda: model.train_on_batch(x, y, return_dict=True))
+        if i:  # the first step traces and compiles the graph
+            step_times.append(time.perf_counter() - began)
+        loss = float(logs["loss"])
+    n_val = min(length(splits.y_val), EVAL_BATCHES * batch)
+    x_val, y_val = take(splits.x_val, slice(0, n_val)), take(splits.y_val, slice(0, n_val))
+    one_x, one_y = take(x_val, slice(0, batch)), take(y_val, slice(0, batch))
+
+    def evaluate(x: Any, y: Any) -> tuple[float, dict[str, float]]:
+        began = time.perf_counter()
+        scores = call(loaded, "the model's evaluation",
+                      lambda: model.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True))
+        return time.perf_counter() - began, scores
+
+    evaluate(one_x, one_y)  # traces the evaluation graph
+    one, _ = evaluate(one_x, one_y)
+    full, scores = evaluate(x_val, y_val)
+    batches = max(1, math.ceil(n_val / batch))
+    # Per batch beyond the first; the first carries evaluate()'s fixed cost, paid once per epoch.
+    eval_s = (full - one) / (batches - 1) if batches > 1 else one
+    if objective.metric not in scores:
+        raise TaskError(f"{loaded.where}: {missing_metric(objective, scores)}")
+    weights = penalised_weights(model, embeddings=False)
+    penalised = [w for w in weights if w.l1 > 0 or w.l2 > 0]
+    if hp.penalty != "none" and not penalised:
+        raise TaskError(
+            f"{loaded.where}: build_model ignores the penalty: no kernel of the model built for "
+            f"{hp.describe()} carries a regularizer; pass kernel_regularizer=hp.kernel_regularizer() "
+            "to its layers, or return sweeper.regularize(model, hp)"
+        )
+    rates = [rate for _, rate in dropout_rates(model)]
+    warnings = []
+    if hp.dropout > 0 and not any(math.isclose(r, hp.dropout) for r in rates):
+        warnings.append(
+            f"no Dropout layer has the sampled rate {hp.dropout:g} (rates: {rates or 'no Dropout layers'}): "
+            "use hp.dropout in the model, or launch with --dropout-range 0 0 to search penalties only"
+        )
+    if hp.penalty != "none" and len(penalised) < len(weights):
+        unpenalised = [f"{w.layer}/{w.weight}" for w in weights if not (w.l1 > 0 or w.l2 > 0)]
+        warnings.append(f"kernels without the penalty: {', '.join(unpenalised)}")
+    return ModelProbe(hp, int(model.count_params()), statistics.median(step_times) if step_times else math.nan,
+                      eval_s, loss, float(scores[objective.metric]), len(penalised), len(weights), rates, warnings)
+
+
+def validate_for_launch(loaded: LoadedTask, config: SweepConfig, settings: Settings) -> None:
+    """What ``sweeper run`` checks before storing anything: the data loads and one model, with a
+    penalty and a dropout, builds, trains a step and computes the objective."""
+    fetch_files(loaded, settings, config.options, verify=True)
+    splits = load_splits(loaded, settings, config.data_request())
+    if loaded.task.uses_keras and type(loaded.task).build_model is not _base_build_model():
+        hp = probe_settings(config.space)[-1]
+        probe_model(loaded, splits, config, hp, steps=1)
+
+
+def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: Callable[[str], None] = print) -> int:
+    """The dry run; prints as it goes and returns the number of warnings (errors raise)."""
+    from sweeper import backend
+
+    task = loaded.task
+    out(f"task {task.name} ({loaded.origin}: {loaded.where}, fingerprint {loaded.fingerprint})")
+    if task.dataset or task.model:
+        out(f"  data:  {task.dataset or '-'}\n  model: {task.model or '-'}")
+    out(f"  sweep: {config.epochs} epochs, batch {config.batch_size}, learning rate "
+        f"{config.learning_rate if config.learning_rate is not None else 'the optimizer’s own'}, objective "
+        f"{config.goal.log_key} ({config.goal.direction})" + (f", options {config.options}" if config.options else ""))
+    if task.uses_keras:
+        out(f"  backend: {backend.configure(None)}")
+    began = time.perf_counter()
+    files = fetch_files(loaded, settings, config.options, verify=True)
+    for name, path in files.items():
+        out(f"  file:  {name} ({path})")
+    splits = load_splits(loaded, settings, config.data_request())
+    out(f"data loaded in {time.perf_counter() - began:.1f} s" + (f", {splits.num_classes} classes" if splits.num_classes else ""))
+    for line in describe_inputs(splits):
+        out(f"  {line}")
+    if not task.uses_keras or type(task).build_model is _base_build_model():
+        out("the task has its own training loop (train): no model to probe; run one trial with `sweeper run`")
+        return 0
+    warnings: list[str] = []
+    probes = []
+    for hp in probe_settings(config.space):
+        probe = probe_model(loaded, splits, config, hp)
+        probes.append(probe)
+        out(f"  {hp.describe():<56} params {probe.parameters:,}  step {probe.step_s * 1000:.1f} ms  "
+            f"loss {probe.loss:.3f}  {config.goal.metric} {probe.value:.3f}  "
+            f"penalised kernels {probe.penalised}/{probe.kernels}  dropout {_rates(probe.dropout_rates)}")
+        warnings += [w for w in probe.warnings if w not in warnings]
+    n_train, n_val = length(splits.y_train), length(splits.y_val)
+    step = statistics.median(p.step_s for p in probes)
+    eval_step = statistics.median(p.eval_step_s for p in probes)
+    epoch = math.ceil(n_train / config.batch_size) * step + math.ceil(n_val / config.batch_size) * eval_step
+    out(f"estimated epoch: {math.ceil(n_train / config.batch_size)} steps x {step * 1000:.1f} ms + validation "
+        f"{math.ceil(n_val / config.batch_size)} x {eval_step * 1000:.1f} ms = {epoch:.1f} s; "
+        f"a trial of {config.epochs} epochs = {epoch * config.epochs:.0f} s on this machine")
+    for warning in warnings:
+        out(f"warning: {warning}")
+    out("ok: ready to launch" if not warnings else f"ok with {len(warnings)} warning(s)")
+    return len(warnings)
+
+
+def _base_build_model() -> Any:
+    from sweeper.tasks.api import Task
+
+    return Task.build_model
+
+
+def _rates(rates: list[float]) -> str:
+    return ",".join(f"{r:g}" for r in rates) if rates else "none"

@@ -1,0 +1,197 @@
+"""What a task's ``load_data`` is asked for (``DataRequest``) and what it returns (``Splits``).
+
+Inputs may be a NumPy array, a list (texts, say), or a dict or tuple of arrays for a model with
+several inputs; ``length`` and ``take`` treat all of them alike, so neither the training loop nor
+the checks care which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweeper.errors import TaskError
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """Everything the prepared data depends on; equal requests share one loaded copy per process.
+
+    ``options`` are the task's declared options, validated and with their defaults filled in.
+    ``files`` maps each archive the task declared (``Task.archives``) to its local path, fetched
+    and verified by sweeper (from ``SWEEPER_DATA_MIRROR`` or the official origin); ``cache_dir`` is
+    a folder shared by the worker processes of this machine for anything derived from them.
+    """
+
+    train_size: int | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, Path] = field(default_factory=dict, compare=False)
+    cache_dir: Path = field(default=Path(".sweeper-cache"), compare=False)
+
+    def __hash__(self) -> int:
+        return hash((self.train_size, self.val_fraction, self.seed, tuple(sorted(self.options.items()))))
+
+    def file(self, filename: str) -> Path:
+        """The local path of a declared archive, by its file name."""
+        try:
+            return self.files[filename]
+        except KeyError:
+            raise TaskError(
+                f"load_data asked for {filename!r}, which the task's archives() does not declare "
+                f"(declared: {', '.join(self.files) or 'none'}): return it from archives()"
+            ) from None
+
+
+def length(x: Any) -> int:
+    """Number of samples in an input or label collection."""
+    if isinstance(x, Mapping):
+        return length(next(iter(x.values()))) if x else 0
+    if isinstance(x, tuple):
+        return length(x[0]) if x else 0
+    return len(x)
+
+
+def take(x: Any, index: np.ndarray | slice) -> Any:
+    """The samples of ``x`` at ``index`` (an index array or a slice), keeping its kind."""
+    if isinstance(x, Mapping):
+        return {k: take(v, index) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(take(v, index) for v in x)
+    if isinstance(x, np.ndarray) or hasattr(x, "__array__") and not isinstance(x, list):
+        return x[index]
+    if isinstance(index, slice):
+        return list(x[index])
+    return [x[int(i)] for i in index]
+
+
+def concat(a: Any, b: Any) -> Any:
+    if isinstance(a, Mapping):
+        return {k: concat(a[k], b[k]) for k in a}
+    if isinstance(a, tuple):
+        return tuple(concat(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.concatenate([a, b])
+    return list(a) + list(b)
+
+
+def shape_of(x: Any) -> str:
+    """E.g. ``(1149, 64) float32``, ``1149 items`` or ``{a: (10, 3) float32, ...}``."""
+    if isinstance(x, Mapping):
+        return "{" + ", ".join(f"{k}: {shape_of(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, tuple):
+        return "(" + ", ".join(shape_of(v) for v in x) + ")"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{tuple(int(d) for d in x.shape)} {x.dtype}"
+    return f"{len(x)} items"
+
+
+@dataclass
+class Splits:
+    """Train, validation and test inputs with their labels. Trials train on train and are scored on
+    validation; ``sweeper evaluate`` re-trains on train + validation and scores on test."""
+
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    x_test: Any
+    y_test: Any
+    # Number of classes, for a classifier's output layer (None for other targets).
+    num_classes: int | None = None
+    # Anything else the task's model or extra metrics need, e.g. the utterance of each window.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def split(
+        cls,
+        x: Any,
+        y: Any,
+        request: DataRequest,
+        *,
+        test_fraction: float = 0.2,
+        stratify: bool = True,
+        num_classes: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Splits:
+        """Train / validation / test from one labelled set: ``test_fraction`` of it is the test
+        split and ``request.val_fraction`` of the rest validation, stratified by label (unless
+        ``stratify=False``, e.g. for a regression target) and shuffled with ``request.seed``; the
+        training split is then subsampled to ``request.train_size``."""
+        from sweeper.datasets import stratified_split, stratified_subsample
+
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+        labels = np.asarray(y)
+        n = length(x)
+        if len(labels) != n:
+            raise TaskError(f"load_data has {n} inputs but {len(labels)} labels: give one label per input")
+        if stratify:
+            rest, test = stratified_split(labels, test_fraction, request.seed)
+            train_pos, val_pos = stratified_split(labels[rest], request.val_fraction, request.seed + 1)
+            keep = stratified_subsample(labels[rest[train_pos]], request.train_size, request.seed)
+        else:
+            order = np.random.default_rng(request.seed).permutation(n)
+            n_test = max(1, int(round(n * test_fraction)))
+            test, rest = order[:n_test], order[n_test:]
+            n_val = max(1, int(round(len(rest) * request.val_fraction)))
+            val_pos, train_pos = np.arange(n_val), np.arange(n_val, len(rest))
+            keep = np.arange(min(len(train_pos), request.train_size or len(train_pos)))
+        train, val = rest[train_pos][keep], rest[val_pos]
+        if num_classes is None and stratify and np.issubdtype(labels.dtype, np.integer) and n:
+            num_classes = int(labels.max()) + 1
+        return cls(
+            x_train=take(x, train), y_train=labels[train],
+            x_val=take(x, val), y_val=labels[val],
+            x_test=take(x, test), y_test=labels[test],
+            num_classes=num_classes, meta=dict(meta or {}),
+        )
+
+    def problems(self) -> list[str]:
+        """What is wrong with these splits, as short phrases (empty when they are usable)."""
+        found = []
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            try:
+                n_x, n_y = length(x), length(y)
+            except TypeError:
+                found.append(f"x_{split} or y_{split} is not a sequence of samples ({type(x).__name__}, {type(y).__name__})")
+                continue
+            if n_x != n_y:
+                found.append(f"the {_SPLIT_NAMES[split]} split has {n_x} inputs but {n_y} labels")
+            elif n_x == 0 and split != "test":
+                found.append(f"the {_SPLIT_NAMES[split]} split is empty")
+        return found
+
+    def for_evaluation(self) -> Splits:
+        """Train on train + validation and score on the test split (``sweeper evaluate``): the
+        configuration is already chosen, so the test split selects nothing."""
+        return Splits(
+            x_train=concat(self.x_train, self.x_val),
+            y_train=concat(np.asarray(self.y_train), np.asarray(self.y_val)),
+            x_val=self.x_test,
+            y_val=self.y_test,
+            x_test=self.x_test,
+            y_test=self.y_test,
+            num_classes=self.num_classes,
+            meta={**self.meta, "evaluation": True},
+        )
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": length(self.y_train), "validation": length(self.y_val), "test": length(self.y_test)}
+
+
+_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+
+
+def describe_inputs(splits: Splits) -> Sequence[str]:
+    """One line per split: its input shape and label count (``sweeper check``)."""
+    return [
+        f"{name:<10} x {shape_of(getattr(splits, 'x_' + key))}, y {shape_of(getattr(splits, 'y_' + key))}"
+        for name, key in (("train", "train"), ("validation", "val"), ("test", "test"))
+    ]
