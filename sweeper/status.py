@@ -34,8 +34,8 @@ class StudyStatus:
     # The objective's name in Keras' logs, e.g. val_accuracy, and whether higher is better.
     objective: str = "val_accuracy"
     direction: str = "maximize"
-    # Hosts whose workers cannot run this study, with why (task code missing or different, data
-    # unreadable): the reason a study may not progress.
+    # Workers (host:pid) that cannot run this study, with why (task code missing or different,
+    # data unreadable): the reason a study may not progress.
     cannot_run: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
         objective=f"test_{objective.metric}" if config.get("kind") == "evaluate" else objective.log_key,
         direction=objective.direction,
         cannot_run={
-            key[len(PROBLEM_PREFIX):]: f"{note['reason']} (worker {note['worker']}, {note['at']})"
+            key[len(PROBLEM_PREFIX):]: f"{note['reason']} ({note['at']})"
             for key, note in attrs.items() if key.startswith(PROBLEM_PREFIX) and note
         },
     )
@@ -108,9 +108,9 @@ def format_table(rows: list[StudyStatus]) -> str:
     for r in rows:
         if r.best_value is not None and r.objective != "val_accuracy":
             lines.append(f"{r.study}: values are {r.objective} ({r.direction})")
-        for host, why in r.cannot_run.items():
+        for worker, why in r.cannot_run.items():
             stuck = "" if r.done else " (no trial of it runs there)"
-            lines.append(f"{r.study}: host {host} cannot run it{stuck}: {why}")
+            lines.append(f"{r.study}: worker {worker} cannot run it{stuck}: {why}")
     return "\n".join(lines)
 
 

@@ -20,12 +20,12 @@ SAMPLERS = ("tpe", "random", "qmc", "grid")
 PRUNERS = ("median", "hyperband", "none")
 CONFIG_ATTR = "sweeper_config"
 VERSION_ATTR = "sweeper_versions"
-# A study attr per host whose workers cannot run the study, with why (read by `sweeper status`).
+# A study attr per worker process (host:pid) that cannot run the study, with why (`sweeper status`).
 PROBLEM_PREFIX = "cannot_run:"
 
 
-def problem_attr(host: str) -> str:
-    return PROBLEM_PREFIX + host
+def problem_attr(worker: str) -> str:
+    return PROBLEM_PREFIX + worker
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from sweeper.storage import (
     studies_with_attr,
     study_user_attrs,
 )
-from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, problem_attr
+from sweeper.sweep import CONFIG_ATTR, PROBLEM_PREFIX, VERSION_ATTR, SweepConfig, check_versions, problem_attr
 from sweeper.tasks import DataRequest, LoadedTask, Splits, TrainingRun, load_task
 from sweeper.tasks.invoke import load_splits
 from sweeper.worker_study import WorkerStudy
@@ -84,6 +84,30 @@ class DataCache:
         return splits.for_evaluation() if config.kind == "evaluate" else splits
 
 
+def stale_notes(attrs: dict[str, Any], worker: str) -> list[str]:
+    """Keys of the "cannot run" notes left by workers of this host (``host:pid``) whose process is
+    gone: their reason may no longer hold. Notes of live processes and other hosts are kept."""
+    host = worker.rsplit(":", 1)[0]
+    keys = []
+    for key, note in attrs.items():
+        if not key.startswith(PROBLEM_PREFIX) or not note:
+            continue
+        noted_host, _, pid = key[len(PROBLEM_PREFIX):].rpartition(":")
+        if noted_host == host and pid.isdigit() and not _alive(int(pid)):
+            keys.append(key)
+    return keys
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
     """A retried trial keeps the seed of the trial it repeats; an evaluation run uses its own."""
     if "eval_seed" in trial.user_attrs:
@@ -122,13 +146,13 @@ class Worker:
         self.storage: optuna.storages.RDBStorage | None = None
         self._in_trial = False
         self._stop_signal: int | None = None
-        self.host = socket.gethostname()
         self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
         self._tasks: dict[str, LoadedTask] = {}
         # Studies this worker cannot run (task code missing or different, data unreadable), why.
         self._set_aside: dict[str, SweeperError] = {}
-        # Whether a study carries a note that this host could not run it (cleared once it can).
-        self._old_problem: dict[str, bool] = {}
+        # Notes left in a study by workers of this host that have since exited, saying they could
+        # not run it: cleared once this worker can.
+        self._stale_notes: dict[str, list[str]] = {}
         self._consecutive_failures = 0
         self._trained = False  # whether a trial has started training in this process
 
@@ -204,14 +228,14 @@ class Worker:
 
     def _put_aside(self, name: str, exc: SweeperError) -> None:
         """Say once why this worker leaves a study alone, and note it in the study for
-        ``sweeper status`` (one attr per host, so workers never overwrite each other's)."""
+        ``sweeper status`` (one attr per worker process, so workers never overwrite each other's)."""
         self._set_aside[name] = exc
         self.log(f"[worker {self.index}] cannot serve study {name}: {exc}; leaving its trials to workers that can")
         assert self.storage is not None
         with storage_errors(self.settings.storage):
             study_id = self.storage.get_study_id_from_name(name)
             note = {"reason": str(exc), "worker": self.name, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            self.storage.set_study_user_attr(study_id, problem_attr(self.host), note)
+            self.storage.set_study_user_attr(study_id, problem_attr(self.name), note)
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -268,7 +292,7 @@ class Worker:
             )
             self.storage.budgets[study._study_id] = config.budget
             self._studies[name] = (study, config)
-            self._old_problem[name] = attrs.get(problem_attr(self.host)) is not None
+            self._stale_notes[name] = stale_notes(attrs, self.name)
         return self._studies[name]
 
     def _task(self, name: str, config: SweepConfig) -> LoadedTask:
@@ -283,11 +307,11 @@ class Worker:
                     "version of the task to this machine"
                 )
             self._tasks[name] = loaded
-            if self._old_problem.pop(name, False):
-                # An earlier worker on this host could not run it; this one can.
-                study, _ = self._studies[name]
-                assert self.storage is not None
-                self.storage.set_study_user_attr(study._study_id, problem_attr(self.host), None)
+            # Earlier workers on this host could not run it; this one can.
+            study, _ = self._studies[name]
+            assert self.storage is not None
+            for key in self._stale_notes.pop(name, []):
+                self.storage.set_study_user_attr(study._study_id, key, None)
         return self._tasks[name]
 
     def _prepare(self, name: str) -> bool:

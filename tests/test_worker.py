@@ -141,3 +141,69 @@ def test_worker_waits_for_a_study_then_gives_up_naming_it(tmp_path: Path) -> Non
     settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}", wait_for_study=1.0)
     with pytest.raises(NoStudyError, match="waiting for cifar10 to be launched"):
         _run(settings, ["cifar10"])
+
+
+USER_TASK = '''
+import time
+import numpy as np
+from sweeper import Splits, Task, TaskDefaults
+
+class Mine(Task):
+    name = "mine"
+    uses_keras = False
+    defaults = TaskDefaults(epochs=1, batch_size=1, learning_rate=None)
+
+    def load_data(self, request):
+        z = np.zeros(2)
+        return Splits(z, z, z, z, z, z)
+
+    def train(self, hp, splits, run):
+        time.sleep(0.3)
+        logs = {"loss": 0.5, "val_loss": 0.5, "accuracy": 0.5, "val_accuracy": 0.5 + hp.dropout / 10}
+        run.result.record_epoch(0, logs, tuple(logs))
+        run.report(0, logs)
+        run.result.final = {"train_accuracy": 0.5, "val_accuracy": logs["val_accuracy"]}
+        return run.result
+'''
+
+
+@pytest.mark.slow
+def test_a_worker_without_a_study_s_code_leaves_it_to_one_that_has_it(tmp_path: Path) -> None:
+    """Two workers on one database; only the first has the user's task file. The second says so
+    once, serves the other study, and fails nothing; the first finishes the user's study."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    env = procs.sweeper_env(url)
+    with_code, without = tmp_path / "has-code", tmp_path / "no-code"
+    with_code.mkdir()
+    without.mkdir()
+    (with_code / "my_task.py").write_text(USER_TASK)
+    assert procs.run(["launch", "my_task.py", "--trials", "6", "--pruner", "none", "--sampler", "random"], env,
+                     cwd=with_code).returncode == 0
+    assert procs.run(["launch", SLEEP, "--study-name", "other", "--trials", "8", "--epochs", "1", "--pruner", "none",
+                      "--sampler", "random", "--option", "seconds=0.5"], env, cwd=with_code).returncode == 0
+    second = procs.start(["worker"], env, tmp_path / "second.log", cwd=without)
+    first = procs.start(["worker", "--study", "mine"], env, tmp_path / "first.log", cwd=with_code)
+    assert second.wait(120) == 0, (tmp_path / "second.log").read_text()
+    assert first.wait(120) == 0, (tmp_path / "first.log").read_text()
+    log = (tmp_path / "second.log").read_text()
+    assert log.count("cannot serve study mine") == 1, log
+    assert "task file my_task.py not found" in log and "leaving its trials to workers that can" in log
+    settings = Settings(storage=url)
+    mine, other = _study(settings, "mine"), _study(settings, "other")
+    assert [t.state for t in mine.trials] == [TrialState.COMPLETE] * 6  # nothing failed on the other machine
+    assert {t.user_attrs["worker"] for t in mine.trials} == {f"{__import__('socket').gethostname()}:{first.pid}"}
+    assert len(other.get_trials(states=(TrialState.COMPLETE,))) == 8
+    assert any(t.user_attrs["worker"].endswith(f":{second.pid}") for t in other.trials)
+    status = procs.run(["status"], env, cwd=with_code).stdout
+    assert f"worker {__import__('socket').gethostname()}:{second.pid} cannot run it: task file my_task.py not found" in status
+
+
+def test_a_worker_refuses_a_study_launched_with_other_task_code(tmp_path: Path) -> None:
+    (tmp_path / "my_task.py").write_text(USER_TASK)
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "mine", SweepConfig.for_task("my_task.py", budget=2))
+    (tmp_path / "my_task.py").write_text(USER_TASK.replace("0.3", "0.2"))  # the code changed since
+    __import__("sweeper.tasks.loading", fromlist=["_LOADED"])._LOADED.clear()
+    with pytest.raises(ConfigError, match=r"my_task.py differs from the code study mine was launched with \(fingerprint"):
+        _run(settings)
+    assert [t.state for t in _study(settings, "mine").trials] == [TrialState.WAITING]

@@ -75,13 +75,23 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+# Tasks loaded by this process, by (reference, working directory, search path): like Python's own
+# module cache, a task is imported and validated once per process.
+_LOADED: dict[tuple[str, str, tuple[str, ...]], LoadedTask] = {}
+
+
 def load_task(reference: str, search_path: Sequence[Path] = ()) -> LoadedTask:
-    """The task a reference names, validated; ``TaskError`` (one line) otherwise. Imports are
-    cached by Python, so loading the same reference again is cheap."""
-    reference = reference.strip()
+    """The task a reference names, validated; ``TaskError`` (one line) otherwise."""
+    key = (reference.strip(), os.getcwd(), tuple(map(str, search_path)))
+    if key not in _LOADED:
+        _LOADED[key] = _load(key[0], search_path)
+    return _LOADED[key]
+
+
+def _load(reference: str, search_path: Sequence[Path]) -> LoadedTask:
     if not reference:
         raise TaskError("no task given: name a built-in task, a .py file or a module (see `sweeper studies`)")
-    if reference.endswith(".py") or os.sep in reference or "/" in reference:
+    if reference.endswith(".py") or os.sep in reference or "/" in reference or ".py:" in reference:
         return _from_file(reference, search_path)
     if reference in BUILTIN:
         return _from_target(reference, BUILTIN[reference], "built-in", search_path)
@@ -93,7 +103,7 @@ def load_task(reference: str, search_path: Sequence[Path] = ()) -> LoadedTask:
 
 
 def _from_file(reference: str, search_path: Sequence[Path]) -> LoadedTask:
-    module_part, _, attribute = reference.partition(":")
+    module_part, _, attribute = reference.rpartition(":") if ".py:" in reference else (reference, "", "")
     path = _find_file(module_part, search_path)
     with _import_errors(_shown(path)):
         module = _import_file(path)
@@ -220,7 +230,10 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def _is_library(filename: str) -> bool:
-    return "importlib" in filename or "site-packages" in filename or filename.startswith("<frozen")
+    """Frames of Python, installed packages and sweeper itself: the user's file is what to name."""
+    if "importlib" in filename or "site-packages" in filename or filename.startswith("<frozen"):
+        return True
+    return _SWEEPER_ROOT in Path(filename).resolve().parents
 
 
 def _task_in(module: ModuleType, attribute: str | None, where: str) -> Task:

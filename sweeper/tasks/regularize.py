@@ -60,7 +60,8 @@ def regularize(model: keras.Model, hp: Hyperparams, *, learning_rate: float | No
     try:
         clone = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
     except ValueError as exc:
-        if "subclass" in str(exc).lower():
+        # Keras refuses a clone function for a subclassed model (its layers are built in code).
+        if "only supported for Sequential models or Functional models" in str(exc):
             raise TaskError(
                 f"regularize() needs a Sequential or functional model; {model.name} is a subclassed "
                 "keras.Model, which Keras cannot clone: build hp.kernel_regularizer() and hp.dropout "

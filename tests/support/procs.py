@@ -22,10 +22,12 @@ def sweeper_env(storage: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     handle = open(log, "wb")
-    return subprocess.Popen([sys.executable, "-m", "sweeper", *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-m", "sweeper", *args], env=env, stdout=handle, stderr=subprocess.STDOUT,
+                            cwd=cwd)
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sweeper", *args], env=env, capture_output=True, text=True, timeout=timeout)
+def run(args: list[str], env: dict[str, str], timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sweeper", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)

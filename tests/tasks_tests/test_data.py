@@ -1,0 +1,59 @@
+"""Splits: the helper that splits one labelled set, the checks run on what load_data returns, and
+inputs of every kind (arrays, lists, dicts of arrays)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sweeper.tasks import DataRequest, Splits
+from sweeper.tasks.data import length, take
+
+
+def test_split_is_stratified_seeded_and_keeps_test_apart() -> None:
+    y = np.repeat(np.arange(4), 50)
+    x = np.arange(200, dtype=np.float32)[:, None]
+    splits = Splits.split(x, y, DataRequest(val_fraction=0.25, seed=7), test_fraction=0.2)
+    assert splits.sizes() == {"train": 120, "validation": 40, "test": 40}
+    assert np.bincount(splits.y_test).tolist() == [10] * 4 and np.bincount(splits.y_val).tolist() == [10] * 4
+    seen = np.concatenate([splits.x_train, splits.x_val, splits.x_test]).ravel()
+    assert sorted(seen.tolist()) == list(range(200))  # a partition: no sample twice, none lost
+    assert splits.num_classes == 4
+    again = Splits.split(x, y, DataRequest(val_fraction=0.25, seed=7))
+    assert (again.x_test == splits.x_test).all()
+    other = Splits.split(x, y, DataRequest(val_fraction=0.25, seed=8))
+    assert not (other.x_test == splits.x_test).all()
+    small = Splits.split(x, y, DataRequest(val_fraction=0.25, seed=7, train_size=40))
+    assert np.bincount(small.y_train).tolist() == [10] * 4 and (small.x_test == splits.x_test).all()
+
+
+def test_split_without_stratification_for_a_regression_target() -> None:
+    x = np.arange(100, dtype=np.float32)[:, None]
+    y = x.ravel() * 0.5
+    splits = Splits.split(x, y, DataRequest(val_fraction=0.2, seed=0), stratify=False)
+    assert splits.sizes() == {"train": 64, "validation": 16, "test": 20} and splits.num_classes is None
+    assert (splits.y_train == splits.x_train.ravel() * 0.5).all()
+
+
+def test_inputs_of_every_kind() -> None:
+    texts = [f"review {i}" for i in range(10)]
+    multi = {"a": np.arange(10), "b": np.arange(10) * 2}
+    assert length(texts) == length(multi) == length((np.zeros(10), np.ones(10))) == 10
+    assert take(texts, np.array([3, 1])) == ["review 3", "review 1"]
+    assert take(multi, slice(0, 2))["b"].tolist() == [0, 2]
+    splits = Splits.split(multi, np.repeat([0, 1], 5), DataRequest(val_fraction=0.25, seed=0), test_fraction=0.2)
+    assert length(splits.x_train) == len(splits.y_train) and (splits.x_train["b"] == splits.x_train["a"] * 2).all()
+    evaluation = splits.for_evaluation()
+    assert length(evaluation.x_train) == len(splits.y_train) + len(splits.y_val)
+
+
+def test_problems_name_the_split() -> None:
+    x = np.zeros((10, 2))
+    assert Splits(x, np.zeros(10), x[:3], np.zeros(3), x[:2], np.zeros(2)).problems() == []
+    assert Splits(x, np.zeros(9), x[:3], np.zeros(3), x[:2], np.zeros(2)).problems() == [
+        "the training split has 10 inputs but 9 labels"]
+    assert Splits(x, np.zeros(10), x[:0], np.zeros(0), x[:2], np.zeros(3)).problems() == [
+        "the validation split is empty", "the test split has 2 inputs but 3 labels"]
+    assert "is not a sequence of samples" in Splits(3, np.zeros(3), x, np.zeros(10), x, np.zeros(10)).problems()[0]
+    with pytest.raises(Exception, match="120 inputs but 119 labels"):
+        Splits.split(np.zeros((120, 2)), np.zeros(119, dtype=int), DataRequest())
