@@ -2,12 +2,13 @@
 supervisor's plan is testable without a GPU.
 
 A *slot* is one worker process. With ``--per-gpu K`` each GPU gets K slots (several small models
-share a GPU well thanks to TensorFlow memory growth, see ``sweeper.backend``); without GPUs every
+share a GPU well once no process takes all of its memory: ``sharing_env``); without GPUs every
 slot is a CPU worker.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ _SMI_LINE = re.compile(r"^GPU (\d+):", re.MULTILINE)
 class Slot:
     index: int
     gpu: str | None  # the CUDA_VISIBLE_DEVICES value of this worker; None = CPU
+    sharing: int = 1  # worker processes on this slot's GPU (--per-gpu), which size its memory share
 
     def describe(self) -> str:
         return f"GPU {self.gpu}" if self.gpu is not None else "CPU"
@@ -91,10 +93,57 @@ def plan_slots(gpus: Sequence[str], per_gpu: int, cpu_workers: int) -> list[Slot
         raise ConfigError(f"--workers must be at least 1, got {cpu_workers}")
     if not gpus:
         return [Slot(i, None) for i in range(cpu_workers)]
-    return [Slot(i, gpu) for i, gpu in enumerate(g for g in gpus for _ in range(per_gpu))]
+    return [Slot(i, gpu, per_gpu) for i, gpu in enumerate(g for g in gpus for _ in range(per_gpu))]
 
 
 def slot_seed(base: int, index: int, start: int) -> int:
     """Sampler seed of the ``start``-th process of slot ``index``: distinct per process, so parallel
     TPE samplers (and a restarted worker) don't propose the same points."""
     return (base + 7_919 * index + 104_729 * start) % (2**31 - 1)
+
+
+# -- how worker processes share one GPU's memory ---------------------------------------------------
+# Of a GPU shared by K JAX processes, the part their allocators may take together; the rest is for
+# what JAX's allocator does not count: each process's CUDA context and the cuDNN/cuBLAS workspaces.
+JAX_SHARED_MEMORY = 0.9
+# JAX reads the share under either name (XLA_CLIENT_MEM_FRACTION is the newer one) and refuses both
+# at once; every jaxlib since 0.4.1 reads the older name, so that is the one set here.
+JAX_FRACTION_VARS = ("XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION")
+
+
+def jax_share(processes: int) -> str:
+    """Each of ``processes`` JAX processes' cap, as a fraction of the GPU's memory (rounded down, so
+    the caps never add up to more than ``JAX_SHARED_MEMORY``)."""
+    return f"{math.floor(JAX_SHARED_MEMORY / processes * 10_000) / 10_000:g}"
+
+
+def jax_sharing_env(processes: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """JAX's allocator settings for ``processes`` JAX processes on one GPU.
+
+    By default a JAX process preallocates 75% of the GPU at its first operation, so a second one on
+    the same GPU fails. With more than one, each allocates on demand
+    (``XLA_PYTHON_CLIENT_PREALLOCATE=false``) up to an equal share (``jax_share``): on demand
+    because these models need a few hundred MiB, while K preallocated shares plus K CUDA contexts
+    overflow a smaller GPU at large K; capped so that one process cannot starve the others. A
+    process alone on its GPU keeps JAX's own defaults, chosen for a process that owns its GPU.
+    Settings already in ``environ`` are the user's and are kept (a fraction under either name
+    means none is added)."""
+    env: dict[str, str] = {}
+    if processes > 1:
+        if not environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"):
+            env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        if not any(environ.get(name) for name in JAX_FRACTION_VARS):
+            env[JAX_FRACTION_VARS[0]] = jax_share(processes)
+    return env
+
+
+def sharing_env(slot: Slot, environ: Mapping[str, str]) -> dict[str, str]:
+    """What a GPU slot's process needs beside its GPU so that ``slot.sharing`` processes fit on that
+    GPU, for every framework that may run in it: the supervisor cannot know which (Keras on JAX
+    still loads TensorFlow for its text layers and tf.data, and a task's own ``train`` may use
+    either), and each framework reads only its own variables. TensorFlow maps nearly all of a
+    GPU's memory at start-up, so memory growth (also set by ``sweeper.backend``); JAX, see
+    ``jax_sharing_env``. A CPU slot needs none of it: its GPUs are hidden."""
+    if slot.gpu is None:
+        return {}
+    return {"TF_FORCE_GPU_ALLOW_GROWTH": "true", **jax_sharing_env(slot.sharing, environ)}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sweeper.errors import NoStudyError, WorkerError
-from sweeper.gpus import Slot, plan_slots, select_gpus, slot_seed
+from sweeper.gpus import Slot, jax_sharing_env, plan_slots, select_gpus, sharing_env, slot_seed
 from sweeper.settings import Settings
 
 
@@ -35,8 +35,7 @@ def spawn_workers(
     threads: int | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> list[Child]:
-    env = {**os.environ, **settings.to_env(), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env = local_workers_env({**os.environ, **settings.to_env(), **(extra_env or {})}, count)
     children = []
     for index in range(count):
         cmd = [sys.executable, "-m", "sweeper", "worker", "--index", str(index)]
@@ -46,6 +45,15 @@ def spawn_workers(
             cmd += ["--threads", str(threads)]
         children.append(Child(index, subprocess.Popen(cmd, env=env)))
     return children
+
+
+def local_workers_env(base: Mapping[str, str], count: int) -> dict[str, str]:
+    """The environment of ``count`` unsupervised local workers (``sweeper run``, ``--workers K``).
+    They see the same GPUs and all compute on the first, so under JAX they share it like K slots
+    of one GPU (TensorFlow's memory growth is set in each process by ``sweeper.backend``)."""
+    env = {**base, **jax_sharing_env(count, base), "PYTHONUNBUFFERED": "1"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
 
 
 def wait_all(children: list[Child], *, on_tick: Callable[[], None] | None = None, tick: float = 2.0) -> int:
@@ -111,11 +119,12 @@ def worker_command(studies: Sequence[str], threads: int | None) -> Callable[[Slo
 
 
 def slot_env(base: Mapping[str, str], slot: Slot) -> dict[str, str]:
+    """A slot's environment: its one GPU (none for a CPU slot), and the memory settings that let
+    ``slot.sharing`` processes share that GPU under TensorFlow or JAX (``sharing_env``)."""
     env = {**base, "PYTHONUNBUFFERED": "1"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # One GPU per process; memory growth (also set by sweeper.backend) lets K processes share it.
     env["CUDA_VISIBLE_DEVICES"] = slot.gpu if slot.gpu is not None else "-1"
-    env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    env.update(sharing_env(slot, base))
     return env
 
 

@@ -1,5 +1,6 @@
 """GPU detection and slot planning: pure functions, plus detection through a real `nvidia-smi`
-executable on PATH (a stand-in script printing the driver's `-L` format)."""
+executable on PATH (a stand-in script printing the driver's `-L` format), and the installed
+jaxlib reading the memory settings a shared GPU slot gets."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ import pytest
 
 from sweeper.errors import ConfigError
 from sweeper.gpus import (
+    JAX_FRACTION_VARS,
+    JAX_SHARED_MEMORY,
     Slot,
     detect_gpus,
+    jax_share,
+    jax_sharing_env,
     parse_cuda_visible_devices,
     parse_nvidia_smi,
     plan_slots,
     run_nvidia_smi,
     select_gpus,
+    sharing_env,
     slot_seed,
 )
 
@@ -31,6 +37,7 @@ def test_plan_two_per_gpu_is_gpu_major() -> None:
     slots = plan_slots(["0", "1"], per_gpu=2, cpu_workers=1)
     assert [s.gpu for s in slots] == ["0", "0", "1", "1"]
     assert [s.index for s in slots] == [0, 1, 2, 3]
+    assert [s.sharing for s in slots] == [2, 2, 2, 2]
 
 
 def test_plan_without_gpu_gives_cpu_workers() -> None:
@@ -101,3 +108,63 @@ def test_select_gpus_specs() -> None:
 def test_slot_seeds_are_distinct_per_process() -> None:
     seeds = {slot_seed(12345, index, start) for index in range(16) for start in range(50)}
     assert len(seeds) == 16 * 50
+
+
+# -- sharing a GPU's memory ---------------------------------------------------------------------
+@pytest.mark.parametrize("processes, share", [(2, "0.45"), (3, "0.3"), (4, "0.225"), (7, "0.1285"), (8, "0.1125")])
+def test_jax_share_divides_the_shared_memory_rounding_down(processes: int, share: str) -> None:
+    assert jax_share(processes) == share
+    assert float(share) * processes <= JAX_SHARED_MEMORY
+
+
+def test_shared_gpu_slot_gets_tensorflow_growth_and_a_jax_share_allocated_on_demand() -> None:
+    slot = plan_slots(["0"], per_gpu=4, cpu_workers=1)[0]
+    assert sharing_env(slot, {}) == {
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.225",
+    }
+
+
+def test_gpu_owned_by_one_process_keeps_jax_defaults() -> None:
+    slot = plan_slots(["0", "1"], per_gpu=1, cpu_workers=1)[1]
+    assert sharing_env(slot, {}) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    assert jax_sharing_env(1, {}) == {}
+
+
+def test_cpu_slot_needs_no_gpu_memory_settings() -> None:
+    assert sharing_env(plan_slots([], per_gpu=4, cpu_workers=2)[0], {}) == {}
+
+
+@pytest.mark.parametrize("name", ["XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION"])
+def test_users_jax_fraction_under_either_name_is_kept(name: str) -> None:
+    # JAX refuses both names at once, so adding ours beside the user's would stop every worker.
+    assert jax_sharing_env(2, {name: "0.3"}) == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert jax_sharing_env(2, {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}) == {"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.45"}
+
+
+def _jax_gpu_options(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict:
+    """The options JAX's CUDA plugin is created with, as the installed jaxlib reads them from the
+    environment (the same call the plugin makes; it needs no GPU)."""
+    from jaxlib import xla_client
+
+    for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_ALLOCATOR", *JAX_FRACTION_VARS):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return dict(xla_client.generate_pjrt_gpu_plugin_options())
+
+
+def test_installed_jaxlib_reads_the_shared_slot_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    options = _jax_gpu_options(monkeypatch, jax_sharing_env(8, {}))
+    assert options["preallocate"] is False
+    assert options["memory_fraction"] == pytest.approx(0.1125)
+    # Alone on a GPU: nothing set, JAX's own defaults apply.
+    assert "memory_fraction" not in _jax_gpu_options(monkeypatch, jax_sharing_env(1, {}))
+
+
+def test_installed_jaxlib_accepts_our_settings_beside_the_users_newer_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    user = {"XLA_CLIENT_MEM_FRACTION": "0.2"}
+    options = _jax_gpu_options(monkeypatch, {**user, **jax_sharing_env(2, user)})
+    assert options["memory_fraction"] == pytest.approx(0.2)
+    assert options["preallocate"] is False

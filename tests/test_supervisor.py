@@ -23,7 +23,7 @@ from sweeper.cli import main
 from sweeper.errors import WorkerError
 from sweeper.gpus import Slot, plan_slots
 from sweeper.settings import Settings
-from sweeper.supervisor import RestartPolicy, budgets_met, supervise
+from sweeper.supervisor import RestartPolicy, budgets_met, local_workers_env, slot_env, supervise
 
 FAST = RestartPolicy(startup_window=30.0, max_startup_crashes=3, backoff=0.05, max_backoff=0.2)
 
@@ -43,7 +43,9 @@ CHILD = textwrap.dedent(
         stopping.append(signum)  # like a worker re-queueing its trial: still busy for a moment
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    note(event="start", cuda=os.environ.get("CUDA_VISIBLE_DEVICES"), seed=int(seed))
+    note(event="start", cuda=os.environ.get("CUDA_VISIBLE_DEVICES"), seed=int(seed),
+         env={k: os.environ.get(k) for k in ("KERAS_BACKEND", "TF_FORCE_GPU_ALLOW_GROWTH",
+                                             "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION")})
     if mode == "done":
         sys.exit(0)
     if mode == "crash":
@@ -105,6 +107,53 @@ def test_cpu_slots_hide_gpus(tmp_path: Path) -> None:
     command, records = _command(tmp_path, lambda slot: "done")
     assert supervise(plan_slots([], per_gpu=1, cpu_workers=2), command, policy=FAST, log=lambda m: None) == 0
     assert [r["cuda"] for r in _records(records)] == ["-1", "-1"]
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_children_sharing_a_gpu_get_its_memory_settings_under_either_backend(tmp_path: Path, backend: str) -> None:
+    """Real child processes: 2 per GPU, each with its GPU, TensorFlow's memory growth and a JAX
+    share allocated on demand (JAX would otherwise preallocate 75% and stop the second child)."""
+    command, records = _command(tmp_path, lambda slot: "done")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XLA_", "TF_FORCE"))}
+    code = supervise(plan_slots(["0", "1"], per_gpu=2, cpu_workers=1), command,
+                     env={**env, "KERAS_BACKEND": backend}, policy=FAST, log=lambda m: None)
+    assert code == 0
+    starts = sorted(_records(records), key=lambda r: r["slot"])
+    assert [r["cuda"] for r in starts] == ["0", "0", "1", "1"]
+    for record in starts:
+        assert record["env"] == {"KERAS_BACKEND": backend, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                                 "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.45"}
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_slot_env_per_backend(backend: str) -> None:
+    base = {"KERAS_BACKEND": backend, "PATH": "/usr/bin"}
+    shared = slot_env(base, plan_slots(["3"], per_gpu=8, cpu_workers=1)[5])
+    assert shared == {**base, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "3",
+                      "TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                      "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.1125"}
+    # Alone on its GPU: JAX keeps its defaults; a CPU slot sees no GPU and needs no memory settings.
+    alone = slot_env(base, plan_slots(["3"], per_gpu=1, cpu_workers=1)[0])
+    assert alone["CUDA_VISIBLE_DEVICES"] == "3" and alone["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+    assert not any(k.startswith("XLA_") for k in alone)
+    cpu = slot_env(base, plan_slots([], per_gpu=8, cpu_workers=2)[1])
+    assert cpu["CUDA_VISIBLE_DEVICES"] == "-1"
+    assert not any(k.startswith(("XLA_", "TF_FORCE")) for k in cpu)
+
+
+def test_slot_env_keeps_the_users_jax_memory_settings() -> None:
+    base = {"KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "true", "XLA_CLIENT_MEM_FRACTION": "0.2"}
+    env = slot_env(base, plan_slots(["0"], per_gpu=2, cpu_workers=1)[0])
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true" and env["XLA_CLIENT_MEM_FRACTION"] == "0.2"
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in env  # JAX refuses both names at once
+
+
+def test_unsupervised_local_workers_share_the_first_gpu_under_jax() -> None:
+    """`sweeper run --workers 2` and `sweeper worker --workers 2` start processes that all see
+    every GPU and compute on the first: the same JAX share as two slots of one GPU."""
+    env = local_workers_env({"KERAS_BACKEND": "jax"}, 2)
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" and env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.45"
+    assert not any(k.startswith("XLA_") for k in local_workers_env({"KERAS_BACKEND": "jax"}, 1))
 
 
 def test_killed_child_is_restarted_and_sigterm_reaches_every_child(tmp_path: Path) -> None:
@@ -198,6 +247,7 @@ RECORDER = textwrap.dedent(
     if b"--index" in _cmd:
         with open(os.environ["RECORD_FILE"], "a") as _f:
             _f.write(json.dumps({"pid": os.getpid(), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                 "jax_share": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"),
                                  "argv": [a.decode() for a in _cmd if a]}) + "\\n")
     """
 )
@@ -236,6 +286,7 @@ def test_cli_runs_real_workers_on_gpu_slots_until_budget(tmp_path: Path, pg_url:
     assert done.returncode == 0, done.stderr[-3000:]
     workers = _records(record)
     assert sorted(w["cuda"] for w in workers) == ["0", "0", "1", "1"]
+    assert [w["jax_share"] for w in workers] == ["0.45"] * 4
     seeds = {int(w["argv"][w["argv"].index("--sampler-seed") + 1]) for w in workers}
     assert len(seeds) == 4
     study = optuna.load_study(study_name="cifar10", storage=pg_url)
