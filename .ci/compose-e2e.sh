@@ -5,20 +5,24 @@
 # It starts its own Docker daemon with everything under a temp dir, builds local stand-ins for the
 # official base images (no registry is reachable in CI: a debootstrapped Debian, then Python and
 # PostgreSQL on top), runs `docker-compose up` and checks that the database becomes healthy,
-# `launch` creates one study per task, the workers finish the budget, the dashboard's
-# /api/studies lists the studies and the report service writes its pages. Everything (containers,
+# `launch` creates one study per task (the three case studies and a user's task file mounted from a
+# tasks folder: examples/digits.py), the workers finish the budget, the dashboard's /api/studies
+# lists the studies and the report service writes its pages. Everything (containers,
 # volumes, images, daemon, docker0 and its iptables chains) is removed on exit, pass or fail.
 #
 # Needs root, docker.io, docker-compose (1.29) and debootstrap, and the network access to Debian
 # and PyPI that CI has. Environment knobs:
-#   SWEEPER_E2E_TASKS    tasks to launch (default: cifar10 librispeech imdb)
+#   SWEEPER_E2E_TASKS    tasks to launch (default: cifar10 librispeech imdb digits.py; a .py name is
+#                        copied from examples/ into the mounted tasks folder)
 #   SWEEPER_E2E_PORT     host port of the dashboard (default 8080)
 #   SWEEPER_E2E_KEEP=1   keep the temp dir (logs) after the run
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MIRROR=$(cd "${1:-${SWEEPER_E2E_MIRROR:-$REPO/../shared/data}}" && pwd)
-TASKS=${SWEEPER_E2E_TASKS:-cifar10 librispeech imdb}
+TASKS=${SWEEPER_E2E_TASKS:-cifar10 librispeech imdb digits.py}
+# Studies are named after their task; the example files' tasks are named like the file.
+STUDIES=$(for task in $TASKS; do printf '%s ' "${task%.py}"; done)
 PORT=${SWEEPER_E2E_PORT:-8080}
 TRIALS=2
 W=$(mktemp -d /tmp/sweeper-e2e.XXXXXX)
@@ -86,9 +90,15 @@ for tool in dockerd docker docker-compose debootstrap iptables-save; do
     command -v "$tool" >/dev/null || fail "$tool not found: apt-get install docker.io docker-compose debootstrap"
 done
 [ "$(id -u)" = 0 ] || fail "run as root (own Docker daemon, debootstrap)"
+mkdir -p "$W/tasks"
 for task in $TASKS; do
-    [ -f "$REPO/studies/$task.py" ] || fail "no case study studies/$task.py for task $task"
+    case "$task" in
+        *.py) [ -f "$REPO/examples/$task" ] || fail "no example examples/$task for task $task"
+              cp "$REPO/examples/$task" "$W/tasks/" ;;
+        *) [ -f "$REPO/studies/$task.py" ] || fail "no case study studies/$task.py for task $task" ;;
+    esac
 done
+chmod -R a+rX "$W/tasks"
 
 phase daemon
 dockerd --data-root "$W/data" --exec-root "$W/exec" --host "$DOCKER_HOST" --pidfile "$W/docker.pid" \
@@ -142,6 +152,8 @@ SWEEPER_GPUS=all
 SWEEPER_CPU_WORKERS=2
 DATA_MIRROR_DIR=$MIRROR
 SWEEPER_DATA_MIRROR=/mirror
+SWEEPER_TASKS_DIR=$W/tasks
+SWEEPER_EXTRAS=examples
 DASHBOARD_PORT=$PORT
 REPORTS_DIR=$W/reports
 SWEEPER_UID=$(id -u)
@@ -169,15 +181,15 @@ code=$(docker wait "$launch")
 compose logs --no-color launch >"$W/launch.log"
 sed 's/^/  /' "$W/launch.log"
 [ "$code" = 0 ] || fail "launch exited with $code"
-for task in $TASKS; do
-    grep -q "study $task created" "$W/launch.log" || fail "launch did not create study $task"
+for study in $STUDIES; do
+    grep -q "study $study created" "$W/launch.log" || fail "launch did not create study $study"
 done
 
 phase workers
 status_json() { compose exec -T dashboard sweeper status --json; }
 deadline=$(($(date +%s) + 420))
 while :; do
-    if status_json >"$W/status.json" 2>/dev/null && python3 - "$W/status.json" "$TASKS" "$TRIALS" <<'PY'
+    if status_json >"$W/status.json" 2>/dev/null && python3 - "$W/status.json" "$STUDIES" "$TRIALS" <<'PY'
 import json, sys
 rows = {r["study"]: r for r in json.load(open(sys.argv[1]))}
 want, budget = sys.argv[2].split(), int(sys.argv[3])
@@ -205,7 +217,7 @@ sed 's/^/  /' "$W/second.log"
 grep -q "all budgets met" "$W/second.log" || fail "the second machine's worker did not see the finished studies"
 
 phase dashboard
-python3 - "http://127.0.0.1:$PORT/api/studies" "$TASKS" <<'PY' || fail "/api/studies does not list every study"
+python3 - "http://127.0.0.1:$PORT/api/studies" "$STUDIES" <<'PY' || fail "/api/studies does not list every study"
 import json, sys, time, urllib.request
 direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP(S)_PROXY
 for attempt in range(30):  # from the host, through the port published on 127.0.0.1
@@ -224,9 +236,9 @@ PY
 
 phase report
 compose run --rm report 2>&1 | sed 's/^/  /'
-for task in $TASKS; do
-    page=$(find "$W/reports" -name '*.html' -path "*$task*" -print -quit)
-    [ -n "$page" ] && [ -s "$page" ] || fail "no report page for $task under $W/reports"
+for study in $STUDIES; do
+    page="$W/reports/$study.html"
+    [ -s "$page" ] || fail "no report page for $study under $W/reports"
     log "report page: ${page#"$W"/}"
 done
 

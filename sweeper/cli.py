@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_flags(p)
 
     p = sub.add_parser("report", help="write the HTML report of each study")
-    p.add_argument("studies", nargs="+", metavar="STUDY")
+    p.add_argument("studies", nargs="*", metavar="STUDY", help="default: every sweep in the database that has finished trials")
     p.add_argument("--out", default="reports", help="output folder (default ./reports)")
     p.add_argument("--png", action="store_true", help="also write each headline figure as PNG (needs chromium)")
     _storage_flags(p)
@@ -279,12 +280,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = _settings(args)
     storage = open_storage(settings)
     with storage_errors(settings.storage):
-        for name in args.studies:
+        names = list(args.studies)
+        for name in names:
             load_study(storage, name)
-        pages = write_reports(storage, args.studies, Path(args.out), png=args.png)
+        if not names:
+            names = _reportable(storage)
+        pages = write_reports(storage, names, Path(args.out), png=args.png)
     for page in pages:
         print(page)
     return 0
+
+
+def _reportable(storage: Any) -> list[str]:
+    """Every sweep (not an evaluation study) with a finished trial; the others are named."""
+    from optuna.trial import TrialState
+
+    from sweeper.sweep import CONFIG_ATTR
+
+    names = []
+    for summary in storage.get_all_studies():
+        config = summary.user_attrs.get(CONFIG_ATTR)
+        if config is None or config.get("kind") != "search":
+            continue
+        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if states:
+            names.append(summary.study_name)
+        else:
+            print(f"skipped {summary.study_name}: no finished trials yet", file=sys.stderr)
+    if not names:
+        raise ConfigError("no study in the database has finished trials yet: run `sweeper worker`, then report")
+    return names
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -349,9 +374,20 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """``own_process``: this is the ``sweeper`` command's own process (not a test or notebook
+    calling in), whose stderr may be filtered."""
     args = build_parser().parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
+    debug = bool(getattr(args, "debug", False)) or os.environ.get("SWEEPER_DEBUG", "") not in ("", "0")
+    # TensorFlow's C++ start-up lines (oneDNN, CPU features) and Optuna's info lines are noise
+    # between progress lines; --debug shows them. Children inherit the environment.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
+    if debug:
+        os.environ["SWEEPER_DEBUG"] = "1"
+    elif args.command in STARTS_KERAS and own_process:
+        from sweeper import quiet
+
+        quiet.filter_stderr()
     try:
         return COMMANDS[args.command](args)
     except SweeperError as exc:
@@ -364,11 +400,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Commands whose process may start TensorFlow (its start-up lines are filtered: sweeper.quiet).
+STARTS_KERAS = ("worker", "run", "check", "evaluate")
+
+
 def console() -> None:
     """The installed ``sweeper`` command and ``python -m sweeper``: a process of its own, whose
-    garbage collection the worker may tune (``sweeper.collector``); ``main`` in-process does not."""
+    garbage collection the worker may tune (``sweeper.collector``) and whose stderr may be
+    filtered (``sweeper.quiet``); ``main`` in-process does neither."""
     collector.own_process()
-    sys.exit(main())
+    sys.exit(main(own_process=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

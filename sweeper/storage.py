@@ -41,6 +41,9 @@ MAX_RETRIES_PER_TRIAL = 3
 
 # Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+# Optuna's info lines ("A new study created in RDB ...") repeat what sweeper says; --debug shows them.
+if os.environ.get("SWEEPER_DEBUG", "") in ("", "0"):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def open_storage(
