@@ -43,6 +43,10 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="task-specific option (see `sweeper studies`)")
     p.add_argument("--subset", help="data subset, e.g. librispeech train-clean-100 (same as --option subset=NAME)")
     p.add_argument("--study-name", help="study name (default: the task name; one task only)")
+    p.add_argument("--design", choices=("search", "curve"), help="search (default): the sampler proposes; curve: a planned λ x seed design, every trial queued (see --points, --repeats)")
+    p.add_argument("--points", type=int, help="curve design: λ values per penalty type and dropout rates (default 5)")
+    p.add_argument("--repeats", type=int, help="curve design: training seeds per point (default 3); launching again with more adds only the new ones")
+    p.add_argument("--evaluate-seeds", type=int, help="once the budget is met, workers re-train the best configuration per penalty type with this many seeds on the test split (default 0: off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +161,18 @@ def _sweep_config(loaded: Any, args: argparse.Namespace, options: dict[str, Any]
         seed=args.seed,
         options=_given_options(args) if options is None else options,
         space=SearchSpace(**space_args),
+        design=args.design,
+        **_design_counts(args),
+        evaluate_seeds=args.evaluate_seeds,
     )
+
+
+def _design_counts(args: argparse.Namespace) -> dict[str, Any]:
+    if args.design != "curve":
+        if args.points is not None or args.repeats is not None:
+            raise ConfigError("--points and --repeats shape a curve design: add --design curve")
+        return {}
+    return {"points": 5 if args.points is None else args.points, "repeats": 3 if args.repeats is None else args.repeats}
 
 
 def _given_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,8 +207,12 @@ def _launch(settings: Any, configs: list[tuple[Any, Any]], args: argparse.Namesp
     for task, config in configs:
         name = args.study_name or task.name
         result = launch(settings, name, config)
-        verb = "created" if result.created else "already launched with these settings:"
-        print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
+        if result.added:
+            print(f"study {name}: {result.added} trials queued for the new repeats (task {config.task}, "
+                  f"budget {result.budget} trials)")
+        else:
+            verb = "created" if result.created else "already launched with these settings:"
+            print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
         if not result.baseline:
             print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "
                   "(add none to compare against it)")
@@ -230,10 +249,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import optuna
+
     from sweeper.backend import default_threads
     from sweeper.progress import Progress
     from sweeper.report import write_reports
-    from sweeper.storage import open_storage
+    from sweeper.storage import open_storage, storage_errors
     from sweeper.supervisor import spawn_workers, wait_all
 
     from sweeper.tasks.check import validate_for_launch
@@ -246,7 +267,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     validate_for_launch(*configs[0], settings)
     (name,) = _launch(settings, configs, args)
     storage = open_storage(settings)
-    progress = Progress(storage, name)
+    config = configs[0][1]
+    progress = Progress(storage, name, then=f"{name}.eval" if config.evaluate_seeds else None)
     children = spawn_workers(settings, args.workers, [name], threads=default_threads(args.workers))
     code = wait_all(children, on_tick=progress.tick)
     progress.final()
@@ -255,6 +277,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     pages = write_reports(storage, [name], Path(args.out))
     print(f"report: {pages[0]}")
+    if config.evaluate_seeds:
+        from sweeper.report.evaluation import collect_evaluation, verdict
+
+        with storage_errors(settings.storage):
+            evaluation = optuna.load_study(study_name=f"{name}.eval", storage=storage)
+            print(f"test split: {verdict(collect_evaluation(evaluation), name)}")
     return 0
 
 

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.report.collect import best_per_group, collect_points, params_key
+from sweeper.report.collect import best_mean_per_group, best_per_group, collect_points, params_key
 from sweeper.settings import Settings
 from sweeper.space import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage, storage_errors
@@ -64,10 +64,14 @@ def eval_seeds(base_seed: int, count: int) -> list[int]:
     return [base_seed * 1000 + i for i in range(count)]
 
 
-def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective()) -> list[EvalRun]:
-    """The best complete trial of each non-baseline group, plus the unregularized baseline
-    (penalty none, dropout 0, whatever the search found), each with every seed."""
-    best = best_per_group(collect_points(list(trials), objective), objective)
+def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective(), *,
+              by_mean: bool = False) -> list[EvalRun]:
+    """The best configuration of each non-baseline group, plus the unregularized baseline
+    (penalty none, dropout 0, whatever the search found), each with every seed. ``by_mean``
+    (a curve study, whose points are repeated): the configuration with the best mean over its
+    repeats, not the luckiest single run."""
+    points = collect_points(list(trials), objective)
+    best = best_mean_per_group(points, objective) if by_mean else best_per_group(points, objective)
     baseline = best.get("baseline")
     configs: list[tuple[str, int | None, dict[str, Any]]] = [
         ("baseline", baseline.number if baseline else None, dict(BASELINE_PARAMS))
@@ -106,14 +110,16 @@ class EvalPlan:
         )
 
 
-def prepare(settings: Settings, study_name: str, seeds: int) -> EvalPlan:
-    """Create or resume ``<study>.eval`` and enqueue the missing runs (idempotent)."""
+def prepare(settings: Settings, study_name: str, seeds: int,
+            storage: optuna.storages.BaseStorage | None = None) -> EvalPlan:
+    """Create or resume ``<study>.eval`` and enqueue the missing runs (idempotent). A worker
+    passes its own ``storage``, so that it opens no second connection pool."""
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     if is_eval_study(study_name):
         raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
                           f"e.g. sweeper evaluate {study_name[: -len(EVAL_SUFFIX)]}")
-    storage = open_storage(settings, create_tables=True)
+    storage = storage or open_storage(settings, create_tables=True)
     with storage_errors(settings.storage), launch_lock(settings.storage):
         parent = load_study(storage, study_name)
         attrs = parent.user_attrs
@@ -129,7 +135,7 @@ def prepare(settings: Settings, study_name: str, seeds: int) -> EvalPlan:
                 f"study {study_name!r} has no complete trials to evaluate yet: run `sweeper worker` "
                 f"(or `sweeper run {config.task}`) first"
             )
-        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal)
+        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve")
         name = eval_study_name(study_name)
         study, created = _open_eval_study(storage, name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
@@ -138,7 +144,8 @@ def prepare(settings: Settings, study_name: str, seeds: int) -> EvalPlan:
             study.enqueue_trial(run.params, user_attrs=run.user_attrs())
         counts = count_trials(study)
         budget = max(1, counts.finished + counts.running + counts.waiting)
-        eval_config = dataclasses.replace(config, kind="evaluate", parent=study_name, pruner="none", budget=budget)
+        eval_config = dataclasses.replace(config, kind="evaluate", parent=study_name, pruner="none", budget=budget,
+                                          design="search", points=0, repeats=1, evaluate_seeds=0)
         # Written last (as in launch): workers take a study only once its config is present, and
         # re-read the budget from it whenever they load the study.
         study.set_user_attr(CONFIG_ATTR, eval_config.to_attrs())

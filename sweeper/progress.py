@@ -12,24 +12,40 @@ from sweeper.status import StudyStatus, study_status
 
 
 class Progress:
-    def __init__(self, storage: optuna.storages.BaseStorage, study_name: str, *, every: float = 30.0):
-        self.study = optuna.load_study(study_name=study_name, storage=storage)
+    """Progress of a study and, once the workers have queued it, of its evaluation study."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, study_name: str, *, every: float = 30.0,
+                 then: str | None = None):
+        self.storage = storage
+        self.studies = [optuna.load_study(study_name=study_name, storage=storage)]
+        self.then = then
         self.start = time.monotonic()
         self.every = every
-        self.last_line = ""
-        self.last_time = 0.0
+        self.last: dict[str, tuple[str, float]] = {}
 
     def tick(self) -> None:
-        status = study_status(self.study)  # the storage retries through a database restart
-        line = format_progress(status, time.monotonic() - self.start)
-        key = line.split(" | elapsed")[0]
-        if key != self.last_line or time.monotonic() - self.last_time >= self.every:
-            print(line, file=sys.stdout, flush=True)
-            self.last_line, self.last_time = key, time.monotonic()
+        if self.then is not None and self._exists(self.then):
+            self.studies.append(optuna.load_study(study_name=self.then, storage=self.storage))
+            self.then = None
+        for study in self.studies:
+            status = study_status(study)  # the storage retries through a database restart
+            line = format_progress(status, time.monotonic() - self.start)
+            key = line.split(" | elapsed")[0]
+            last_key, last_time = self.last.get(study.study_name, ("", 0.0))
+            if key != last_key or time.monotonic() - last_time >= self.every:
+                print(line, file=sys.stdout, flush=True)
+                self.last[study.study_name] = (key, time.monotonic())
 
     def final(self) -> None:
-        self.last_line = ""
+        self.last.clear()
         self.tick()
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.storage.get_study_id_from_name(name)
+        except KeyError:
+            return False
+        return True
 
 
 def format_progress(s: StudyStatus, elapsed: float) -> str:

@@ -70,3 +70,19 @@ def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Differ
     result = sps.ttest_ind(xa, xb, equal_var=False)
     half = float(sps.t.ppf(0.5 + level / 2, df)) * se
     return Difference(diff, diff - half, diff + half, float(result.pvalue), float(result.statistic), float(df))
+
+
+def paired(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Difference | None:
+    """``mean(a[r] - b[r])`` over the repeats ``r`` both have, with its t-interval and the paired
+    t-test. A curve study trains repeat r of every configuration with the same seed (the same
+    initial weights and batch order), so the difference repeat by repeat removes that shared noise.
+    None with fewer than 2 pairs."""
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return None
+    diffs = np.array([a[r] - b[r] for r in common], dtype=float)
+    ci = mean_ci(diffs.tolist(), level)
+    if ci.std == 0.0:
+        return Difference(ci.mean, ci.mean, ci.mean, None, None, None)
+    result = sps.ttest_1samp(diffs, 0.0)
+    return Difference(ci.mean, ci.low, ci.high, float(result.pvalue), float(result.statistic), float(len(common) - 1))

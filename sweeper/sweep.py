@@ -13,6 +13,7 @@ import optuna
 
 import sweeper
 from sweeper.errors import ConfigError
+from sweeper.design import DESIGNS, curve_configs
 from sweeper.space import SearchSpace
 from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
 
@@ -49,6 +50,14 @@ class SweepConfig:
     # SHA-256 prefix of the task's source (sweeper.tasks.loading.fingerprint); "" for none recorded.
     task_fingerprint: str = ""
     objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
+    # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.design), with
+    # ``points`` per curve and ``repeats`` seeds per point, every trial queued at launch.
+    design: str = "search"
+    points: int = 0
+    repeats: int = 1
+    # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
+    # as the budget is met; 0: only `sweeper evaluate` does it.
+    evaluate_seeds: int = 0
 
     def __post_init__(self) -> None:
         if self.budget <= 0:
@@ -65,6 +74,17 @@ class SweepConfig:
             raise ConfigError(f"unknown sweep kind {self.kind!r}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"unknown pruner {self.pruner!r}: use one of {', '.join(PRUNERS)}")
+        if self.design not in DESIGNS:
+            raise ConfigError(f"unknown design {self.design!r}: use one of {', '.join(DESIGNS)}")
+        if self.design == "curve" and (self.points < 2 or self.repeats < 1):
+            raise ConfigError(
+                f"a curve design needs --points >= 2 and --repeats >= 1, got {self.points} and {self.repeats}"
+            )
+        if self.evaluate_seeds < 0 or self.evaluate_seeds == 1:
+            raise ConfigError(
+                f"--evaluate-seeds {self.evaluate_seeds}: use 0 (no evaluation) or at least 2 seeds "
+                "(one run gives no interval)"
+            )
 
     @classmethod
     def for_task(cls, task: LoadedTask | str, budget: int | None = None, **given: Any) -> SweepConfig:
@@ -83,6 +103,21 @@ class SweepConfig:
         }
         values.update({k: v for k, v in given.items() if v is not None})
         space = values.pop("space", None) or SearchSpace()
+        if values.get("design") == "curve":
+            points, repeats = values.get("points") or 0, values.get("repeats") or 0
+            if points < 2 or repeats < 1:
+                raise ConfigError(f"a curve design needs --points >= 2 and --repeats >= 1, got {points} and {repeats}")
+            # Every trial is planned: the budget is their count, nothing to sample or prune.
+            planned = len(curve_configs(space, values.get("points") or 0)) * (values.get("repeats") or 1)
+            if budget is not None and budget != planned:
+                raise ConfigError(
+                    f"--trials {budget} does not fit the curve design: it plans {planned} trials "
+                    "(--points and --repeats set its size); leave --trials out"
+                )
+            budget = planned
+            if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
+                raise ConfigError("a curve design trains every planned trial to the end: leave --pruner and --sampler out")
+            values.update(pruner="none", sampler="random")
         if budget is None:
             budget = len(space.grid()) if values.get("sampler") == "grid" else 20
         return cls(task=loaded.reference, budget=budget, options=options, space=space,

@@ -109,9 +109,11 @@ def _alive(pid: int) -> bool:
 
 
 def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
-    """A retried trial keeps the seed of the trial it repeats; an evaluation run uses its own."""
-    if "eval_seed" in trial.user_attrs:
-        return int(trial.user_attrs["eval_seed"])
+    """A retried trial keeps the seed of the trial it repeats; a planned run (a repeat of a curve
+    study, an evaluation run) uses the seed it was queued with."""
+    for key in ("fixed_seed", "eval_seed"):
+        if key in trial.user_attrs:
+            return int(trial.user_attrs[key])
     # The trial's frozen copy, read when the trial was created, saves a query per trial.
     system_attrs = trial._cached_frozen_trial.system_attrs
     original = system_attrs.get("failed_trial", trial.number)
@@ -153,6 +155,8 @@ class Worker:
         # Notes left in a study by workers of this host that have since exited, saying they could
         # not run it: cleared once this worker can.
         self._stale_notes: dict[str, list[str]] = {}
+        # Sweeps whose evaluation this worker has queued (or found queued).
+        self._evaluated: set[str] = set()
         self._consecutive_failures = 0
         self._trained = False  # whether a trial has started training in this process
 
@@ -183,7 +187,8 @@ class Worker:
         names = self._wait_for_studies()
         while self._stop_signal is None:
             open_ = []
-            for name in names:
+            added = False
+            for name in list(names):
                 if name in self._set_aside:
                     continue
                 try:
@@ -192,9 +197,19 @@ class Worker:
                     self._put_aside(name, exc)
                     continue
                 counts = count_trials(study)
+                if counts.finished >= config.budget:
+                    # A launch may have planned more since (a curve study's new repeats).
+                    study, config = self._reload(name)
                 if counts.finished < config.budget:
                     open_.append((counts.finished / config.budget, name, counts))
+                elif config.evaluate_seeds and config.kind == "search" and name not in self._evaluated:
+                    evaluation = self._queue_evaluation(name, config)
+                    if evaluation and evaluation not in names:
+                        names.append(evaluation)  # served like any other study, from the next round
+                        added = True
             if not open_:
+                if added:
+                    continue
                 return self._finish(names)
             progressed = False
             for _, name, counts in sorted(open_, key=lambda o: o[:2]):  # least progress first
@@ -294,6 +309,34 @@ class Worker:
             self._studies[name] = (study, config)
             self._stale_notes[name] = stale_notes(attrs, self.name)
         return self._studies[name]
+
+    def _reload(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+        """The study with its stored config read again (its budget may have grown)."""
+        assert self.storage is not None
+        with storage_errors(self.settings.storage):
+            attrs = study_user_attrs(self.storage, name)
+        study, config = self._studies[name]
+        fresh = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
+        if fresh != config:
+            self.storage.budgets[study._study_id] = fresh.budget
+            self._studies[name] = (study, fresh)
+        return self._studies[name]
+
+    def _queue_evaluation(self, name: str, config: SweepConfig) -> str | None:
+        """The sweep's budget is met and it asks for evaluation: queue the test-split re-training
+        of its best configurations (idempotent: every worker that sees the budget met may call
+        it), and return the evaluation study's name to serve it too."""
+        from sweeper.evaluate import prepare
+
+        self._evaluated.add(name)
+        try:
+            plan = prepare(self.settings, name, config.evaluate_seeds, self.storage)
+        except NoStudyError as exc:  # no complete trial to evaluate (all pruned or diverged)
+            self.log(f"[worker {self.index}] no evaluation of {name}: {exc}")
+            return None
+        if plan.enqueued:
+            self.log(f"[worker {self.index}] {name} finished its budget: {plan.describe()}")
+        return plan.eval_study
 
     def _task(self, name: str, config: SweepConfig) -> LoadedTask:
         """The study's task, loaded once; ``TaskError`` when this machine lacks its code or has
@@ -529,7 +572,7 @@ class Worker:
                 f"{attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
             )
         hp = Hyperparams.from_params(params)
-        key = config.goal.log_key
+        key = f"test_{config.goal.metric}" if config.kind == "evaluate" else config.goal.log_key
         shown = f"{key}={value:.4f}" if value is not None else f"{key}=-"
         reason = attrs.get("stop_reason") or attrs.get("fail_reason") or ""
         self.log(

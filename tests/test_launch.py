@@ -91,3 +91,70 @@ def test_median_pruner_spares_a_fifth_of_the_budget_between_3_and_5_trials(budge
     assert isinstance(pruner, optuna.pruners.MedianPruner)
     assert pruner._n_startup_trials == startup
     assert pruner._n_warmup_steps == 3
+
+
+def _curve(repeats: int, **kw: object) -> SweepConfig:
+    space = SearchSpace(lambda_low=1e-4, lambda_high=1e-2, dropout_low=0.0, dropout_high=0.3)
+    return SweepConfig.for_task("tests.support.sleep_task", design="curve", points=3, repeats=repeats,
+                                space=space, options={"seconds": 0.0}, **kw)
+
+
+def _queued(study: optuna.Study) -> list[tuple[dict, int, int]]:
+    out = []
+    for t in study.get_trials(states=(TrialState.WAITING,)):
+        fixed = study._storage.get_trial_system_attrs(t._trial_id)["fixed_params"]
+        out.append((fixed, t.user_attrs["repeat"], t.user_attrs["fixed_seed"]))
+    return out
+
+
+def test_a_curve_launch_queues_its_whole_plan_and_more_repeats_add_only_new_ones(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    result = launch(settings, "c", _curve(2))
+    # 1 baseline + 3 penalties x 3 λ + 3 dropout rates = 13 configurations, 2 repeats each.
+    assert result.created and result.budget == 26
+    study = optuna.load_study(study_name="c", storage=open_storage(settings))
+    queued = _queued(study)
+    assert len(queued) == 26 and len({(str(sorted(p.items())), r) for p, r, _ in queued}) == 26
+    assert {r: {s for _, rr, s in queued if rr == r} for r in (0, 1)} == {0: {queued[0][2]}, 1: {queued[13][2]}}
+    stored = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
+    assert (stored.pruner, stored.sampler, stored.budget) == ("none", "random", 26)
+
+    assert launch(settings, "c", _curve(2)).added == 0  # the same launch changes nothing
+    again = launch(settings, "c", _curve(3))
+    assert again.added == 13 and again.budget == 39
+    assert sorted(r for _, r, _ in _queued(study)) == [0] * 13 + [1] * 13 + [2] * 13
+    assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).repeats == 3
+    with pytest.raises(ConfigError, match="already plans 3 repeats: --repeats adds repeats and never removes them"):
+        launch(settings, "c", _curve(2))
+    with pytest.raises(ConfigError, match=r"other settings \(epochs: stored 1, given 2\): only --repeats may change for a curve study"):
+        launch(settings, "c", _curve(4, epochs=2))
+    assert len(study.trials) == 39
+
+
+def test_a_curve_design_sets_its_own_budget_pruner_and_sampler() -> None:
+    with pytest.raises(ConfigError, match=r"--trials 10 does not fit the curve design: it plans 26 trials"):
+        _curve(2, budget=10)
+    with pytest.raises(ConfigError, match="leave --pruner and --sampler out"):
+        _curve(2, pruner="median")
+
+
+def test_workers_queue_and_run_the_evaluation_once_the_budget_is_met(tmp_path) -> None:
+    """--evaluate-seeds: the worker that sees the budget met queues the test-split re-training
+    of the best configuration per penalty type (by its mean over the repeats) and serves it."""
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'e.db'}")
+    launch(settings, "c", _curve(2, evaluate_seeds=2))
+    lines: list[str] = []
+    assert Worker(settings, ["c"], sampler_seed=1, log=lines.append).run() == 0
+    assert any("c finished its budget: evaluation study c.eval created: 10 runs enqueued" in line for line in lines), lines
+    assert lines[-1].endswith("all budgets met (c, c.eval); exiting")
+    storage = open_storage(settings)
+    evaluation = optuna.load_study(study_name="c.eval", storage=storage)
+    runs = evaluation.get_trials(states=(TrialState.COMPLETE,))
+    assert len(runs) == 10 and len(evaluation.trials) == 10
+    # The sleep task peaks at λ = 1e-3 and dropout 0.2 (tests/support/sleep_task.py): the best means.
+    best = {t.user_attrs["penalty_group"]: t.params for t in runs}
+    assert best["l2"]["lambda"] == pytest.approx(1e-3) and best["dropout"]["dropout"] == pytest.approx(0.2)
+    assert SweepConfig.from_attrs(evaluation.user_attrs[CONFIG_ATTR]).evaluate_seeds == 0
+    # A second worker finds everything done and queues nothing more.
+    assert Worker(settings, None, sampler_seed=2, log=lines.append).run() == 0
+    assert len(optuna.load_study(study_name="c.eval", storage=storage).trials) == 10

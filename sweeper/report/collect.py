@@ -49,6 +49,8 @@ class TrialPoint:
     val_loss: float | None = None
     # +1 when higher values are better, -1 when lower are (the study's direction).
     sign: int = 1
+    # A curve study's repeat of this configuration (its seed index), else None.
+    repeat: int | None = None
 
     @property
     def group(self) -> str:
@@ -71,6 +73,8 @@ class ReportData:
     direction: str
     points: list[TrialPoint]
     objective: Objective = Objective()
+    # "search" or "curve" (sweeper.design): a curve study's report draws curves with bands.
+    design: str = "search"
     # Parameter importances (PED-ANOVA over complete trials) or None, with why not.
     importances: dict[str, float] | None = None
     importance_note: str = ""
@@ -114,6 +118,21 @@ def best_per_group(points: list[TrialPoint], objective: Objective = Objective())
     return {g: best[g] for g in GROUPS if g in best}
 
 
+def best_mean_per_group(points: list[TrialPoint], objective: Objective = Objective()) -> dict[str, TrialPoint]:
+    """Per group, a trial of the configuration whose complete repeats have the best mean (a
+    curve study's points are repeated with several seeds), in ``GROUPS`` order."""
+    by_config: dict[tuple[str, Any], list[TrialPoint]] = {}
+    for p in points:
+        if p.state == "complete" and p.value is not None:
+            by_config.setdefault((p.group, params_key(p.params)), []).append(p)
+    best: dict[str, tuple[float, TrialPoint]] = {}
+    for (group, _), runs in by_config.items():
+        mean = sum(r.value for r in runs) / len(runs)  # type: ignore[misc]
+        if group not in best or objective.better(mean, best[group][0]):
+            best[group] = (mean, runs[0])
+    return {g: best[g][1] for g in GROUPS if g in best}
+
+
 def collect_points(trials: list[FrozenTrial], objective: Objective = Objective()) -> list[TrialPoint]:
     """Every trial except queued ones that no worker has taken yet."""
     return [trial_point(t, objective) for t in trials if t.params or t.state != TrialState.WAITING]
@@ -153,6 +172,7 @@ def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> Trial
         train_loss=attrs.get("train_loss"),
         val_loss=attrs.get("val_loss"),
         sign=1 if objective.direction == "maximize" else -1,
+        repeat=attrs.get("repeat"),
     )
 
 
@@ -168,6 +188,7 @@ def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
         direction=study.direction.name.lower(),
         points=collect_points(trials, objective),
         objective=objective,
+        design=config.get("design", "search"),
         importances=importances,
         importance_note=note,
         evaluation=evaluation,

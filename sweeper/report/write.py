@@ -22,6 +22,8 @@ from sweeper.report.figures import (
     learning_curves_figure,
     sparsity_figure,
 )
+from sweeper.report.curve_figure import curves_figure
+from sweeper.report.curves import response_curves
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
 
@@ -33,8 +35,13 @@ class ReportError(SweeperError):
 
 
 # (div id, section heading, figure builder): the page order; tests open each div by its id.
+def headline(data: ReportData) -> go.Figure:
+    """A curve study's response curves with their bands; a search study's trials as points."""
+    return curves_figure(data) if data.design == "curve" else accuracy_vs_lambda(data)
+
+
 FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
-    ("fig-accuracy-vs-lambda", "1. {Validation} vs λ", accuracy_vs_lambda),
+    ("fig-accuracy-vs-lambda", "1. {Validation} vs λ", headline),
     ("fig-evaluation", "Re-evaluation on the test split",
      lambda d: evaluation_figure(d.evaluation, d.study)),
     ("fig-lambda-dropout", "2. λ × dropout", lambda_dropout_figure),
@@ -84,7 +91,7 @@ def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: P
     if png:
         from sweeper.report.png import write_png
 
-        pages += [write_png(accuracy_vs_lambda(d), out / f"{d.study}-headline.png") for d in datas]
+        pages += [write_png(headline(d), out / f"{d.study}-headline.png") for d in datas]
     return pages
 
 
@@ -102,11 +109,14 @@ def write_study_page(data: ReportData, out: Path) -> Path:
         f"<h1>{html.escape(data.study)}</h1>",
         f"<p>task <b>{html.escape(str(data.task))}</b> · {html.escape(counts_line(data))}</p>",
         f"<p class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</p>",
+        *curve_verdicts_html(data),
     ]
     first = True
     for div_id, heading, build in FIGURES:
         fig = build(data)
         validation = data.objective.on("validation")
+        if div_id == "fig-accuracy-vs-lambda" and data.design == "curve":
+            heading = "1. Response curves: {Validation} vs λ and dropout, with 95% bands"
         sections.append(f"<h2>{html.escape(heading.replace('{Validation}', validation[0].upper() + validation[1:]))}</h2>")
         sections.append(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
                                     config={"displaylogo": False}))
@@ -121,11 +131,24 @@ def write_study_page(data: ReportData, out: Path) -> Path:
     return page
 
 
+def curve_verdicts_html(data: ReportData) -> list[str]:
+    """A curve study's verdict per penalty type, read from its curves (validation split)."""
+    if data.design != "curve":
+        return []
+    verdicts = response_curves(data).verdicts
+    if not verdicts:
+        return []
+    items = "".join(f"<li>{html.escape(v)}</li>" for v in verdicts.values())
+    return [f"<div class='curve-verdicts'><b>From the response curves ({html.escape(data.objective.on('validation'))}, "
+            f"paired by seed against the unregularized baseline):</b><ul>{items}</ul></div>"]
+
+
 def write_index(datas: list[ReportData], out: Path) -> Path:
     rows = "".join(
         f'<li><a href="{html.escape(d.study)}.html">{html.escape(d.study)}</a> '
         f"(task {html.escape(str(d.task))}; {html.escape(counts_line(d))})"
-        f"<br><span class='verdict'>{html.escape(verdict(d.evaluation, d.study))}</span></li>"
+        f"<br><span class='verdict'>{html.escape(verdict(d.evaluation, d.study))}</span>"
+        + "".join(curve_verdicts_html(d)) + "</li>"
         for d in datas
     )
     page = out / "index.html"

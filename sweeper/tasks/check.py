@@ -27,6 +27,7 @@ from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
 
 EVAL_BATCHES = 4
+EPOCH_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class ModelProbe:
     hp: Hyperparams
     parameters: int
     step_s: float  # median of the timed training steps (the first, which traces, excluded)
-    eval_step_s: float
+    eval_step_s: float  # per validation batch beyond the first
+    epoch_overhead_s: float | None  # what a fit epoch costs beyond its steps (callbacks, validation set-up)
     loss: float
     value: float  # the objective on the validation slice
     penalised: int  # kernels carrying the sampled penalty
@@ -60,8 +62,10 @@ def probe_settings(space: SearchSpace) -> list[Hyperparams]:
             for p in space.penalties]
 
 
-def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyperparams, *, steps: int = 5) -> ModelProbe:
-    """Build the model for ``hp``, train ``steps`` batches and evaluate a validation slice."""
+def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyperparams, *, steps: int = 5,
+                time_epochs: bool = False) -> ModelProbe:
+    """Build the model for ``hp``, train ``steps`` batches and evaluate a validation slice; with
+    ``time_epochs``, also time short ``fit`` epochs to learn what an epoch costs beyond its steps."""
     import keras
 
     from sweeper.tasks.regularize import dropout_rates, penalised_weights
@@ -98,7 +102,15 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     full, scores = evaluate(x_val, y_val)
     batches = max(1, math.ceil(n_val / batch))
     # Per batch beyond the first; the first carries evaluate()'s fixed cost, paid once per epoch.
-    eval_s = (full - one) / (batches - 1) if batches > 1 else one
+    # Per batch beyond the first (clamped: on a busy machine the two timings can cross).
+    eval_s = max(0.0, full - one) / (batches - 1) if batches > 1 else one
+    step = statistics.median(step_times) if step_times else math.nan
+    overhead = None
+    if time_epochs:
+        k = max(1, min(n_train // batch, EPOCH_BATCHES))
+        epoch_times = _fit_epoch_times(model, take(splits.x_train, slice(0, k * batch)),
+                                       take(splits.y_train, slice(0, k * batch)), x_val, y_val, batch)
+        overhead = max(0.0, statistics.median(epoch_times) - k * step - batches * eval_s)
     if objective.metric not in scores:
         raise TaskError(f"{loaded.where}: {missing_metric(objective, scores)}")
     weights = penalised_weights(model, embeddings=False)
@@ -119,8 +131,29 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     if hp.penalty != "none" and len(penalised) < len(weights):
         unpenalised = [f"{w.layer}/{w.weight}" for w in weights if not (w.l1 > 0 or w.l2 > 0)]
         warnings.append(f"kernels without the penalty: {', '.join(unpenalised)}")
-    return ModelProbe(hp, int(model.count_params()), statistics.median(step_times) if step_times else math.nan,
-                      eval_s, loss, float(scores[objective.metric]), len(penalised), len(weights), rates, warnings)
+    return ModelProbe(hp, int(model.count_params()), step, eval_s, overhead, loss, float(scores[objective.metric]),
+                      len(penalised), len(weights), rates, warnings)
+
+
+def _fit_epoch_times(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, batch: int) -> list[float]:
+    """Wall time of fit epochs 2 and 3 on a slice (the first traces the graphs)."""
+    import keras
+
+    class Clock(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[float] = []
+            self.began = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.began = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.times.append(time.perf_counter() - self.began)
+
+    clock = Clock()
+    model.fit(x, y, validation_data=(x_val, y_val), epochs=3, batch_size=batch, callbacks=[clock], verbose=0)
+    return clock.times[1:]
 
 
 def validate_for_launch(loaded: LoadedTask, config: SweepConfig, settings: Settings) -> None:
@@ -159,8 +192,8 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
         return 0
     warnings: list[str] = []
     probes = []
-    for hp in probe_settings(config.space):
-        probe = probe_model(loaded, splits, config, hp)
+    for i, hp in enumerate(probe_settings(config.space)):
+        probe = probe_model(loaded, splits, config, hp, time_epochs=i == 0)
         probes.append(probe)
         out(f"  {hp.describe():<56} params {probe.parameters:,}  step {probe.step_s * 1000:.1f} ms  "
             f"loss {probe.loss:.3f}  {config.goal.metric} {probe.value:.3f}  "
@@ -169,10 +202,12 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
     n_train, n_val = length(splits.y_train), length(splits.y_val)
     step = statistics.median(p.step_s for p in probes)
     eval_step = statistics.median(p.eval_step_s for p in probes)
-    epoch = math.ceil(n_train / config.batch_size) * step + math.ceil(n_val / config.batch_size) * eval_step
-    out(f"estimated epoch: {math.ceil(n_train / config.batch_size)} steps x {step * 1000:.1f} ms + validation "
-        f"{math.ceil(n_val / config.batch_size)} x {eval_step * 1000:.1f} ms = {epoch:.1f} s; "
-        f"a trial of {config.epochs} epochs = {epoch * config.epochs:.0f} s on this machine")
+    overhead = probes[0].epoch_overhead_s or 0.0
+    steps, val_batches = math.ceil(n_train / config.batch_size), math.ceil(n_val / config.batch_size)
+    epoch = steps * step + val_batches * eval_step + overhead
+    out(f"estimated epoch: {steps} steps x {step * 1000:.1f} ms + validation {val_batches} x {eval_step * 1000:.1f} ms "
+        f"+ {overhead * 1000:.0f} ms per epoch = {epoch:.1f} s; a trial of {config.epochs} epochs = "
+        f"{_duration(epoch * config.epochs)} on this machine")
     for warning in warnings:
         out(f"warning: {warning}")
     out("ok: ready to launch" if not warnings else f"ok with {len(warnings)} warning(s)")
@@ -183,6 +218,10 @@ def _base_build_model() -> Any:
     from sweeper.tasks.api import Task
 
     return Task.build_model
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _rates(rates: list[float]) -> str:

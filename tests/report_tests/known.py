@@ -116,3 +116,40 @@ def eval_study(parent: str, storage: Any, values: dict[tuple[str, int | None], l
             study.add_trial(trial(TrialState.COMPLETE, group_params[group], acc, attrs={
                 "eval_seed": seed, "role": "evaluation", "source_trial": source, "penalty_group": group}))
     return study
+
+
+# A curve study (3 repeats per point) with differences to the baseline chosen so that every
+# interval is known by hand: each point's values are the baseline's plus the listed offsets, one per
+# repeat, and the sample standard deviation of every offset triple is 0.01 (or 0), so the paired
+# 95% interval is the mean offset ± t(0.975, 2) · 0.01 / √3 = ± 0.0248414.
+CURVE_BASELINE = [0.60, 0.62, 0.61]
+CURVE_OFFSETS: dict[tuple[str, float], list[float]] = {
+    ("l2", 1e-4): [0.02, 0.03, 0.04],  # helps: +3.0 pp, CI +0.5 to +5.5
+    ("l2", 1e-3): [0.03, 0.04, 0.05],  # helps most: +4.0 pp, CI +1.5 to +6.5
+    ("l2", 1e-2): [-0.01, 0.00, 0.01],  # noise: +0.0 pp, CI -2.5 to +2.5
+    ("l1", 1e-4): [0.01, 0.00, -0.01],  # noise
+    ("l1", 1e-3): [-0.04, -0.05, -0.06],  # hurts: -5.0 pp
+    ("l1", 1e-2): [-0.10, -0.11, -0.12],  # hurts most: -11.0 pp
+    ("dropout", 0.2): [0.00, 0.01, 0.02],  # noise: +1.0 pp, CI -1.5 to +3.5
+    ("dropout", 0.4): [-0.03, -0.02, -0.01],  # noise: -2.0 pp, CI -4.5 to +0.5
+}
+
+
+def curve_study(name: str = "curve", storage: Any = None, best_epoch_bonus: float = 0.0) -> optuna.Study:
+    """``best_epoch_bonus``: how much better than its last epoch the baseline was at its best one."""
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study.set_user_attr(VERSION_ATTR, current_versions())
+    study.set_user_attr(CONFIG_ATTR, config(budget=27, design="curve", points=3, repeats=3, pruner="none",
+                                            sampler="random").to_attrs())
+    for repeat, base in enumerate(CURVE_BASELINE):
+        p = params("none")
+        t = trial(TrialState.COMPLETE, p, base, attrs={"role": "curve", "repeat": repeat})
+        hist = dict(t.user_attrs["history"])
+        hist["val_accuracy"] = [base - 0.1, base + best_epoch_bonus, base]
+        t.set_user_attr("history", hist)
+        study.add_trial(t)
+        for (group, x), offsets in CURVE_OFFSETS.items():
+            p = params("none", dropout=x) if group == "dropout" else params(group, x)
+            study.add_trial(trial(TrialState.COMPLETE, p, round(base + offsets[repeat], 6),
+                                  attrs={"role": "curve", "repeat": repeat}))
+    return study

@@ -13,10 +13,8 @@ from sweeper.report.png import find_browser
 from sweeper.report.write import FIGURE_IDS, ReportError, write_reports
 from sweeper.storage import open_storage
 from sweeper.settings import Settings
-from tests.report_tests.browser import CHROMIUM, open_page, pixel_std
-from tests.report_tests.known import eval_study, known_study, params
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+from tests.report_tests.browser import open_page, pixel_std
+from tests.report_tests.known import curve_study, eval_study, known_study, params
 
 EVALUATED = {("baseline", 1): [0.600, 0.610, 0.620], ("l2", 5): [0.650, 0.660, 0.655], ("l1", 4): [0.600, 0.630, 0.615]}
 GROUP_PARAMS = {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2), "l1": params("l1", 1e-3)}
@@ -86,3 +84,20 @@ def test_find_browser_prefers_browser_path(tmp_path: Path) -> None:
     fake = tmp_path / "my-chromium"
     shutil.copy("/bin/true", fake)
     assert find_browser({"BROWSER_PATH": str(fake), "PATH": ""}) == str(fake)
+
+
+def test_a_curve_study_page_draws_bands_and_lists_its_verdicts(tmp_path: Path) -> None:
+    storage = open_storage(Settings(storage=f"sqlite:///{tmp_path / 'c.db'}"), create_tables=True)
+    curve_study("curve", storage, best_epoch_bonus=0.05)
+    page, index = write_reports(storage, ["curve"], tmp_path / "out")
+    check = open_page(page, FIGURE_IDS, screenshot_of="fig-accuracy-vs-lambda")
+    assert check.console_errors == [] and check.requests == []
+    assert check.rendered == {div: True for div in FIGURE_IDS}
+    assert pixel_std(check.screenshot) > 10
+    html = page.read_text()
+    assert "1. Response curves: Validation accuracy vs λ and dropout, with 95% bands" in html
+    assert '"fill":"tonexty"' in html  # the bands
+    assert "unregularized, best epoch (early stopping)" in html
+    assert "L2 helps for λ in [1e-4, 1e-3] (best +4.0 pp at λ ≈ 1e-3, 95% CI +1.5 to +6.5)" in html
+    text = index.read_text()
+    assert "L1: no λ helps beyond noise" in text and "it hurts at λ ≥ 1e-3" in text

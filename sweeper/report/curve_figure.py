@@ -1,0 +1,96 @@
+"""The headline of a curve study: response curves with their 95% bands (from
+``sweeper.report.curves``), the objective against λ and against the dropout rate, and the
+generalization gap on the same axes; the baseline, at its last and at its best epoch, as bands
+across each panel."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from sweeper.report.collect import ReportData
+from sweeper.report.curves import CurvePoint, ResponseCurves, response_curves
+from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS
+from sweeper.stats import MeanCI
+
+DROPOUT_COLOUR = "#ff7f0e"
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _band(fig: go.Figure, points: list[CurvePoint], stat: str, name: str, colour: str, row: int, col: int,
+          legend: bool) -> None:
+    """Mean line with markers, and its interval as a filled band (collapsed where n < 2)."""
+    cis: list[MeanCI | None] = [getattr(p, stat) for p in points]
+    pts = [(p, ci) for p, ci in zip(points, cis) if ci is not None]
+    if not pts:
+        return
+    xs = [p.x for p, _ in pts]
+    low = [ci.low if ci.low is not None else ci.mean for _, ci in pts]
+    high = [ci.high if ci.high is not None else ci.mean for _, ci in pts]
+    fig.add_trace(go.Scatter(x=xs, y=high, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
+                             legendgroup=name), row=row, col=col)
+    fig.add_trace(go.Scatter(x=xs, y=low, mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=_rgba(colour, 0.2), hoverinfo="skip", showlegend=False, legendgroup=name,
+                             name=f"{name} 95% CI"), row=row, col=col)
+    fig.add_trace(go.Scatter(
+        x=xs, y=[ci.mean for _, ci in pts], mode="lines+markers", name=name, legendgroup=name, showlegend=legend,
+        line=dict(color=colour, width=2), marker=dict(color=colour, size=7),
+        text=[f"{name}<br>x={p.x:.3g}<br>mean {ci.mean:.4f} (n={ci.n})"
+              + (f"<br>95% CI {ci.low:.4f} to {ci.high:.4f}" if ci.low is not None else "") for p, ci in pts],
+        hovertemplate="%{text}<extra></extra>",
+    ), row=row, col=col)
+
+
+def _reference(fig: go.Figure, ci: MeanCI | None, label: str, colour: str, dash: str, row: int, col: int,
+               position: str = "bottom left") -> None:
+    if ci is None:
+        return
+    if ci.low is not None and ci.high is not None and ci.high > ci.low:
+        fig.add_hrect(y0=ci.low, y1=ci.high, fillcolor=colour, opacity=0.12, line_width=0, row=row, col=col)
+    fig.add_hline(y=ci.mean, line_dash=dash, line_color=colour, row=row, col=col,
+                  annotation_text=label, annotation_position=position, annotation_font_size=10,
+                  annotation_font_color=colour)
+
+
+def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.Figure:
+    curves = curves or response_curves(data)
+    o = data.objective
+    gap = f"train − validation {o.name}" if o.direction == "maximize" else f"validation − train {o.name}"
+    fig = make_subplots(
+        rows=2, cols=2, shared_xaxes="columns", vertical_spacing=0.1, horizontal_spacing=0.08,
+        subplot_titles=[f"{o.on('validation')} vs λ (no dropout)", f"{o.on('validation')} vs dropout rate (no penalty)",
+                        f"generalization gap ({gap}) vs λ", "generalization gap vs dropout rate"],
+    )
+    for penalty, points in curves.penalties.items():
+        colour = PENALTY_COLOURS[penalty]
+        _band(fig, points, "value", PENALTY_LABELS[penalty], colour, 1, 1, True)
+        _band(fig, points, "gap", PENALTY_LABELS[penalty], colour, 2, 1, False)
+    dropout = list(curves.dropout)
+    if curves.baseline is not None and dropout:
+        dropout = [curves.baseline, *dropout]  # rate 0 is the baseline
+    _band(fig, dropout, "value", "dropout", DROPOUT_COLOUR, 1, 2, True)
+    _band(fig, dropout, "gap", "dropout", DROPOUT_COLOUR, 2, 2, False)
+    base = curves.baseline
+    if base is not None:
+        n = base.value.n
+        for col in (1, 2):
+            _reference(fig, base.value, f"unregularized, last epoch (n={n})", "#555555", "dash", 1, col)
+            _reference(fig, curves.best_epoch, "unregularized, best epoch (early stopping)", "#2ca02c", "dot", 1, col,
+                       position="top right")
+            _reference(fig, base.gap, "unregularized", "#555555", "dash", 2, col)
+    fig.update_xaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_xaxes(type="log", exponentformat="power", title_text="λ (log scale)", row=2, col=1)
+    fig.update_xaxes(title_text="dropout rate", row=2, col=2)
+    fig.update_yaxes(title_text=o.on("validation"), row=1, col=1)
+    fig.update_yaxes(title_text=gap, row=2, col=1)
+    repeats = max([p.n for pts in curves.penalties.values() for p in pts] + [p.n for p in curves.dropout] + [0])
+    fig.update_layout(
+        title=f"{data.study}: response curves, mean over {repeats} seeds per point with 95% bands",
+        template="plotly_white", height=820, legend=dict(orientation="h", x=0, y=1.04, yanchor="bottom"),
+        margin=dict(t=110, l=70, r=30, b=60),
+    )
+    return fig
