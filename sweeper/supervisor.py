@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sweeper.errors import NoStudyError, WorkerError
+from sweeper.errors import ConfigError, NoStudyError, WorkerError
 from sweeper.gpus import Slot, jax_sharing_env, plan_slots, select_gpus, sharing_env, slot_seed
 from sweeper.settings import Settings
 
@@ -103,6 +103,16 @@ class _SlotState:
     crashes: int = 0  # start-up crashes in a row
     restart_at: float | None = None
     gave_up: bool = False
+    setup_error: int | None = None  # the exit code of a setup error, which is not restarted
+
+
+# A child's exit codes that no restart can fix, passed on as the supervisor's own: every child has
+# the same settings, task code and studies, so the others end alike. (Restarted, a child waiting in
+# vain for a study would loop for ever; under Kubernetes, a podFailurePolicy fails the Job on them.)
+SETUP_ERRORS = {
+    ConfigError.exit_code: "bad settings or task code",
+    NoStudyError.exit_code: "no study launched",
+}
 
 
 def worker_command(studies: Sequence[str], threads: int | None) -> Callable[[Slot, int], list[str]]:
@@ -140,8 +150,8 @@ def supervise(
 ) -> int:
     """Run one child per slot until every child has exited 0 (budgets met), restarting the ones
     that die abnormally. SIGTERM/SIGINT (SIGHUP as SIGTERM) is forwarded to every child and stops
-    restarts. Returns 128 + the signal number after a signal, else 0; raises ``WorkerError`` if a
-    slot was given up."""
+    restarts. Returns 128 + the signal number after a signal, the code of a child's setup error
+    (``SETUP_ERRORS``, not restarted), else 0; raises ``WorkerError`` if a slot was given up."""
     log = log or _log
     base_env = dict(os.environ if env is None else env)
     base = base_seed if base_seed is not None else int.from_bytes(os.urandom(4), "big")
@@ -191,6 +201,9 @@ def supervise(
     given_up = [s for s in states if s.gave_up]
     if stop:
         return 128 + stop[0]
+    setup_errors = [s.setup_error for s in states if s.setup_error is not None]
+    if setup_errors:
+        return setup_errors[0]
     if given_up:
         names = ", ".join(f"worker {s.slot.index} ({s.slot.describe()})" for s in given_up)
         raise WorkerError(
@@ -205,6 +218,10 @@ def _on_exit(state: _SlotState, code: int, now: float, stopping: bool, policy: R
              log: Callable[[str], None]) -> None:
     where = f"worker {state.slot.index} ({state.slot.describe()})"
     if code == 0 or stopping:  # 0: budgets met, nothing left to do in this slot
+        return
+    if code in SETUP_ERRORS:
+        state.setup_error = code
+        log(f"{where} exited with code {code} ({SETUP_ERRORS[code]}, see its error above); not restarting it")
         return
     lived = now - state.started_at
     state.crashes = state.crashes + 1 if lived < policy.startup_window else 1
@@ -261,11 +278,18 @@ def budgets_met(settings: Settings, studies: Sequence[str]) -> bool:
     from sweeper.status import collect
     from sweeper.storage import open_storage, storage_errors
 
+    storage = None
     try:
         with storage_errors(settings.storage):
-            rows = [r for r in collect(open_storage(settings), list(studies) or None) if r.budget is not None]
+            storage = open_storage(settings)
+            rows = [r for r in collect(storage, list(studies) or None) if r.budget is not None]
     except NoStudyError:  # no tables yet
         return False
+    finally:
+        if storage is not None:
+            # The supervisor lives as long as its workers: its pool would keep 2 idle connections
+            # (per container or pod) out of the server's max_connections for the whole sweep.
+            storage.engine.dispose()
     if studies and {r.study for r in rows} != set(studies):
         return False
     return bool(rows) and all(r.done for r in rows)

@@ -233,6 +233,22 @@ def test_crash_loop_at_start_up_is_given_up(tmp_path: Path) -> None:
     assert any("giving up on it" in m for m in messages)
 
 
+@pytest.mark.parametrize("code", [2, 5], ids=["bad-settings", "no-study"])
+def test_a_setup_error_is_not_restarted_and_becomes_the_supervisors_exit_code(tmp_path: Path, code: int) -> None:
+    """2 and 5 end every child alike: restarting cannot help (a child that waited for a study in
+    vain would wait again for ever), and a Kubernetes podFailurePolicy acts on the code."""
+    starts = tmp_path / "starts"
+
+    def command(slot: Slot, seed: int) -> list[str]:
+        return [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('{slot.index}\\n'); raise SystemExit({code})"]
+
+    messages: list[str] = []
+    assert supervise(plan_slots(["0"], 2, 1), command, policy=FAST, log=messages.append) == code
+    assert sorted(starts.read_text().split()) == ["0", "1"]  # each started once
+    assert sum("not restarting it" in m for m in messages) == 2
+    assert not any("restarting in" in m for m in messages)
+
+
 def test_backoff_doubles_up_to_the_cap() -> None:
     policy = RestartPolicy(backoff=2.0, max_backoff=10.0)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 10.0]
