@@ -147,6 +147,7 @@ SWEEPER_CPU_BASE_IMAGE=local/python:3.11-standin
 SWEEPER_IMAGE=local/sweeper:e2e
 SWEEPER_TASKS=$TASKS
 SWEEPER_TRIALS=$TRIALS
+SWEEPER_EVALUATE_SEEDS=2
 SWEEPER_LAUNCH_ARGS=--epochs 1 --train-size 200 --batch-size 64 --pruner none
 SWEEPER_GPUS=all
 SWEEPER_CPU_WORKERS=2
@@ -193,8 +194,11 @@ while :; do
 import json, sys
 rows = {r["study"]: r for r in json.load(open(sys.argv[1]))}
 want, budget = sys.argv[2].split(), int(sys.argv[3])
-done = [s for s in want if s in rows and rows[s]["complete"] + rows[s]["pruned"] >= budget]
-print("  finished:", {s: rows[s]["complete"] + rows[s]["pruned"] for s in want if s in rows})
+# Each sweep's budget, then its test-split evaluation, which the workers queue themselves.
+done = [s for s in want if s in rows and rows[s]["complete"] + rows[s]["pruned"] >= budget
+        and s + ".eval" in rows and rows[s + ".eval"]["complete"] + rows[s + ".eval"]["pruned"] >= rows[s + ".eval"]["budget"]]
+print("  finished:", {s: (rows[s]["complete"] + rows[s]["pruned"],
+                          rows.get(s + ".eval", {}).get("complete")) for s in want if s in rows})
 sys.exit(0 if len(done) == len(want) else 1)
 PY
     then break; fi
@@ -241,6 +245,15 @@ for study in $STUDIES; do
     [ -s "$page" ] || fail "no report page for $study under $W/reports"
     log "report page: ${page#"$W"/}"
 done
+# `docker compose up` ends with a test-split verdict for every study (SWEEPER_EVALUATE_SEEDS).
+python3 - "$W/reports/index.html" "$STUDIES" <<'PY' || fail "the index page lacks a test-split verdict"
+import html, re, sys
+text = html.unescape(open(sys.argv[1]).read())
+verdicts = re.findall(r"<span class='verdict'>(.*?)</span>", text)
+print("  verdicts:", *verdicts, sep="\n    ")
+bad = [v for v in verdicts if v.startswith(("not evaluated yet", "too few evaluation runs"))]
+sys.exit(0 if len(verdicts) == len(sys.argv[2].split()) and not bad else 1)
+PY
 
 phase done
 log "compose end-to-end passed"

@@ -206,6 +206,9 @@ def _launch(settings: Any, configs: list[tuple[Any, Any]], args: argparse.Namesp
     names = []
     for task, config in configs:
         name = args.study_name or task.name
+        if config.design == "curve" and args.trials is not None and args.trials != config.budget:
+            print(f"study {name}: --trials {args.trials} does not apply to a curve design, which plans "
+                  f"{config.budget} trials (its configurations times --repeats)")
         result = launch(settings, name, config)
         if result.added:
             print(f"study {name}: {result.added} trials queued for the new repeats (task {config.task}, "

@@ -108,13 +108,8 @@ class SweepConfig:
             if points < 2 or repeats < 1:
                 raise ConfigError(f"a curve design needs --points >= 2 and --repeats >= 1, got {points} and {repeats}")
             # Every trial is planned: the budget is their count, nothing to sample or prune.
-            planned = len(curve_configs(space, values.get("points") or 0)) * (values.get("repeats") or 1)
-            if budget is not None and budget != planned:
-                raise ConfigError(
-                    f"--trials {budget} does not fit the curve design: it plans {planned} trials "
-                    "(--points and --repeats set its size); leave --trials out"
-                )
-            budget = planned
+            # (--trials, e.g. compose's default, does not apply: the CLI says so when it differs.)
+            budget = len(curve_configs(space, values.get("points") or 0)) * (values.get("repeats") or 1)
             if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
                 raise ConfigError("a curve design trains every planned trial to the end: leave --pruner and --sampler out")
             values.update(pruner="none", sampler="random")

@@ -131,11 +131,15 @@ def test_a_curve_launch_queues_its_whole_plan_and_more_repeats_add_only_new_ones
     assert len(study.trials) == 39
 
 
-def test_a_curve_design_sets_its_own_budget_pruner_and_sampler() -> None:
-    with pytest.raises(ConfigError, match=r"--trials 10 does not fit the curve design: it plans 26 trials"):
-        _curve(2, budget=10)
+def test_a_curve_design_sets_its_own_budget_pruner_and_sampler(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _curve(2, budget=10).budget == 26  # the plan sets it (the CLI says --trials does not apply)
     with pytest.raises(ConfigError, match="leave --pruner and --sampler out"):
         _curve(2, pruner="median")
+    from sweeper.cli import main
+
+    assert main(["launch", "tests.support.sleep_task", "--design", "curve", "--points", "2", "--repeats", "1",
+                 "--trials", "20"]) == 0
+    assert "--trials 20 does not apply to a curve design, which plans 9 trials" in capsys.readouterr().out
 
 
 def test_workers_queue_and_run_the_evaluation_once_the_budget_is_met(tmp_path) -> None:
