@@ -32,6 +32,7 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, help="budget: finished (complete + pruned) trials per study (default 20; grid: its size)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default: the task's)")
     p.add_argument("--train-size", type=int, help="subsample the training split (stratified) for CPU runs")
+    p.add_argument("--val-fraction", type=float, help="fraction of the labelled training data held out for validation (default: the task's)")
     p.add_argument("--batch-size", type=int, help="default: the task's")
     p.add_argument("--learning-rate", type=float, help="default: the task's")
     p.add_argument("--sampler", choices=("tpe", "random", "qmc", "grid"), help="tpe (default) finds the best setting; qmc/grid cover the lambda axis evenly")
@@ -154,6 +155,7 @@ def _sweep_config(loaded: Any, args: argparse.Namespace, options: dict[str, Any]
         budget=args.trials,
         epochs=args.epochs,
         train_size=args.train_size,
+        val_fraction=args.val_fraction,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         sampler=args.sampler,

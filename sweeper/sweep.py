@@ -68,6 +68,8 @@ class SweepConfig:
             raise ConfigError(f"--batch-size must be positive, got {self.batch_size}")
         if self.train_size is not None and self.train_size <= 0:
             raise ConfigError(f"--train-size must be positive, got {self.train_size}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"unknown sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
         if self.kind not in ("search", "evaluate"):

@@ -43,6 +43,10 @@ def test_status_against_unreachable_database_is_one_line_naming_the_host(capsys:
         (["launch", "cifar10", "--dropout-range", "0", "1.2"], "dropout range"),
         (["launch", "cifar10", "--storage", "not a url"], "is not a database URL"),
         (["launch", "cifar10", "--option", "oops"], "is not KEY=VALUE"),
+        (["launch", "cifar10", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+        (["launch", "cifar10", "--points", "4"], "--points and --repeats shape a curve design: add --design curve"),
+        (["launch", "cifar10", "--design", "curve", "--points", "1"], "a curve design needs --points >= 2"),
+        (["launch", "cifar10", "--evaluate-seeds", "1"], "--evaluate-seeds 1: use 0 (no evaluation) or at least 2"),
     ],
 )
 def test_bad_input_is_one_line_and_stores_nothing(argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
