@@ -108,6 +108,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
+PLANNED_ATTRS = ("role", "repeat", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
+
+
+def requeue_uncounted(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Queue a copy of a trial that a stop signal or a lost database ended: like Optuna's retry
+    callback (same parameters; ``failed_trial`` keeps the seed), but not counted in its
+    ``retry_history``, so a fleet that preempts a configuration again and again never drops it.
+    Only crashes (no heartbeat: an out-of-memory kill, say) count towards the retry limit."""
+    system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k in PLANNED_ATTRS},
+        system_attrs=system_attrs,
+    ))
+
+
 def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
     """A retried trial keeps the seed of the trial it repeats; a planned run (a repeat of a curve
     study, an evaluation run) uses the seed it was queued with."""
@@ -551,9 +570,8 @@ class Worker:
         if frozen.state == TrialState.RUNNING:
             self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
             frozen = self.storage.get_trial(trial_id)
-        callback = self.storage.get_heartbeat_stale_trial_callback()
-        if frozen.state == TrialState.FAIL and callback is not None:
-            callback(study, frozen)
+        if frozen.state == TrialState.FAIL:
+            requeue_uncounted(study, frozen)
         self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
 
     def _log_trial(self, study: optuna.Study, config: SweepConfig, ref: dict[str, Any]) -> None:

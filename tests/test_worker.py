@@ -96,6 +96,22 @@ def test_a_stop_signal_mishandled_by_training_code_still_requeues_the_trial(tmp_
     assert any("stopped by SIGTERM; trial 0 failed and re-queued" in line for line in lines), lines
 
 
+def test_stops_never_use_up_a_configuration_s_retries(tmp_path: Path) -> None:
+    """Preempted again and again (more often than the crash-retry limit of 3), a configuration
+    is queued again every time, with its seed and planned attrs and none of the old results."""
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "s", SweepConfig.for_task("tests.support.stop_task", budget=1, pruner="none", options={"mode": "swallow"}))
+    for stop in range(5):
+        code, lines = _run(settings)
+        assert code == 143, lines
+        study = _study(settings, "s")
+        (queued,) = study.get_trials(states=(TrialState.WAITING,))
+        assert len(study.get_trials(states=(TrialState.FAIL,))) == stop + 1
+    assert queued.system_attrs["failed_trial"] == 0 and queued.system_attrs["retry_history"] == []
+    assert queued.params == {"penalty": "none", "dropout": 0.0}
+    assert set(queued.user_attrs) <= {"role"} and "fail_reason" not in queued.user_attrs
+
+
 def test_diverging_trial_is_pruned_with_its_reason_and_the_worker_goes_on(tmp_path: Path) -> None:
     settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
     config = SweepConfig.for_task(
