@@ -246,6 +246,9 @@ class Bench:
     # -- fused cohorts, and the check, in one child process -----------------------------------
     def cohorts(self, model: Model) -> list[Row]:
         sizes = self.profile.cohorts
+        if self.left() < 45:  # not even the check (process start, data, 9 short fits) would fit
+            print(f"  {model.name} cohorts and check: skipped (time limit)", flush=True)
+            return [Row(model.name, "cohort", k, None, note="skipped: time limit") for k in sizes]
         cmd = [sys.executable, str(BENCH / "gpu_cohort.py"), "--task", model.task, "--cohorts", *map(str, sizes),
                "--epochs", str(self.epochs), "--batch-size", str(model.batch_size), "--check", str(CHECK_TOWERS),
                "--check-train", str(model.check_train), "--check-epochs", str(self.profile.check_epochs),

@@ -4,7 +4,10 @@ that trained another configuration."""
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import gpu_cohort  # noqa: E402
+from bench_gpu import GpuSampler  # noqa: E402
 from gpu_measure import (  # noqa: E402
     GpuSample,
     Row,
@@ -55,6 +59,37 @@ def test_gpu_samples_are_parsed_and_summarised_over_a_window() -> None:
     use = gpu_use(samples, 2, 3)
     assert use is not None and use.utilization == 50 and use.peak_memory_mib == 900 and use.samples == 2
     assert gpu_use(samples, 10, 20) is None
+
+
+FAKE_SMI = """#!/bin/sh
+# Stand-in for nvidia-smi: a sample every 50 ms for --query-gpu ... -lms, two processes for
+# --query-compute-apps; records its arguments.
+echo "$@" >> "$(dirname "$0")/calls"
+case "$1" in
+  --query-gpu=*) while true; do echo "40, 1000"; echo "80, 3000"; sleep 0.05; done ;;
+  --query-compute-apps=*) printf '1234\\n5678\\n' ;;
+esac
+"""
+
+
+def test_gpu_sampler_reads_a_real_nvidia_smi_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(FAKE_SMI)
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    sampler = GpuSampler("0")
+    try:
+        start = time.time()
+        time.sleep(0.6)
+        use = sampler.use(start, time.time())
+        assert use is not None and use.utilization == pytest.approx(60) and use.peak_memory_mib == 3000
+        assert sampler.processes() == 2
+    finally:
+        sampler.close()
+    assert sampler.process is not None and sampler.process.poll() is not None
+    calls = (tmp_path / "calls").read_text()
+    assert "-i 0 -lms 250" in calls and "--query-compute-apps=pid --format=csv,noheader -i 0" in calls
+    assert GpuSampler(None).use(0, time.time()) is None  # no GPU: n/a
 
 
 def _rows(per_gpu: dict[int, float], cohort: dict[int, float]) -> list[Row]:
