@@ -57,7 +57,7 @@ from gpu_measure import (  # noqa: E402  (after the path set-up above)
     verdict,
 )
 
-from sweeper.gpus import detect_gpus, run_nvidia_smi  # noqa: E402
+from sweeper.worker.gpus import detect_gpus, run_nvidia_smi  # noqa: E402
 
 
 @dataclass(frozen=True)

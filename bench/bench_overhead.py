@@ -7,7 +7,7 @@ seeds, same epochs and data) run
       train accuracy that the sweep stores for the generalization gap),
   (c) the naive pattern of optuna-examples: the same loop, but the data set reloaded every trial,
   (d) the plain loop (b) with the garbage-collector treatment the worker gives its own process
-      (sweeper.collector: imports and data frozen out of the collector's passes), so that (a)/(d)
+      (sweeper.worker.collector: imports and data frozen out of the collector's passes), so that (a)/(d)
       is the cost of the sweep alone and (d)/(b) what that treatment saves.
 
 Each mode is one fresh process timed from start to exit (interpreter and TensorFlow start-up
@@ -43,16 +43,16 @@ CONFIGS = [
 
 PLAIN = r"""
 import json, sys, time
-from sweeper.backend import configure
+from sweeper.worker.backend import configure
 from sweeper.settings import Settings
-from sweeper.space import Hyperparams
-from sweeper.datasets import fetch
+from sweeper.study.space import Hyperparams
+from sweeper.tasks.archives import fetch
 from sweeper.tasks import DataRequest
 from studies.cifar10 import ARCHIVE, Cifar10
 
 configs, epochs, train_size, mirror, reload_every_trial, threads, tuned = json.loads(sys.argv[1])
 if tuned:  # what the worker does in its own process
-    from sweeper import collector
+    from sweeper.worker import collector
     collector.own_process()
     with collector.long_lived():
         configure(threads)
@@ -118,7 +118,7 @@ def run_bookkeeping(args: argparse.Namespace, url: str, name: str) -> float:
 def run_imports() -> float:
     """What (b) pays too without training: the interpreter and its imports of sweeper's modules."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sweeper.backend, sweeper.settings, sweeper.space, sweeper.tasks"],
+    subprocess.run([sys.executable, "-c", "import sweeper.worker.backend, sweeper.settings, sweeper.study.space, sweeper.tasks"],
                    env=common.env("sqlite://"), check=True)
     return time.perf_counter() - start
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sweeper.space import PENALTIES, Hyperparams  # noqa: E402  (after the path set-up above)
+from sweeper.study.space import PENALTIES, Hyperparams  # noqa: E402  (after the path set-up above)
 
 # The tolerance of the check, as a fraction of the seed-to-seed difference: see `tolerances`.
 NOISE_FRACTION = 0.25
@@ -117,7 +117,7 @@ def build_cohort(task: Any, configs: list[tuple[Hyperparams, int]], splits: Any,
 
 
 def _gap_slice(splits: Any) -> int:
-    from sweeper.training import GAP_SAMPLES
+    from sweeper.tasks.training import GAP_SAMPLES
 
     return min(len(splits.y_train), GAP_SAMPLES)
 
@@ -128,7 +128,7 @@ def time_cohort(task: Any, k: int, splits: Any, epochs: int, batch_size: int, le
     the final train-set evaluation without dropout, kernel sparsity), timed from build to end."""
     import keras
 
-    from sweeper.training import kernel_sparsity
+    from sweeper.tasks.training import kernel_sparsity
 
     keras.backend.clear_session()
     start_wall, start = time.time(), time.perf_counter()

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.datasets import Archive, open_tar, stratified_split, stratified_subsample
+from sweeper.tasks.archives import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import DataError
-from sweeper.space import Hyperparams
+from sweeper.study.space import Hyperparams
 from sweeper.tasks import DataRequest, Splits, Task, TaskDefaults
 
 ARCHIVE = Archive(

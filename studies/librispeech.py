@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.datasets import Archive, open_tar, stratified_split, stratified_subsample
+from sweeper.tasks.archives import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import ConfigError, DataError
-from sweeper.space import Hyperparams
+from sweeper.study.space import Hyperparams
 from sweeper.tasks import DataRequest, Option, Splits, Task, TaskDefaults
 
 BASE_URL = "https://www.openslr.org/resources/12"

@@ -19,10 +19,10 @@ _PUBLIC = {
     "TrainingRun": "sweeper.tasks.api",
     "DataRequest": "sweeper.tasks.data",
     "Splits": "sweeper.tasks.data",
-    "Hyperparams": "sweeper.space",
-    "Archive": "sweeper.datasets",
+    "Hyperparams": "sweeper.study.space",
+    "Archive": "sweeper.tasks.archives",
     "regularize": "sweeper.tasks.regularize",
-    "TrainingResult": "sweeper.results",
+    "TrainingResult": "sweeper.tasks.results",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.sweep import CONFIG_ATTR
+from sweeper.study.config import CONFIG_ATTR
 from sweeper.tasks.api import Objective
 
 GROUPS = ("baseline", "dropout", "l1", "l2", "l1_l2")
@@ -73,12 +73,12 @@ class ReportData:
     direction: str
     points: list[TrialPoint]
     objective: Objective = Objective()
-    # "search" or "curve" (sweeper.design): a curve study's report draws curves with bands.
+    # "search" or "curve" (sweeper.study.design): a curve study's report draws curves with bands.
     design: str = "search"
     # Parameter importances (PED-ANOVA over complete trials) or None, with why not.
     importances: dict[str, float] | None = None
     importance_note: str = ""
-    # Filled from the study's "<name>.eval" study by ``sweeper.report.evaluation``.
+    # Filled from the study's "<name>.eval" study by ``sweeper.evaluation.results``.
     evaluation: Any = None
 
     def by_state(self, state: str) -> list[TrialPoint]:

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from sweeper.report.collect import GROUP_LABELS, ReportData, TrialPoint
-from sweeper.stats import Difference, MeanCI, mean_ci, paired
+from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
 from sweeper.tasks.api import Objective
 
 LEVEL = 0.95

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from sweeper.report.collect import ReportData
-from sweeper.report.evaluation import EvaluationData
+from sweeper.evaluation.results import EvaluationData
 from sweeper.report.series import best_table, unfinished
 
 

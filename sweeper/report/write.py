@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from sweeper.errors import SweeperError
 from sweeper.report.collect import ReportData, collect_report
-from sweeper.report.evaluation import EvaluationData, collect_evaluation, verdict
+from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict
 from sweeper.report.figures import (
     evaluation_figure,
     gap_figure,
@@ -27,7 +27,7 @@ from sweeper.report.curves import response_curves
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
 
-EVAL_SUFFIX = ".eval"  # sweeper.evaluate.EVAL_SUFFIX; not imported so that `report` stays light
+EVAL_SUFFIX = ".eval"  # sweeper.evaluation.plan.EVAL_SUFFIX; not imported so that `report` stays light
 
 
 class ReportError(SweeperError):

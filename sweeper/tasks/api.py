@@ -23,9 +23,9 @@ from sweeper.tasks.data import DataRequest, Splits
 if TYPE_CHECKING:
     import keras
 
-    from sweeper.datasets import Archive
-    from sweeper.results import TrainingResult
-    from sweeper.space import Hyperparams
+    from sweeper.tasks.archives import Archive
+    from sweeper.tasks.results import TrainingResult
+    from sweeper.study.space import Hyperparams
 
 DIRECTIONS = ("maximize", "minimize")
 OptionValue = str | int | float | bool
@@ -222,7 +222,7 @@ class Task:
 
     def train(self, hp: Hyperparams, splits: Splits, run: TrainingRun) -> TrainingResult:
         """One trial: build the model and train it with sweeper's Keras loop."""
-        from sweeper import training
+        from sweeper.tasks import training
 
         model = training.checked_model(self.build_model(hp, splits, run.learning_rate), self.objective)
         training.fit(model, splits, run)

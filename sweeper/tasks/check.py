@@ -20,8 +20,8 @@ from typing import Any
 
 from sweeper.errors import TaskError
 from sweeper.settings import Settings
-from sweeper.space import Hyperparams, SearchSpace
-from sweeper.sweep import SweepConfig
+from sweeper.study.space import Hyperparams, SearchSpace
+from sweeper.study.config import SweepConfig
 from sweeper.tasks.data import Splits, describe_inputs, length, take
 from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
@@ -69,7 +69,7 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     import keras
 
     from sweeper.tasks.regularize import dropout_rates, penalised_weights
-    from sweeper.training import checked_model, missing_metric
+    from sweeper.tasks.training import checked_model, missing_metric
 
     objective = config.goal
     keras.backend.clear_session()
@@ -168,7 +168,7 @@ def validate_for_launch(loaded: LoadedTask, config: SweepConfig, settings: Setti
 
 def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: Callable[[str], None] = print) -> int:
     """The dry run; prints as it goes and returns the number of warnings (errors raise)."""
-    from sweeper import backend
+    from sweeper.worker import backend
 
     task = loaded.task
     out(f"task {task.name} ({loaded.origin}: {loaded.where}, fingerprint {loaded.fingerprint})")

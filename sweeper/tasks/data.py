@@ -123,7 +123,7 @@ class Splits:
         split and ``request.val_fraction`` of the rest validation, stratified by label (unless
         ``stratify=False``, e.g. for a regression target) and shuffled with ``request.seed``; the
         training split is then subsampled to ``request.train_size``."""
-        from sweeper.datasets import stratified_split, stratified_subsample
+        from sweeper.tasks.archives import stratified_split, stratified_subsample
 
         if not 0 < test_fraction < 1:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")

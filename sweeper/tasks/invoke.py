@@ -31,7 +31,7 @@ def call(loaded: LoadedTask, method: str, func: Callable[[], T]) -> T:
 
 
 def archives(loaded: LoadedTask, options: Mapping[str, Any]) -> list[Any]:
-    from sweeper.datasets import Archive
+    from sweeper.tasks.archives import Archive
 
     found = call(loaded, "archives", lambda: list(loaded.task.archives(options)))
     for archive in found:
@@ -43,7 +43,7 @@ def archives(loaded: LoadedTask, options: Mapping[str, Any]) -> list[Any]:
 def fetch_files(loaded: LoadedTask, settings: Settings, options: Mapping[str, Any], *, verify: bool = False) -> dict[str, Path]:
     """Each declared archive's local path (mirror, cache or download); ``verify`` reads it through,
     so a truncated archive is reported before anything is stored."""
-    from sweeper.datasets import fetch, verify_readable
+    from sweeper.tasks.archives import fetch, verify_readable
 
     files = {}
     for archive in archives(loaded, options):

@@ -28,7 +28,7 @@ from sweeper.errors import TaskError
 if TYPE_CHECKING:
     import keras
 
-    from sweeper.space import Hyperparams
+    from sweeper.study.space import Hyperparams
 
 # (weight attribute, regularizer argument) of the kernels sweeper penalises.
 KERNELS = (

@@ -10,8 +10,8 @@ import re
 import pytest
 
 from sweeper.errors import ConfigError, NoStudyError, StorageError
-from sweeper.storage import RETRY_SECONDS
-from sweeper.supervisor import SETUP_ERRORS
+from sweeper.storage.rdb import RETRY_SECONDS
+from sweeper.worker.supervisor import SETUP_ERRORS
 from tests.deploy_tests import kubelet
 from tests.deploy_tests.job_policy import failed_pod_action
 from tests.deploy_tests.manifests import (

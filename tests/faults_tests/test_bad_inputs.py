@@ -10,8 +10,8 @@ import pytest
 
 from sweeper.cli import main
 from sweeper.settings import Settings
-from sweeper.storage import open_storage
-from sweeper.sweep import PROBLEM_PREFIX, VERSION_ATTR
+from sweeper.storage.rdb import open_storage
+from sweeper.study.config import PROBLEM_PREFIX, VERSION_ATTR
 from tests.support.archives import make_cifar10, truncate
 from tests.support.postgres import PASSWORD, PostgresServer
 

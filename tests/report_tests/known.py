@@ -9,8 +9,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
-from sweeper.space import PENALTIES, SearchSpace
-from sweeper.sweep import CONFIG_ATTR, VERSION_ATTR, SweepConfig, current_versions
+from sweeper.study.space import PENALTIES, SearchSpace
+from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, current_versions
 
 DISTRIBUTIONS = {
     "penalty": CategoricalDistribution(list(PENALTIES)),

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from studies import librispeech
-from sweeper.cli import _sweep_config, build_parser
+from sweeper.cli.commands import _sweep_config, build_parser
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
-from sweeper.space import Hyperparams
+from sweeper.study.space import Hyperparams
 from sweeper.tasks import Splits, load_task
 from tests.support.tasks import build, load
 from tests.support.archives import make_librispeech
@@ -167,7 +167,7 @@ JAX_STEP = """
 import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from sweeper.settings import Settings
-from sweeper.space import Hyperparams
+from sweeper.study.space import Hyperparams
 from tests.support.tasks import build, fit, load
 from studies import librispeech
 splits = load("librispeech", Settings(data_mirror={mirror!r}, data_dir={cache!r}))

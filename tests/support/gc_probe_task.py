@@ -1,5 +1,5 @@
 """The quick Keras task, storing with each trial how the worker left Python's garbage collector:
-tests of ``sweeper.collector`` through a real worker."""
+tests of ``sweeper.worker.collector`` through a real worker."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sweeper.results import TrainingResult
+from sweeper.tasks.results import TrainingResult
 from sweeper.settings import Settings
-from sweeper.space import Hyperparams
+from sweeper.study.space import Hyperparams
 from sweeper.tasks import DataRequest, Objective, Splits, TrainingRun, load_task, resolve_options
 from sweeper.tasks.invoke import load_splits
 
@@ -25,7 +25,7 @@ def build(reference: str, hp: Hyperparams, splits: Splits, learning_rate: float 
 
 
 def fit(model: Any, splits: Splits, *, epochs: int, batch_size: int, objective: Objective = Objective()) -> TrainingResult:
-    from sweeper import training
+    from sweeper.tasks import training
 
     run = TrainingRun(epochs, batch_size, None, objective, report=lambda epoch, logs: None, result=TrainingResult())
     return training.fit(model, splits, run)

@@ -14,7 +14,7 @@ from sweeper.cli import main
 from sweeper.report import collect_report
 from sweeper.report.series import gap_vs_lambda
 from sweeper.settings import Settings
-from sweeper.storage import open_storage
+from sweeper.storage.rdb import open_storage
 
 LOSS_TASK = '''
 import numpy as np
@@ -45,7 +45,7 @@ class Blobs(Task):
 def test_a_minimized_loss_objective_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "loss_task.py").write_text(LOSS_TASK)
     assert main(["launch", "loss_task.py", "--trials", "4", "--pruner", "none", "--sampler", "random"]) == 0
-    from sweeper.worker import Worker
+    from sweeper.worker.loop import Worker
 
     lines: list[str] = []
     assert Worker(Settings(), None, sampler_seed=3, log=lines.append).run() == 0

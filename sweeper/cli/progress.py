@@ -1,0 +1,71 @@
+"""Live progress of ``sweeper run``: trials finished of the budget, running, pruned, failed, best
+so far, elapsed and estimated time left. A line on each change, and at least every 30 s."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import optuna
+
+from sweeper.study.status import StudyStatus, study_status
+
+
+class Progress:
+    """Progress of a study and, once the workers have queued it, of its evaluation study."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, study_name: str, *, every: float = 30.0,
+                 then: str | None = None):
+        self.storage = storage
+        self.studies = [optuna.load_study(study_name=study_name, storage=storage)]
+        self.then = then
+        self.start = time.monotonic()
+        self.every = every
+        self.last: dict[str, tuple[str, float]] = {}
+
+    def tick(self) -> None:
+        if self.then is not None and self._exists(self.then):
+            self.studies.append(optuna.load_study(study_name=self.then, storage=self.storage))
+            self.then = None
+        for study in self.studies:
+            status = study_status(study)  # the storage retries through a database restart
+            line = format_progress(status, time.monotonic() - self.start)
+            key = line.split(" | elapsed")[0]
+            last_key, last_time = self.last.get(study.study_name, ("", 0.0))
+            if key != last_key or time.monotonic() - last_time >= self.every:
+                print(line, file=sys.stdout, flush=True)
+                self.last[study.study_name] = (key, time.monotonic())
+
+    def final(self) -> None:
+        self.last.clear()
+        self.tick()
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.storage.get_study_id_from_name(name)
+        except KeyError:
+            return False
+        return True
+
+
+def format_progress(s: StudyStatus, elapsed: float) -> str:
+    budget = s.budget or 0
+    done = s.finished
+    if done and budget > done:
+        eta = f"{_clock(elapsed / done * (budget - done))} left"
+    elif budget and done >= budget:
+        eta = "done"
+    else:
+        eta = "estimating"
+    best = "-" if s.best_value is None else f"{s.best_value:.4f}"
+    # An evaluation study's values are test scores of single runs, not validation scores.
+    label = f"best single-run {s.objective}" if s.kind == "evaluate" else f"best {s.objective}"
+    return (
+        f"[{s.study}] {done}/{budget} finished | {s.running} running | {s.pruned} pruned | "
+        f"{s.fail} failed | {label} {best} | elapsed {_clock(elapsed)} | {eta}"
+    )
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60:d}:{seconds % 60:02d}"

@@ -1,0 +1,199 @@
+"""``sweeper evaluate``: re-train the best configuration of each penalty type, and the
+unregularized baseline, with several seeds on train + validation, scored on the test split.
+
+The runs are an Optuna study of their own, ``<study>.eval``, created like ``launch`` creates a
+sweep: every run is an enqueued trial carrying its seed (``eval_seed``), so any worker can take it,
+``sweeper status`` shows it, and a second ``evaluate`` enqueues only the (configuration, seed)
+pairs that are not finished or queued yet. Its stored config is the parent's with
+``kind="evaluate"``: workers then train on train + validation and report the test accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.storage.counts import count_trials
+from sweeper.errors import ConfigError, NoStudyError
+from sweeper.report.collect import best_mean_per_group, best_per_group, collect_points, params_key
+from sweeper.settings import Settings
+from sweeper.study.space import BASELINE_PARAMS
+from sweeper.storage.rdb import launch_lock, load_study, open_storage, storage_errors
+from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+from sweeper.tasks.api import Objective
+
+EVAL_SUFFIX = ".eval"
+# A run in one of these states is not run again: done (complete; pruned = diverged, which the
+# same seed would repeat), or already queued / taken by a worker.
+KEPT_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+
+def eval_study_name(study: str) -> str:
+    return study + EVAL_SUFFIX
+
+
+def is_eval_study(name: str) -> bool:
+    return name.endswith(EVAL_SUFFIX)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One run to do: a configuration (the params of ``source_trial``) with one seed."""
+
+    group: str
+    source_trial: int | None
+    params: dict[str, Any]
+    seed: int
+
+    def key(self) -> tuple[Any, ...]:
+        return (params_key(self.params), self.seed)
+
+    def user_attrs(self) -> dict[str, Any]:
+        return {"eval_seed": self.seed, "role": "evaluation", "source_trial": self.source_trial,
+                "penalty_group": self.group}
+
+
+def eval_seeds(base_seed: int, count: int) -> list[int]:
+    """Seeds 0..S-1 offset by the sweep's seed; ``--seeds 5`` after ``--seeds 3`` adds two."""
+    return [base_seed * 1000 + i for i in range(count)]
+
+
+def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective(), *,
+              by_mean: bool = False) -> list[EvalRun]:
+    """The best configuration of each non-baseline group, plus the unregularized baseline
+    (penalty none, dropout 0, whatever the search found), each with every seed. ``by_mean``
+    (a curve study, whose points are repeated): the configuration with the best mean over its
+    repeats, not the luckiest single run."""
+    points = collect_points(list(trials), objective)
+    best = best_mean_per_group(points, objective) if by_mean else best_per_group(points, objective)
+    baseline = best.get("baseline")
+    configs: list[tuple[str, int | None, dict[str, Any]]] = [
+        ("baseline", baseline.number if baseline else None, dict(BASELINE_PARAMS))
+    ]
+    configs += [(g, p.number, dict(p.params)) for g, p in best.items() if g != "baseline"]
+    return [EvalRun(group, source, params, seed) for group, source, params in configs for seed in seeds]
+
+
+def existing_keys(trials: Iterable[FrozenTrial]) -> set[tuple[Any, ...]]:
+    """(params, seed) of the runs that are finished, queued or running."""
+    keys = set()
+    for t in trials:
+        if t.state not in KEPT_STATES or "eval_seed" not in t.user_attrs:
+            continue
+        # Waiting trials carry their params only as "fixed_params" until a worker takes them.
+        params = t.system_attrs.get("fixed_params") or t.params
+        keys.add((params_key(params), int(t.user_attrs["eval_seed"])))
+    return keys
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    study: str
+    eval_study: str
+    created: bool
+    enqueued: list[EvalRun]
+    kept: int  # runs already finished, queued or running
+    budget: int
+    groups: list[str]
+
+    def describe(self) -> str:
+        verb = "created" if self.created else "resumed"
+        return (
+            f"evaluation study {self.eval_study} {verb}: {len(self.enqueued)} runs enqueued, "
+            f"{self.kept} already done or queued (groups: {', '.join(self.groups)}; budget {self.budget})"
+        )
+
+
+def prepare(settings: Settings, study_name: str, seeds: int,
+            storage: optuna.storages.BaseStorage | None = None) -> EvalPlan:
+    """Create or resume ``<study>.eval`` and enqueue the missing runs (idempotent). A worker
+    passes its own ``storage``, so that it opens no second connection pool."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if is_eval_study(study_name):
+        raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
+                          f"e.g. sweeper evaluate {study_name[: -len(EVAL_SUFFIX)]}")
+    storage = storage or open_storage(settings, create_tables=True)
+    with storage_errors(settings.storage), launch_lock(settings.storage):
+        parent = load_study(storage, study_name)
+        attrs = parent.user_attrs
+        if CONFIG_ATTR not in attrs:
+            raise ConfigError(f"study {study_name!r} was not created by sweeper: evaluate a study made by `sweeper launch`")
+        check_versions(study_name, attrs.get(VERSION_ATTR))
+        config = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
+        if config.kind != "search":
+            raise ConfigError(f"study {study_name!r} is an evaluation study: pass the sweep it evaluates")
+        trials = parent.get_trials(deepcopy=False)
+        if not any(t.state == TrialState.COMPLETE for t in trials):
+            raise NoStudyError(
+                f"study {study_name!r} has no complete trials to evaluate yet: run `sweeper worker` "
+                f"(or `sweeper run {config.task}`) first"
+            )
+        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve")
+        name = eval_study_name(study_name)
+        study, created = _open_eval_study(storage, name, config)
+        have = existing_keys(study.get_trials(deepcopy=False))
+        todo = [r for r in runs if r.key() not in have]
+        for run in todo:
+            study.enqueue_trial(run.params, user_attrs=run.user_attrs())
+        counts = count_trials(study)
+        budget = max(1, counts.finished + counts.running + counts.waiting)
+        eval_config = dataclasses.replace(config, kind="evaluate", parent=study_name, pruner="none", budget=budget,
+                                          design="search", points=0, repeats=1, evaluate_seeds=0)
+        # Written last (as in launch): workers take a study only once its config is present, and
+        # re-read the budget from it whenever they load the study.
+        study.set_user_attr(CONFIG_ATTR, eval_config.to_attrs())
+    groups = list(dict.fromkeys(r.group for r in runs))
+    return EvalPlan(study_name, name, created, todo, len(runs) - len(todo), budget, groups)
+
+
+def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, config: SweepConfig) -> tuple[optuna.Study, bool]:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        objective = config.goal
+        study = optuna.create_study(study_name=name, storage=storage, direction=objective.direction)
+        study.set_metric_names([f"test_{objective.metric}"])
+        study.set_user_attr(VERSION_ATTR, current_versions())
+        study.set_user_attr("task", config.task)
+        return study, True
+    attrs = storage.get_study_user_attrs(study_id)
+    check_versions(name, attrs.get(VERSION_ATTR))
+    return optuna.load_study(study_name=name, storage=storage), False
+
+
+def run_evaluation(settings: Settings, study_name: str, seeds: int, workers: int, *, run: bool = True) -> int:
+    """``sweeper evaluate``: enqueue, then (unless ``run`` is False) work the runs off with local
+    workers, then print the verdict."""
+    from sweeper.worker.backend import default_threads
+    from sweeper.cli.progress import Progress
+    from sweeper.evaluation.results import collect_evaluation, verdict
+    from sweeper.worker.supervisor import spawn_workers, wait_all
+
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    plan = prepare(settings, study_name, seeds)
+    print(plan.describe())
+    storage = open_storage(settings)
+    if not run:
+        print(f"runs queued: start `sweeper worker --study {plan.eval_study}` (or plain `sweeper worker`) on any machine")
+        return 0
+    study = optuna.load_study(study_name=plan.eval_study, storage=storage)
+    counts = count_trials(study)
+    if counts.waiting or counts.running:
+        progress = Progress(storage, plan.eval_study)
+        children = spawn_workers(settings, workers, [plan.eval_study], threads=default_threads(workers))
+        code = wait_all(children, on_tick=progress.tick)
+        progress.final()
+        if code != 0:
+            print(f"sweeper: evaluation workers stopped with exit code {code}; finished runs are kept, "
+                  f"`sweeper evaluate {study_name}` resumes", file=sys.stderr)
+            return code
+    print(verdict(collect_evaluation(study), study_name))
+    return 0

@@ -1,0 +1,189 @@
+"""The evaluation numbers (pure): test accuracy per group from the ``<study>.eval`` study, mean
+and 95% t-interval per configuration, the difference to the unregularized baseline with Welch's
+t-test, and the one-sentence verdict the index page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.report.collect import GROUP_LABELS, GROUPS, params_key
+from sweeper.evaluation.stats import TEST_NAME, Difference, MeanCI, mean_ci, welch
+from sweeper.study.config import CONFIG_ATTR
+from sweeper.tasks.api import Objective
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Run:
+    number: int
+    state: str
+    group: str
+    source_trial: int | None
+    seed: int | None
+    params: dict[str, object]
+    value: float | None  # the objective on the test split
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    group: str
+    source_trial: int | None
+    params: dict[str, object]
+    values: list[float]  # the test objective of each complete run
+    pending: int  # waiting or running runs
+    other: int  # pruned (diverged) or failed runs
+    summary: MeanCI | None
+    vs_baseline: Difference | None
+
+    @property
+    def label(self) -> str:
+        return GROUP_LABELS.get(self.group, self.group)
+
+    def describe(self) -> str:
+        """E.g. ``L2 (λ ≈ 3e-4, dropout 0.2)``."""
+        parts = []
+        lam = self.params.get("lambda")
+        if self.group not in ("baseline", "dropout") and isinstance(lam, float):
+            parts.append(f"λ ≈ {short_e(lam)}")
+        ratio = self.params.get("l1_ratio")
+        if self.group == "l1_l2" and isinstance(ratio, float):
+            parts.append(f"l1_ratio {ratio:.2f}")
+        dropout = float(self.params.get("dropout", 0.0))  # type: ignore[arg-type]
+        if self.group != "baseline":
+            parts.append(f"dropout {dropout:.2f}".rstrip("0").rstrip("."))
+        return f"{self.label} ({', '.join(parts)})" if parts else self.label
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    study: str
+    runs: list[Run]
+    groups: list[GroupResult]  # baseline first, then GROUPS order
+    test_name: str = TEST_NAME
+    level: float = LEVEL
+    objective: Objective = Objective()
+
+    def gain(self, d: Difference) -> float:
+        """How much better than the baseline (positive: better, whatever the direction)."""
+        return d.diff if self.objective.direction == "maximize" else -d.diff
+
+    def amount(self, x: float, *, unit: bool = True) -> str:
+        """A difference in the objective's units: ``+1.8 pp`` of accuracy, ``-0.012`` of a loss."""
+        if self.objective.in_points:
+            return f"{100 * x:+.1f}" + (" pp" if unit else "")
+        return f"{x:+.3g}"
+
+    @property
+    def baseline(self) -> GroupResult | None:
+        return next((g for g in self.groups if g.group == "baseline"), None)
+
+    @property
+    def pending(self) -> int:
+        return sum(g.pending for g in self.groups)
+
+    def verdict(self) -> str:
+        return verdict(self)
+
+
+def _run(t: FrozenTrial) -> Run:
+    attrs = t.user_attrs
+    params = dict(t.system_attrs.get("fixed_params") or t.params)
+    state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "fail",
+             TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}[t.state]
+    return Run(
+        number=t.number,
+        state=state,
+        group=str(attrs.get("penalty_group", "baseline")),
+        source_trial=attrs.get("source_trial"),
+        seed=attrs.get("eval_seed"),
+        params=params,
+        value=t.value if t.state == TrialState.COMPLETE else None,
+        reason=attrs.get("stop_reason") or attrs.get("fail_reason"),
+    )
+
+
+def summarize(study_name: str, runs: list[Run], objective: Objective = Objective()) -> EvaluationData:
+    """Group runs by (group, configuration); a group whose best configuration changed between two
+    ``sweeper evaluate`` calls keeps one row per configuration."""
+    keyed: dict[tuple[str, object], list[Run]] = {}
+    for r in runs:
+        keyed.setdefault((r.group, params_key(r.params)), []).append(r)
+    def values(rs: list[Run]) -> list[float]:
+        return [r.value for r in rs if r.state == "complete" and r.value is not None]
+
+    base_runs = next((rs for (g, _), rs in keyed.items() if g == "baseline"), [])
+    base_values = values(base_runs)
+    groups = []
+    order = {g: i for i, g in enumerate(GROUPS)}
+    for (group, _), rs in sorted(keyed.items(), key=lambda kv: (order.get(kv[0][0], 99), min(r.number for r in kv[1]))):
+        vals = values(rs)
+        seeds_ok = {r.seed for r in rs if r.state in ("complete", "waiting", "running")}
+        groups.append(
+            GroupResult(
+                group=group,
+                source_trial=rs[0].source_trial,
+                params=rs[0].params,
+                values=vals,
+                pending=sum(r.state in ("waiting", "running") for r in rs),
+                other=sum(r.state == "pruned" or (r.state == "fail" and r.seed not in seeds_ok) for r in rs),
+                summary=mean_ci(vals, LEVEL) if vals else None,
+                vs_baseline=welch(vals, base_values, LEVEL) if group != "baseline" and vals and base_values else None,
+            )
+        )
+    return EvaluationData(study_name, runs, groups, objective=objective)
+
+
+def collect_evaluation(study: optuna.Study) -> EvaluationData:
+    runs = [_run(t) for t in study.get_trials(deepcopy=False) if "eval_seed" in t.user_attrs]
+    objective = Objective.from_dict(study.user_attrs.get(CONFIG_ATTR, {}).get("objective"))
+    return summarize(study.study_name, runs, objective)
+
+
+def short_e(x: float) -> str:
+    """``3e-4`` rather than Python's ``3e-04``."""
+    mantissa, _, exponent = f"{x:.0e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
+    """One sentence: which penalty type beats the baseline on the test split, by how much, how sure."""
+    if ev is None or not ev.runs:
+        return f"not evaluated yet: run `sweeper evaluate {study or 'STUDY'}`"
+    base = ev.baseline
+    pending = f" ({ev.pending} evaluation run{'s' if ev.pending != 1 else ''} still pending)" if ev.pending else ""
+    if base is None or len(base.values) < 2:
+        n = len(base.values) if base else 0
+        return (f"too few evaluation runs for a confidence interval (unregularized baseline: {n} complete, "
+                f"need at least 2 seeds){pending}")
+    compared = [g for g in ev.groups if g.vs_baseline is not None and g.vs_baseline.low is not None]
+    if not compared:
+        return f"no penalty type has at least 2 complete evaluation runs yet{pending}"
+    pct = f"{int(ev.level * 100)}% CI"
+    what = ev.objective.on("test")
+
+    def interval(d: Difference) -> str:
+        return f"{pct} {ev.amount(d.low, unit=False)} to {ev.amount(d.high, unit=False)}"  # type: ignore[arg-type]
+
+    winners = [g for g in compared if g.vs_baseline.significant and ev.gain(g.vs_baseline) > 0]  # type: ignore[union-attr,arg-type]
+    if winners:
+        g = max(winners, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
+        d = g.vs_baseline
+        assert d is not None and d.low is not None and d.high is not None
+        p = f", {ev.test_name.split(' (')[0]} p = {d.p_value:.2g}" if d.p_value is not None else ""
+        return (f"{g.describe()} beats the unregularized baseline by {ev.amount(d.diff)} {what} "
+                f"({interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
+    g = max(compared, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
+    d = g.vs_baseline
+    assert d is not None and d.low is not None and d.high is not None
+    losers = [x for x in compared if x.vs_baseline.significant and ev.gain(x.vs_baseline) < 0]  # type: ignore[union-attr,arg-type]
+    worse = "".join(
+        f"; {x.label} is worse by {ev.amount(x.vs_baseline.diff)} ({interval(x.vs_baseline)})"  # type: ignore[union-attr,arg-type]
+        for x in losers
+    )
+    closest = "" if g in losers else f" (closest: {g.describe()}, {ev.amount(d.diff)}, {interval(d)})"
+    return f"no penalty type beats the unregularized baseline beyond noise{closest}{worse}{pending}"

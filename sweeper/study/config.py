@@ -1,0 +1,197 @@
+"""A sweep's configuration, stored in its study's user attrs so that a worker joins with only the
+storage URL. ``SweepConfig.for_task`` fills what the user did not give from the task's defaults and
+checks its options; the task is stored as the reference the user gave, with a fingerprint of its
+code and its objective, so that status and reports need no task code."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+import sweeper
+from sweeper.errors import ConfigError
+from sweeper.study.design import DESIGNS, curve_configs
+from sweeper.study.space import SearchSpace
+from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
+
+SAMPLERS = ("tpe", "random", "qmc", "grid")
+PRUNERS = ("median", "hyperband", "none")
+CONFIG_ATTR = "sweeper_config"
+VERSION_ATTR = "sweeper_versions"
+# A study attr per worker process (host:pid) that cannot run the study, with why (`sweeper status`).
+PROBLEM_PREFIX = "cannot_run:"
+
+
+def problem_attr(worker: str) -> str:
+    return PROBLEM_PREFIX + worker
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    task: str  # the reference: a built-in name, an entry point, a module or a .py file
+    budget: int
+    epochs: int
+    batch_size: int
+    learning_rate: float | None
+    train_size: int | None
+    val_fraction: float
+    options: dict[str, Any] = field(default_factory=dict)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0
+    # "search" samples the space; "evaluate" re-trains enqueued configurations on train +
+    # validation with several seeds and scores them on the test split (study ``parent``).
+    kind: str = "search"
+    parent: str | None = None
+    # SHA-256 prefix of the task's source (sweeper.tasks.loading.fingerprint); "" for none recorded.
+    task_fingerprint: str = ""
+    objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
+    # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.study.design), with
+    # ``points`` per curve and ``repeats`` seeds per point, every trial queued at launch.
+    design: str = "search"
+    points: int = 0
+    repeats: int = 1
+    # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
+    # as the budget is met; 0: only `sweeper evaluate` does it.
+    evaluate_seeds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget <= 0:
+            raise ConfigError(f"--trials must be a positive number of trials, got {self.budget}")
+        if self.epochs <= 0:
+            raise ConfigError(f"--epochs must be positive, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ConfigError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.train_size is not None and self.train_size <= 0:
+            raise ConfigError(f"--train-size must be positive, got {self.train_size}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"unknown sampler {self.sampler!r}: use one of {', '.join(SAMPLERS)}")
+        if self.kind not in ("search", "evaluate"):
+            raise ConfigError(f"unknown sweep kind {self.kind!r}")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"unknown pruner {self.pruner!r}: use one of {', '.join(PRUNERS)}")
+        if self.design not in DESIGNS:
+            raise ConfigError(f"unknown design {self.design!r}: use one of {', '.join(DESIGNS)}")
+        if self.design == "curve" and (self.points < 2 or self.repeats < 1):
+            raise ConfigError(
+                f"a curve design needs --points >= 2 and --repeats >= 1, got {self.points} and {self.repeats}"
+            )
+        if self.evaluate_seeds < 0 or self.evaluate_seeds == 1:
+            raise ConfigError(
+                f"--evaluate-seeds {self.evaluate_seeds}: use 0 (no evaluation) or at least 2 seeds "
+                "(one run gives no interval)"
+            )
+
+    @classmethod
+    def for_task(cls, task: LoadedTask | str, budget: int | None = None, **given: Any) -> SweepConfig:
+        """Task defaults overridden by the values given (``None`` means not given); the options
+        are checked against the task's declarations here, before anything is stored. ``task`` is
+        a loaded task or a reference to load."""
+        loaded = load_task(task) if isinstance(task, str) else task
+        defaults = loaded.task.defaults
+        options = resolve_options(loaded, given.pop("options", None) or {})
+        values: dict[str, Any] = {
+            "epochs": defaults.epochs,
+            "batch_size": defaults.batch_size,
+            "learning_rate": defaults.learning_rate,
+            "train_size": defaults.train_size,
+            "val_fraction": defaults.val_fraction,
+        }
+        values.update({k: v for k, v in given.items() if v is not None})
+        space = values.pop("space", None) or SearchSpace()
+        if values.get("design") == "curve":
+            points, repeats = values.get("points") or 0, values.get("repeats") or 0
+            if points < 2 or repeats < 1:
+                raise ConfigError(f"a curve design needs --points >= 2 and --repeats >= 1, got {points} and {repeats}")
+            # Every trial is planned: the budget is their count, nothing to sample or prune.
+            # (--trials, e.g. compose's default, does not apply: the CLI says so when it differs.)
+            budget = len(curve_configs(space, values.get("points") or 0)) * (values.get("repeats") or 1)
+            if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
+                raise ConfigError("a curve design trains every planned trial to the end: leave --pruner and --sampler out")
+            values.update(pruner="none", sampler="random")
+        if budget is None:
+            budget = len(space.grid()) if values.get("sampler") == "grid" else 20
+        return cls(task=loaded.reference, budget=budget, options=options, space=space,
+                   task_fingerprint=loaded.fingerprint, objective=loaded.task.objective.to_dict(), **values)
+
+    @property
+    def goal(self) -> Objective:
+        return Objective.from_dict(self.objective)
+
+    def data_request(self) -> DataRequest:
+        return DataRequest(
+            train_size=self.train_size,
+            val_fraction=self.val_fraction,
+            seed=self.seed,
+            options=dict(self.options),
+        )
+
+    def to_attrs(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["space"] = self.space.to_dict()
+        return data
+
+    @classmethod
+    def from_attrs(cls, data: dict[str, Any]) -> SweepConfig:
+        data = dict(data)
+        data["space"] = SearchSpace.from_dict(data.get("space", {}))
+        return cls(**data)
+
+    def differences(self, other: SweepConfig) -> list[str]:
+        mine, theirs = self.to_attrs(), other.to_attrs()
+        return [
+            f"{key}: stored {theirs.get(key)!r}, given {mine.get(key)!r}"
+            for key in mine
+            if mine.get(key) != theirs.get(key)
+        ]
+
+    def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        if self.sampler == "tpe":
+            # Multivariate + group TPE models the conditional space (lambda only with a penalty).
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, n_startup_trials=min(10, self.budget // 2 + 1)
+            )
+        if self.sampler == "qmc":
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        # "grid" points are enqueued at launch; anything beyond them is sampled at random.
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def make_pruner(self) -> optuna.pruners.BasePruner:
+        if self.kind == "evaluate":
+            return optuna.pruners.NopPruner()
+        if self.pruner == "median":
+            # The median needs a few finished trials to mean anything, but trials that can never be
+            # pruned are the pruner's cost: a fifth of the budget, 3 to 5 trials (Optuna's default).
+            return optuna.pruners.MedianPruner(
+                n_startup_trials=min(5, max(3, self.budget // 5)), n_warmup_steps=max(1, self.epochs // 3)
+            )
+        if self.pruner == "hyperband":
+            return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.epochs)
+        return optuna.pruners.NopPruner()
+
+
+def current_versions() -> dict[str, str]:
+    return {"sweeper": sweeper.__version__, "optuna": optuna.__version__}
+
+
+def check_versions(study_name: str, stored: dict[str, str] | None) -> None:
+    """A study is worked on only by the sweeper/Optuna release line that launched it."""
+    if not stored:
+        return
+    mine = current_versions()
+
+    def line(version: str) -> str:
+        return ".".join(version.split(".")[:2])
+
+    if any(line(stored.get(k, "")) != line(v) for k, v in mine.items()):
+        raise ConfigError(
+            f"study {study_name!r} was launched by sweeper {stored.get('sweeper')} with optuna "
+            f"{stored.get('optuna')}, but this is sweeper {mine['sweeper']} with optuna "
+            f"{mine['optuna']}: install the same versions, or launch a new study"
+        )

@@ -1,0 +1,116 @@
+"""Creating one study per task: idempotent, and safe when several launches race.
+
+The first trial of every search study is the unregularized baseline (penalty none, dropout 0),
+enqueued here so that every study can be compared against it, unless ``--penalties`` leaves out
+``none``: then the baseline is not in the search space and would only fail. A ``grid`` sweep
+enqueues its grid points too. A ``curve`` study (``sweeper.study.design``) enqueues its whole plan;
+launching it again with more ``--repeats`` adds only the new repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeper.errors import ConfigError
+from sweeper.settings import Settings
+from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
+from sweeper.study.space import BASELINE_PARAMS, spread
+from sweeper.storage.rdb import launch_lock, open_storage, storage_errors
+from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    study: str
+    created: bool
+    budget: int
+    # Whether the unregularized baseline is the study's first trial.
+    baseline: bool = True
+    # Trials queued by this launch of an existing curve study (more repeats).
+    added: int = 0
+
+
+def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchResult:
+    storage = open_storage(settings, create_tables=True)
+    with storage_errors(settings.storage), launch_lock(settings.storage):
+        try:
+            study_id = storage.get_study_id_from_name(study_name)
+        except KeyError:
+            study_id = None
+        if study_id is not None:
+            attrs = storage.get_study_user_attrs(study_id)
+            if CONFIG_ATTR not in attrs:
+                raise ConfigError(
+                    f"study {study_name!r} exists but was not created by sweeper: "
+                    "launch under another name (--study-name) or delete it (optuna delete-study)"
+                )
+            check_versions(study_name, attrs.get(VERSION_ATTR))
+            stored = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
+            if stored.task_fingerprint and config.task_fingerprint != stored.task_fingerprint:
+                raise ConfigError(
+                    f"study {study_name!r} was launched with other code for task {config.task!r} "
+                    f"(fingerprint {stored.task_fingerprint}, this is {config.task_fingerprint}): its "
+                    "workers refuse the new code; launch it under a new --study-name, or restore the "
+                    "launched version of the task's file"
+                )
+            if stored.design == config.design == "curve" and config.repeats != stored.repeats:
+                return _add_repeats(storage, study_name, stored, config)
+            diffs = config.differences(stored)
+            if diffs:
+                raise ConfigError(
+                    f"study {study_name!r} was launched with other settings ({'; '.join(diffs)}): "
+                    "launch again with the stored settings, or pick a new --study-name"
+                )
+            return LaunchResult(study_name, created=False, budget=stored.budget,
+                                baseline="none" in stored.space.penalties)
+
+        objective = config.goal
+        study = optuna.create_study(study_name=study_name, storage=storage, direction=objective.direction)
+        # Optuna's metric names: the dashboard and `optuna` CLI show e.g. "val_accuracy".
+        study.set_metric_names([objective.log_key])
+        study.set_user_attr(VERSION_ATTR, current_versions())
+        study.set_user_attr("task", config.task)
+        baseline = "none" in config.space.penalties
+        if config.design == "curve":
+            for run in curve_runs(config.space, config.points, config.repeats, config.seed):
+                study.enqueue_trial(run.params, user_attrs=run.user_attrs())
+        elif baseline:
+            study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
+        if config.sampler == "grid":
+            points = [p for p in config.space.grid() if p != BASELINE_PARAMS]
+            for point in spread(points, config.budget - 1):
+                study.enqueue_trial(point, user_attrs={"role": "grid"})
+        # Written last: workers only take studies whose config is present.
+        study.set_user_attr(CONFIG_ATTR, config.to_attrs())
+    return LaunchResult(study_name, created=True, budget=config.budget, baseline=baseline)
+
+
+def _add_repeats(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfig, config: SweepConfig) -> LaunchResult:
+    """Launch a curve study again with more repeats: queue the (configuration, repeat) pairs it
+    lacks, then store the larger plan (its budget is read again by workers when they run out)."""
+    diffs = [d for d in config.differences(stored) if not d.startswith(("repeats:", "budget:"))]
+    if diffs:
+        raise ConfigError(
+            f"study {name!r} was launched with other settings ({'; '.join(diffs)}): only --repeats may "
+            "change for a curve study; pick a new --study-name for the rest"
+        )
+    if config.repeats < stored.repeats:
+        raise ConfigError(
+            f"study {name!r} already plans {stored.repeats} repeats: --repeats adds repeats and never "
+            f"removes them; give at least {stored.repeats}"
+        )
+    study = optuna.load_study(study_name=name, storage=storage)
+    have = {
+        CurveRun(dict(t.system_attrs.get("fixed_params") or t.params), int(t.user_attrs["repeat"]), 0).key()
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("role") == CURVE_ROLE and t.state != TrialState.FAIL
+    }
+    todo = [r for r in curve_runs(config.space, config.points, config.repeats, config.seed) if r.key() not in have]
+    for run in todo:
+        study.enqueue_trial(run.params, user_attrs=run.user_attrs())
+    study.set_user_attr(CONFIG_ATTR, config.to_attrs())
+    return LaunchResult(name, created=False, budget=config.budget, baseline="none" in config.space.penalties,
+                        added=len(todo))

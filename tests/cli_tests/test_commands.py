@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import optuna
+import pytest
+
+from sweeper.cli import main
+from sweeper.settings import Settings
+from sweeper.storage.rdb import open_storage
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sweeper: error: ") and "\n" not in err, err
+    assert "Traceback" not in err
+    return err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_status_against_unreachable_database_is_one_line_naming_the_host(capsys: pytest.CaptureFixture[str]) -> None:
+    port = _free_port()
+    code = main(["status", "--storage", f"postgresql+psycopg2://u:p@127.0.0.1:{port}/db"])
+    assert code != 0
+    assert f"127.0.0.1:{port}" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["launch", "mnist"], "unknown task 'mnist'"),
+        (["launch", "cifar10", "--trials", "0"], "--trials must be a positive"),
+        (["launch", "cifar10", "--trials", "-2"], "--trials must be a positive"),
+        (["launch", "cifar10", "--lambda-range", "1e-2", "1e-4"], "low >= high"),
+        (["launch", "cifar10", "--lambda-range", "0", "1e-4"], "must be positive"),
+        (["launch", "cifar10", "--dropout-range", "0", "1.2"], "dropout range"),
+        (["launch", "cifar10", "--storage", "not a url"], "is not a database URL"),
+        (["launch", "cifar10", "--option", "oops"], "is not KEY=VALUE"),
+        (["launch", "cifar10", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
+        (["launch", "cifar10", "--points", "4"], "--points and --repeats shape a curve design: add --design curve"),
+        (["launch", "cifar10", "--design", "curve", "--points", "1"], "a curve design needs --points >= 2"),
+        (["launch", "cifar10", "--evaluate-seeds", "1"], "--evaluate-seeds 1: use 0 (no evaluation) or at least 2"),
+    ],
+)
+def test_bad_input_is_one_line_and_stores_nothing(argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = tmp_path / "sweeper.db"
+    assert main(["launch", "cifar10", "--trials", "3"]) == 0  # something already stored
+    capsys.readouterr()
+    before = db.read_bytes()
+    assert main(argv) != 0
+    assert message in _one_line_error(capsys)
+    assert db.read_bytes() == before
+
+
+def test_launch_twice_is_idempotent_and_differences_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
+    assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
+    assert "already launched" in capsys.readouterr().out
+    assert main(["launch", "cifar10", "--trials", "5", "--epochs", "2"]) == 2
+    assert "budget: stored 4, given 5" in _one_line_error(capsys)
+
+
+def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["launch", "cifar10", "--trials", "3"])
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row == {
+        "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
+        "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
+        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {},
+    }
+
+
+def test_launch_says_when_the_penalties_leave_no_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["launch", "cifar10", "--trials", "3", "--penalties", "l1", "l2"]) == 0
+    assert "no unregularized baseline trial: --penalties leaves out none" in capsys.readouterr().out
+    assert main(["launch", "imdb", "--trials", "3"]) == 0
+    assert "baseline" not in capsys.readouterr().out
+
+
+def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["launch", "cifar10", "--trials", "3"])
+    capsys.readouterr()
+    assert main(["report", "cifar10", "--out", "out"]) != 0
+    assert "has no finished trials" in _one_line_error(capsys)
+    assert main(["report", "nosuch", "--out", "out"]) != 0
+    assert "no study named 'nosuch'" in _one_line_error(capsys)
+
+
+def test_studies_lists_each_task_with_data_model_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["studies", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) >= {"cifar10", "librispeech", "imdb"}
+    assert "Conv32" in rows["cifar10"]["model"] and rows["cifar10"]["origin"] == "built-in"
+    assert rows["cifar10"]["defaults"]["epochs"] == 20
+    assert rows["imdb"]["options"]["vocab_size"]["default"] == 20000
+    assert rows["imdb"]["objective"] == {"metric": "accuracy", "direction": "maximize", "label": None}
+
+
+def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "cifar10", "--trials", "3", "--workers", "2", "--epochs", "1", "--batch-size", "32",
+                 "--data-mirror", str(cifar_mirror), "--out", str(tmp_path / "report")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "3/3 finished" in out
+    assert (tmp_path / "report" / "cifar10.html").stat().st_size > 100_000  # plotly.js embedded
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(Settings()))
+    assert len(study.trials) == 3
