@@ -70,7 +70,7 @@ for number, params in enumerate(configs):
         if tuned:
             collector.freeze_survivors()
     keras.backend.clear_session()
-    # sweeper.worker.trial_seed for the base seed 0, without importing Optuna as no plain loop would
+    # sweeper.worker.trial.trial_seed for the base seed 0, without importing Optuna as no plain loop would
     keras.utils.set_random_seed(number % (2**31 - 1))
     model = task.build_model(Hyperparams.from_params(params), splits, 1e-3)
     model.fit(splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val),

@@ -33,12 +33,11 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
 from sweeper.tasks.archives import Archive, open_tar, stratified_split, stratified_subsample
@@ -235,7 +234,7 @@ def cached_utterances(path: Path, subset: str, config: FeatureConfig, data_dir: 
         return cached, True
     cache.parent.mkdir(parents=True, exist_ok=True)
     # Workers starting together take turns: the first computes, the others then read its file.
-    with _exclusive(cache.with_suffix(".lock")):
+    with filelock.FileLock(cache.with_suffix(".lock")):
         cached = _read_cache(cache)
         if cached is not None:
             return cached, True
@@ -261,21 +260,6 @@ def _read_cache(cache: Path) -> Utterances | None:
             return Utterances(data["frames"], data["offsets"], data["speakers"], data["ids"])
     except (OSError, ValueError, KeyError, EOFError):
         return None  # a damaged cache file is recomputed and replaced
-
-
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename alone keeps the cache consistent
-        yield
-        return
-    with open(lock_path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def compute_utterances(path: Path, subset: str, config: FeatureConfig) -> Utterances:

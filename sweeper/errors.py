@@ -25,6 +25,9 @@ class StorageError(SweeperError):
     """The database cannot be reached or used (bad URL, unreachable host, wrong password)."""
 
     exit_code = 3
+    # True when the database was away (a restart, the network) for longer than calls retry: not
+    # the fault of what was being stored, so a trial interrupted by it is queued again.
+    transient = False
 
 
 class DataError(SweeperError):
@@ -37,6 +40,12 @@ class NoStudyError(SweeperError):
     """The study asked for does not exist (yet) in the storage."""
 
     exit_code = 5
+
+
+class ReportError(SweeperError):
+    """A report cannot be written (no finished trials, an evaluation study named, no browser)."""
+
+    exit_code = 7
 
 
 class WorkerError(SweeperError):

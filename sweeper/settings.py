@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +45,15 @@ class Settings:
         """Build settings from command-line flags (``None`` = not given), then the environment."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        types = typing.get_type_hints(cls)
         for field in dataclasses.fields(cls):
             flag = (flags or {}).get(field.name)
             if flag is not None:
-                values[field.name] = _coerce(field.name, field.type, flag)
+                values[field.name] = _coerce(field.name, types[field.name], flag)
                 continue
             env_name = ENV_PREFIX + field.name.upper()
             if environ.get(env_name, "") != "":
-                values[field.name] = _coerce(env_name, field.type, environ[env_name])
+                values[field.name] = _coerce(env_name, types[field.name], environ[env_name])
         settings = cls(**values)
         settings.validate()
         return settings
@@ -85,19 +87,19 @@ class Settings:
         return env
 
 
-def _coerce(name: str, annotation: Any, raw: Any) -> Any:
-    kind = str(annotation)
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    """``raw`` (a flag's value or an environment string) as the field's type, read from its
+    annotation (``int``, ``float``, ``bool``, ``Path``, ``str`` or ``X | None``)."""
+    kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)  # X | None -> X
     try:
-        if "bool" in kind:
+        if kind is bool:
             if isinstance(raw, bool):
                 return raw
             return str(raw).strip().lower() in ("1", "true", "yes", "on")
-        if "int" in kind:
-            return int(raw)
-        if "float" in kind:
-            return float(raw)
-        if "Path" in kind:
+        if kind in (int, float):
+            return kind(raw)
+        if kind is Path:
             return Path(raw).expanduser()
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}: fix the value") from None
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}: fix the value") from None
     return str(raw)

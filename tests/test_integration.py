@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from tests.support import procs
 
 QUICK = "tests.support.quick_task"

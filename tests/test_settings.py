@@ -36,3 +36,17 @@ def test_bad_number_names_the_variable() -> None:
 def test_grace_period_must_exceed_heartbeat_interval() -> None:
     with pytest.raises(ConfigError, match="grace period"):
         Settings.resolve({}, environ={"SWEEPER_HEARTBEAT_INTERVAL": "30", "SWEEPER_GRACE_PERIOD": "10"})
+
+
+def test_each_field_is_coerced_by_its_annotation() -> None:
+    from pathlib import Path
+
+    from sweeper.settings import Settings
+
+    s = Settings.resolve({}, {"SWEEPER_HEARTBEAT_INTERVAL": "5", "SWEEPER_GRACE_PERIOD": "20", "SWEEPER_DEBUG": "yes",
+                              "SWEEPER_WAIT_FOR_STUDY": "1.5", "SWEEPER_DATA_MIRROR": "/m", "SWEEPER_DATA_DIR": "~/d"})
+    assert (s.heartbeat_interval, s.grace_period, s.debug, s.wait_for_study) == (5, 20, True, 1.5)
+    assert s.data_mirror == "/m" and s.data_dir == Path("~/d").expanduser()
+    assert Settings.resolve({"debug": False}, {"SWEEPER_DEBUG": "1"}).debug is False  # the flag wins
+    with pytest.raises(ConfigError, match=r"SWEEPER_WAIT_FOR_STUDY='soon' is not a valid float: fix the value"):
+        Settings.resolve({}, {"SWEEPER_WAIT_FOR_STUDY": "soon"})

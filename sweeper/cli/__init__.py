@@ -1,9 +1,56 @@
-"""The ``sweeper`` command: argument parsing (``parser``), the commands (``commands``), local
-worker processes with live progress (``local``, ``progress``) and quiet output (``quiet``).
-``main(argv)`` runs in-process (tests call it directly)."""
+"""The ``sweeper`` command: argument parsing (``parser``), arguments to settings and configs
+(``configs``), the sub-commands (``commands``), local workers with live progress (``local``,
+``progress``) and quiet output (``quiet``). ``main(argv)`` runs in-process (tests call it
+directly); every ``SweeperError`` becomes one line on stderr and its exit code, with a traceback
+only under ``--debug`` / ``SWEEPER_DEBUG=1``."""
 
 from __future__ import annotations
 
-from sweeper.cli.commands import COMMANDS, build_parser, console, main
+import os
+import sys
+from collections.abc import Sequence
+
+from sweeper.cli.commands import COMMANDS
+from sweeper.cli.parser import build_parser
+from sweeper.errors import SweeperError
+from sweeper.worker import collector
 
 __all__ = ["COMMANDS", "build_parser", "console", "main"]
+
+
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """``own_process``: this is the ``sweeper`` command's own process (not a test or notebook
+    calling in), whose stderr may be filtered."""
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False)) or os.environ.get("SWEEPER_DEBUG", "") not in ("", "0")
+    # TensorFlow's C++ start-up lines (oneDNN, CPU features) and Optuna's info lines are noise
+    # between progress lines; --debug shows them. Children inherit the environment.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
+    if debug:
+        os.environ["SWEEPER_DEBUG"] = "1"
+    elif args.command in STARTS_KERAS and own_process:
+        from sweeper.cli import quiet
+
+        quiet.filter_stderr()
+    try:
+        return COMMANDS[args.command](args)
+    except SweeperError as exc:
+        if debug:
+            raise
+        print(f"sweeper: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sweeper: interrupted", file=sys.stderr)
+        return 130
+
+
+# Commands whose process may start TensorFlow (its start-up lines are filtered: sweeper.cli.quiet).
+STARTS_KERAS = ("worker", "run", "check", "evaluate")
+
+
+def console() -> None:
+    """The installed ``sweeper`` command and ``python -m sweeper``: a process of its own, whose
+    garbage collection the worker may tune (``sweeper.worker.collector``) and whose stderr may be
+    filtered (``sweeper.cli.quiet``); ``main`` in-process does neither."""
+    collector.own_process()
+    sys.exit(main(own_process=True))

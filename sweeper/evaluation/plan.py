@@ -11,7 +11,6 @@ pairs that are not finished or queued yet. Its stored config is the parent's wit
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,25 +20,26 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.report.collect import best_mean_per_group, best_per_group, collect_points, params_key
+from sweeper.study.points import best_mean_per_group, best_per_group, collect_points, params_key
 from sweeper.settings import Settings
 from sweeper.study.space import BASELINE_PARAMS
-from sweeper.storage.rdb import launch_lock, load_study, open_storage, storage_errors
-from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+from sweeper.storage import launch_lock, load_study, open_storage
+from sweeper.study.config import (
+    CONFIG_ATTR,
+    EVAL_SUFFIX,
+    VERSION_ATTR,
+    SweepConfig,
+    check_versions,
+    current_versions,
+    eval_study_name,
+    is_eval_study,
+)
 from sweeper.tasks.api import Objective
 
-EVAL_SUFFIX = ".eval"
 # A run in one of these states is not run again: done (complete; pruned = diverged, which the
 # same seed would repeat), or already queued / taken by a worker.
 KEPT_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
-
-def eval_study_name(study: str) -> str:
-    return study + EVAL_SUFFIX
-
-
-def is_eval_study(name: str) -> bool:
-    return name.endswith(EVAL_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
                           f"e.g. sweeper evaluate {study_name[: -len(EVAL_SUFFIX)]}")
     storage = storage or open_storage(settings, create_tables=True)
-    with storage_errors(settings.storage), launch_lock(settings.storage):
+    with launch_lock(settings.storage):
         parent = load_study(storage, study_name)
         attrs = parent.user_attrs
         if CONFIG_ATTR not in attrs:
@@ -166,34 +166,3 @@ def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, config: Sw
     attrs = storage.get_study_user_attrs(study_id)
     check_versions(name, attrs.get(VERSION_ATTR))
     return optuna.load_study(study_name=name, storage=storage), False
-
-
-def run_evaluation(settings: Settings, study_name: str, seeds: int, workers: int, *, run: bool = True) -> int:
-    """``sweeper evaluate``: enqueue, then (unless ``run`` is False) work the runs off with local
-    workers, then print the verdict."""
-    from sweeper.worker.backend import default_threads
-    from sweeper.cli.progress import Progress
-    from sweeper.evaluation.results import collect_evaluation, verdict
-    from sweeper.worker.supervisor import spawn_workers, wait_all
-
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
-    plan = prepare(settings, study_name, seeds)
-    print(plan.describe())
-    storage = open_storage(settings)
-    if not run:
-        print(f"runs queued: start `sweeper worker --study {plan.eval_study}` (or plain `sweeper worker`) on any machine")
-        return 0
-    study = optuna.load_study(study_name=plan.eval_study, storage=storage)
-    counts = count_trials(study)
-    if counts.waiting or counts.running:
-        progress = Progress(storage, plan.eval_study)
-        children = spawn_workers(settings, workers, [plan.eval_study], threads=default_threads(workers))
-        code = wait_all(children, on_tick=progress.tick)
-        progress.final()
-        if code != 0:
-            print(f"sweeper: evaluation workers stopped with exit code {code}; finished runs are kept, "
-                  f"`sweeper evaluate {study_name}` resumes", file=sys.stderr)
-            return code
-    print(verdict(collect_evaluation(study), study_name))
-    return 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.report.collect import GROUP_LABELS, GROUPS, params_key
+from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.evaluation.stats import TEST_NAME, Difference, MeanCI, mean_ci, welch
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.tasks.api import Objective
@@ -93,8 +93,7 @@ class EvaluationData:
 def _run(t: FrozenTrial) -> Run:
     attrs = t.user_attrs
     params = dict(t.system_attrs.get("fixed_params") or t.params)
-    state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "fail",
-             TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}[t.state]
+    state = STATE_NAMES[t.state]
     return Run(
         number=t.number,
         state=state,

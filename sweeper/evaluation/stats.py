@@ -56,20 +56,19 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
 
 
 def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
-    """Welch's t-test of mean(a) - mean(b) and the matching interval (Welch-Satterthwaite df)."""
+    """Welch's t-test of mean(a) - mean(b) and its interval (SciPy's, with the
+    Welch-Satterthwaite degrees of freedom)."""
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = float(xa.mean() - xb.mean())
     if xa.size < 2 or xb.size < 2:
         return Difference(diff, None, None, None, None, None)
-    va, vb = xa.var(ddof=1) / xa.size, xb.var(ddof=1) / xb.size
-    se = math.sqrt(va + vb)
-    if se == 0.0:
+    if xa.var(ddof=1) + xb.var(ddof=1) == 0.0:
         # Identical runs in both groups (e.g. fully deterministic training): no spread, no test.
         return Difference(diff, diff, diff, None, None, None)
-    df = (va + vb) ** 2 / (va**2 / (xa.size - 1) + vb**2 / (xb.size - 1))
     result = sps.ttest_ind(xa, xb, equal_var=False)
-    half = float(sps.t.ppf(0.5 + level / 2, df)) * se
-    return Difference(diff, diff - half, diff + half, float(result.pvalue), float(result.statistic), float(df))
+    interval = result.confidence_interval(confidence_level=level)
+    return Difference(diff, float(interval.low), float(interval.high), float(result.pvalue),
+                      float(result.statistic), float(result.df))
 
 
 def paired(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Difference | None:
@@ -81,8 +80,10 @@ def paired(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Dif
     if len(common) < 2:
         return None
     diffs = np.array([a[r] - b[r] for r in common], dtype=float)
-    ci = mean_ci(diffs.tolist(), level)
-    if ci.std == 0.0:
-        return Difference(ci.mean, ci.mean, ci.mean, None, None, None)
+    mean = float(diffs.mean())
+    if diffs.std() == 0.0:
+        return Difference(mean, mean, mean, None, None, None)
     result = sps.ttest_1samp(diffs, 0.0)
-    return Difference(ci.mean, ci.low, ci.high, float(result.pvalue), float(result.statistic), float(len(common) - 1))
+    interval = result.confidence_interval(confidence_level=level)
+    return Difference(mean, float(interval.low), float(interval.high), float(result.pvalue),
+                      float(result.statistic), float(result.df))

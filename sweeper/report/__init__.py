@@ -4,7 +4,9 @@ plotly figures and ``write`` into self-contained HTML pages (plotly.js embedded:
 
 from __future__ import annotations
 
-from sweeper.report.collect import ReportData, TrialPoint, collect_report
-from sweeper.report.write import ReportError, write_reports
+from sweeper.report.collect import ReportData, collect_report
+from sweeper.study.points import TrialPoint
+from sweeper.errors import ReportError
+from sweeper.report.write import write_reports
 
 __all__ = ["ReportData", "ReportError", "TrialPoint", "collect_report", "write_reports"]

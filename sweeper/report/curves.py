@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sweeper.report.collect import GROUP_LABELS, ReportData, TrialPoint
+from sweeper.report.collect import ReportData
+from sweeper.study.points import GROUP_LABELS, TrialPoint
 from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
 from sweeper.tasks.api import Objective
 

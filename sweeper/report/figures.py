@@ -6,7 +6,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sweeper.report.collect import GROUP_LABELS, ReportData
+from sweeper.report.collect import ReportData
+from sweeper.study.points import GROUP_LABELS
 from sweeper.evaluation.results import EvaluationData
 from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, STATE_SYMBOLS
 from sweeper.report.series import (

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from sweeper.errors import ReportError
+
 CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 def find_browser(environ: Mapping[str, str] | None = None, candidates: tuple[str, ...] = CANDIDATES) -> str:
     """``BROWSER_PATH`` (kaleido's own override) if set, else the first Chromium found."""
-    from sweeper.report.write import ReportError
 
     environ = os.environ if environ is None else environ
     given = environ.get("BROWSER_PATH")
@@ -30,7 +31,6 @@ def find_browser(environ: Mapping[str, str] | None = None, candidates: tuple[str
 
 
 def write_png(fig: go.Figure, path: Path, *, width: int = 1200, height: int = 560) -> Path:
-    from sweeper.report.write import ReportError
 
     browser = find_browser()
     # kaleido (through choreographer) reads the browser from BROWSER_PATH; set only meanwhile.

@@ -6,9 +6,13 @@ does not (the generalization gap and sparsity need a finished model)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from sweeper.report.collect import GROUP_LABELS, GROUPS, ReportData, TrialPoint
+import numpy as np
+
+from sweeper.report.collect import ReportData
+from sweeper.study.points import GROUP_LABELS, GROUPS, TrialPoint
 
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
 
@@ -170,3 +174,64 @@ def best_table(data: ReportData) -> list[BestRow]:
 def unfinished(data: ReportData) -> list[TrialPoint]:
     """Failed, running and waiting trials, listed with their reason on the page."""
     return [p for p in data.points if p.state in ("fail", "running", "waiting")]
+
+
+@dataclass(frozen=True)
+class Line:
+    """A horizontal reference: the median of a group's complete trials, with their range."""
+
+    median: float
+    low: float
+    high: float
+    n: int
+
+
+@dataclass(frozen=True)
+class LambdaScatter:
+    """The headline of a search study: every trial with a λ and a value, per weight penalty and
+    state; a binned-median trend per penalty; the unregularized trials and the dropout-only
+    trials (no λ) as horizontal references."""
+
+    points: dict[str, dict[str, list[TrialPoint]]]  # penalty -> state -> trials
+    trends: dict[str, list[tuple[float, float]]]  # penalty -> (λ, median value) per decade
+    baseline: Line | None
+    dropout_only: Line | None
+    lambda_range: tuple[float, float]
+
+
+def lambda_scatter(data: ReportData) -> LambdaScatter:
+    points: dict[str, dict[str, list[TrialPoint]]] = {}
+    trends = {}
+    for penalty in WEIGHT_PENALTIES:
+        by_state = {state: [p for p in data.points if p.penalty == penalty and p.state == state and p.lam
+                            and p.value is not None] for state in ("complete", "pruned")}
+        if any(by_state.values()):
+            points[penalty] = {s: pts for s, pts in by_state.items() if pts}
+        trend = binned_median(by_state["complete"])
+        if trend:
+            trends[penalty] = trend
+    lams = [p.lam for p in data.points if p.lam]
+    dropout = [p.value for p in data.by_state("complete") if p.group == "dropout" and p.value is not None]
+    return LambdaScatter(points, trends, _line(data.baseline_values()), _line(dropout),  # type: ignore[arg-type]
+                         (min(lams), max(lams)) if lams else (1e-6, 1e-1))
+
+
+def _line(values: list[float]) -> Line | None:
+    if not values:
+        return None
+    return Line(float(np.median(values)), min(values), max(values), len(values))
+
+
+def binned_median(points: list[TrialPoint], bins_per_decade: float = 1.0) -> list[tuple[float, float]]:
+    """(geometric bin centre, median value) for each log-lambda bin with at least one point."""
+    if not points:
+        return []
+    logs = np.log10([p.lam for p in points])
+    values = np.array([p.value for p in points], dtype=float)
+    edges = np.arange(math.floor(logs.min()), math.ceil(logs.max()) + 1e-9 + 1 / bins_per_decade, 1 / bins_per_decade)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (logs >= lo) & (logs < hi) if hi < edges[-1] else (logs >= lo) & (logs <= hi)
+        if mask.any():
+            out.append((10 ** float(np.median(logs[mask])), float(np.median(values[mask]))))
+    return out

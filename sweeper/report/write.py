@@ -10,7 +10,8 @@ from pathlib import Path
 import optuna
 import plotly.graph_objects as go
 
-from sweeper.errors import SweeperError
+from sweeper.errors import ReportError
+from sweeper.study.config import EVAL_SUFFIX
 from sweeper.report.collect import ReportData, collect_report
 from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict
 from sweeper.report.figures import (
@@ -27,11 +28,6 @@ from sweeper.report.curves import response_curves
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
 
-EVAL_SUFFIX = ".eval"  # sweeper.evaluation.plan.EVAL_SUFFIX; not imported so that `report` stays light
-
-
-class ReportError(SweeperError):
-    exit_code = 7
 
 
 # (div id, section heading, figure builder): the page order; tests open each div by its id.
@@ -42,14 +38,14 @@ def headline(data: ReportData) -> go.Figure:
 
 FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
     ("fig-accuracy-vs-lambda", "1. {Validation} vs λ", headline),
-    ("fig-evaluation", "Re-evaluation on the test split",
+    ("fig-evaluation", "2. Re-evaluation on the test split",
      lambda d: evaluation_figure(d.evaluation, d.study)),
-    ("fig-lambda-dropout", "2. λ × dropout", lambda_dropout_figure),
-    ("fig-gap", "3. Generalization gap", gap_figure),
-    ("fig-sparsity", "4. Weight sparsity", sparsity_figure),
-    ("fig-learning-curves", "5. Learning curves", learning_curves_figure),
-    ("fig-history", "6. Optimization history", history_figure),
-    ("fig-importances", "6. Parameter importances", importances_figure),
+    ("fig-lambda-dropout", "3. λ × dropout", lambda_dropout_figure),
+    ("fig-gap", "4. Generalization gap", gap_figure),
+    ("fig-sparsity", "5. Weight sparsity", sparsity_figure),
+    ("fig-learning-curves", "6. Learning curves", learning_curves_figure),
+    ("fig-history", "7. Optimization history", history_figure),
+    ("fig-importances", "8. Parameter importances", importances_figure),
 ]
 FIGURE_IDS = [f[0] for f in FIGURES]
 
@@ -124,8 +120,8 @@ def write_study_page(data: ReportData, out: Path) -> Path:
         if div_id == "fig-evaluation":
             sections.append(evaluation_table_html(data.evaluation, data.study))
         if div_id == "fig-importances":
-            sections.append("<h2>6. Best configuration per penalty type</h2>" + best_table_html(data))
-    sections.append("<h2>Trials without a result</h2>" + unfinished_table_html(data))
+            sections.append("<h2>9. Best configuration per penalty type</h2>" + best_table_html(data))
+    sections.append("<h2>10. Trials without a result</h2>" + unfinished_table_html(data))
     page = out / f"{data.study}.html"
     page.write_text(_page(f"sweeper report: {data.study}", "".join(sections)), encoding="utf-8")
     return page

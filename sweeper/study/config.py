@@ -13,14 +13,25 @@ import optuna
 
 import sweeper
 from sweeper.errors import ConfigError
-from sweeper.study.design import DESIGNS, curve_configs
+from sweeper.study.choices import DESIGNS, PRUNERS, SAMPLERS
+from sweeper.study.design import curve_configs
 from sweeper.study.space import SearchSpace
 from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
 
-SAMPLERS = ("tpe", "random", "qmc", "grid")
-PRUNERS = ("median", "hyperband", "none")
 CONFIG_ATTR = "sweeper_config"
 VERSION_ATTR = "sweeper_versions"
+# The test-split re-training of study S lives in its own study, S + EVAL_SUFFIX.
+EVAL_SUFFIX = ".eval"
+
+
+def eval_study_name(study: str) -> str:
+    return study + EVAL_SUFFIX
+
+
+def is_eval_study(name: str) -> bool:
+    return name.endswith(EVAL_SUFFIX)
+
+
 # A study attr per worker process (host:pid) that cannot run the study, with why (`sweeper status`).
 PROBLEM_PREFIX = "cannot_run:"
 

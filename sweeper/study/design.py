@@ -17,7 +17,6 @@ from typing import Any
 
 from sweeper.study.space import BASELINE_PARAMS, SearchSpace
 
-DESIGNS = ("search", "curve")
 CURVE_ROLE = "curve"
 L1_RATIO = 0.5  # the L1+L2 curve splits λ evenly between the two penalties
 

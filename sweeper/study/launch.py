@@ -18,7 +18,7 @@ from sweeper.errors import ConfigError
 from sweeper.settings import Settings
 from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
 from sweeper.study.space import BASELINE_PARAMS, spread
-from sweeper.storage.rdb import launch_lock, open_storage, storage_errors
+from sweeper.storage import launch_lock, open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 
 
@@ -35,7 +35,7 @@ class LaunchResult:
 
 def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchResult:
     storage = open_storage(settings, create_tables=True)
-    with storage_errors(settings.storage), launch_lock(settings.storage):
+    with launch_lock(settings.storage):
         try:
             study_id = storage.get_study_id_from_name(study_name)
         except KeyError:

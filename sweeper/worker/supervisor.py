@@ -1,9 +1,6 @@
-"""Starting local worker processes and keeping them in step with signals.
-
-Each child is ``python -m sweeper worker --index i``: a fresh interpreter (no forked TensorFlow
-state), with the parent's settings passed through the environment. ``spawn_workers``/``wait_all``
-serve ``sweeper run``; ``supervise`` is the long-running ``sweeper worker --gpus`` loop: one child
-per GPU slot, restarted with backoff when it dies, given up when it keeps dying at start-up.
+"""The long-running ``sweeper worker --gpus`` loop: one worker child per GPU slot (started as
+``sweeper.worker.children`` says), restarted with backoff when it dies, given up when it keeps
+dying at start-up, and kept in step with signals.
 """
 
 from __future__ import annotations
@@ -17,65 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sweeper.errors import ConfigError, NoStudyError, WorkerError
-from sweeper.worker.gpus import Slot, jax_sharing_env, plan_slots, select_gpus, sharing_env, slot_seed
 from sweeper.settings import Settings
-
-
-@dataclass
-class Child:
-    index: int
-    process: subprocess.Popen[bytes]
-
-
-def spawn_workers(
-    settings: Settings,
-    count: int,
-    studies: Sequence[str] = (),
-    *,
-    threads: int | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> list[Child]:
-    env = local_workers_env({**os.environ, **settings.to_env(), **(extra_env or {})}, count)
-    children = []
-    for index in range(count):
-        cmd = [sys.executable, "-m", "sweeper", "worker", "--index", str(index)]
-        for name in studies:
-            cmd += ["--study", name]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        children.append(Child(index, subprocess.Popen(cmd, env=env)))
-    return children
-
-
-def local_workers_env(base: Mapping[str, str], count: int) -> dict[str, str]:
-    """The environment of ``count`` unsupervised local workers (``sweeper run``, ``--workers K``).
-    They see the same GPUs and all compute on the first, so under JAX they share it like K slots
-    of one GPU (TensorFlow's memory growth is set in each process by ``sweeper.worker.backend``)."""
-    env = {**base, **jax_sharing_env(count, base), "PYTHONUNBUFFERED": "1"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return env
-
-
-def wait_all(children: list[Child], *, on_tick: Callable[[], None] | None = None, tick: float = 2.0) -> int:
-    """Wait for every child, forwarding SIGTERM/SIGINT; returns the worst exit code."""
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.process.poll() is None:
-                child.process.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while any(c.process.poll() is None for c in children):
-            if on_tick:
-                on_tick()
-            time.sleep(tick)
-        if on_tick:
-            on_tick()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    codes = [c.process.returncode for c in children]
-    return max(codes, key=abs) if codes else 0
+from sweeper.worker.children import child_env, worker_argv
+from sweeper.worker.gpus import Slot, plan_slots, select_gpus, sharing_env, slot_seed
 
 
 # -- the long-running supervisor of `sweeper worker --gpus ...` ---------------------------------
@@ -117,25 +58,14 @@ SETUP_ERRORS = {
 
 def worker_command(studies: Sequence[str], threads: int | None) -> Callable[[Slot, int], list[str]]:
     """The real child: ``python -m sweeper worker`` with its slot index and sampler seed."""
-    def command(slot: Slot, seed: int) -> list[str]:
-        cmd = [sys.executable, "-m", "sweeper", "worker", "--index", str(slot.index), "--sampler-seed", str(seed)]
-        for name in studies:
-            cmd += ["--study", name]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        return cmd
-
-    return command
+    return lambda slot, seed: worker_argv(slot.index, studies, threads, seed)
 
 
 def slot_env(base: Mapping[str, str], slot: Slot) -> dict[str, str]:
     """A slot's environment: its one GPU (none for a CPU slot), and the memory settings that let
     ``slot.sharing`` processes share that GPU under TensorFlow or JAX (``sharing_env``)."""
-    env = {**base, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["CUDA_VISIBLE_DEVICES"] = slot.gpu if slot.gpu is not None else "-1"
-    env.update(sharing_env(slot, base))
-    return env
+    return child_env(base, {"CUDA_VISIBLE_DEVICES": slot.gpu if slot.gpu is not None else "-1",
+                            **sharing_env(slot, base)})
 
 
 def supervise(
@@ -276,13 +206,12 @@ def budgets_met(settings: Settings, studies: Sequence[str]) -> bool:
     """True when every study this worker would serve exists and has met its budget (no study yet:
     False, the workers wait for ``launch``)."""
     from sweeper.study.status import collect
-    from sweeper.storage.rdb import open_storage, storage_errors
+    from sweeper.storage import open_storage
 
     storage = None
     try:
-        with storage_errors(settings.storage):
-            storage = open_storage(settings)
-            rows = [r for r in collect(storage, list(studies) or None) if r.budget is not None]
+        storage = open_storage(settings, read_only=True)
+        rows = [r for r in collect(storage, list(studies) or None) if r.budget is not None]
     except NoStudyError:  # no tables yet
         return False
     finally:

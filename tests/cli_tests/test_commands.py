@@ -9,7 +9,7 @@ import pytest
 
 from sweeper.cli import main
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:

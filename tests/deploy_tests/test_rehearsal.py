@@ -19,7 +19,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.storage.rdb import RETRY_SECONDS
+from sweeper.storage import RETRY_SECONDS
 from tests.deploy_tests.job_policy import failed_pod_action
 from tests.deploy_tests.manifests import REQUEUE_ALLOWANCE_S, Doc
 from tests.deploy_tests.pods import REPO, Node, user_overlay, wait_until

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from sweeper.errors import ConfigError, NoStudyError, StorageError
-from sweeper.storage.rdb import RETRY_SECONDS
+from sweeper.storage import RETRY_SECONDS
 from sweeper.worker.supervisor import SETUP_ERRORS
 from tests.deploy_tests import kubelet
 from tests.deploy_tests.job_policy import failed_pod_action

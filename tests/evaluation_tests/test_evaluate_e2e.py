@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from sweeper.cli import main
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.worker.loop import Worker
 
 TINY_TEST_SPLIT = 50  # make_cifar10: 5 test images per class

@@ -11,7 +11,7 @@ from sweeper.errors import ConfigError, NoStudyError
 from sweeper.evaluation.plan import eval_seeds, prepare
 from sweeper.settings import Settings
 from sweeper.study.space import SearchSpace
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.study.config import CONFIG_ATTR, SweepConfig
 from tests.report_tests.known import KNOWN, known_study
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -34,9 +35,12 @@ def test_welch_matches_the_published_example() -> None:
     assert d.t == pytest.approx(-2.46, abs=0.005)
     assert d.df == pytest.approx(24.99, abs=0.01)
     assert d.p_value == pytest.approx(0.021, abs=0.0005)
-    # The interval excludes 0 exactly when p < 0.05, and is centred on the difference.
+    # The interval excludes 0 exactly when p < 0.05, and is centred on the difference with half
+    # width t(0.975, 24.99) * se: t(0.975, 25) = 2.0595 from the tables, se from the samples.
     assert d.significant and d.high < 0
     assert (d.low + d.high) / 2 == pytest.approx(d.diff)
+    se = math.sqrt(statistics.variance(A1) / len(A1) + statistics.variance(A2) / len(A2))
+    assert (d.high - d.low) / 2 == pytest.approx(2.0595 * se, rel=1e-3)
 
 
 def test_welch_without_spread_or_with_one_run() -> None:

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from sweeper.cli import main
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from tests.support import procs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -10,7 +10,7 @@ import pytest
 
 from sweeper.cli import main
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.study.config import PROBLEM_PREFIX, VERSION_ATTR
 from tests.support.archives import make_cifar10, truncate
 from tests.support.postgres import PASSWORD, PostgresServer

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from tests.support import procs
 from tests.support.postgres import ConnectionSampler, PostgresServer
 

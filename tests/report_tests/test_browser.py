@@ -11,7 +11,7 @@ import pytest
 from sweeper.cli import main
 from sweeper.report.png import find_browser
 from sweeper.report.write import FIGURE_IDS, ReportError, write_reports
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.settings import Settings
 from tests.report_tests.browser import open_page, pixel_std
 from tests.report_tests.known import curve_study, eval_study, known_study, params

@@ -6,7 +6,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeper.report.collect import collect_report
-from sweeper.report.render import binned_median
+from sweeper.report.series import binned_median, lambda_scatter
 from sweeper.report.series import (
     best_table,
     gap_vs_lambda,
@@ -110,3 +110,16 @@ def test_binned_median_per_decade() -> None:
     trend = binned_median([p for p in collect_report(known_study(rows=rows)).points])
     assert [round(v, 3) for _, v in trend] == [0.6, 0.4]
     assert trend[0][0] == pytest.approx((1e-5 * 2e-5) ** 0.5)
+
+
+def test_the_headline_of_a_search_study_is_collected_before_it_is_drawn(data) -> None:  # type: ignore[no-untyped-def]
+    scatter = lambda_scatter(data)
+    # Known study: L1 #3 (1e-5) and #4 (1e-3) complete, #9 (1e-1) pruned; L2 #5, #6 complete, #8 pruned.
+    assert {p: {s: [t.number for t in pts] for s, pts in states.items()} for p, states in scatter.points.items()} == {
+        "l1": {"complete": [3, 4], "pruned": [9]}, "l2": {"complete": [5, 6], "pruned": [8]},
+        "l1_l2": {"complete": [7]}}
+    assert scatter.trends["l2"] == [(pytest.approx(3e-4), 0.70), (pytest.approx(1e-2), 0.55)]
+    assert (scatter.baseline.median, scatter.baseline.low, scatter.baseline.high, scatter.baseline.n) == (
+        pytest.approx(0.61), 0.60, 0.62, 2)
+    assert (scatter.dropout_only.median, scatter.dropout_only.n) == (0.64, 1)
+    assert scatter.lambda_range == (1e-5, 1e-1)

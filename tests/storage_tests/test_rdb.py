@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
-from sweeper.storage.rdb import (
+from sweeper.storage import (
     BudgetMet,
     ResilientRDBStorage,
     claim_lock,
@@ -58,7 +58,7 @@ def test_a_worker_storage_on_a_stamped_schema_is_optunas_without_alembic(storage
     assert [s.study_name for s in worker.get_all_studies()] == ["s"]
     assert [s.study_name for s in pickle.loads(pickle.dumps(worker)).get_all_studies()] == ["s"]
     assert worker.get_current_version() == full.get_current_version()  # built on first use
-    code = (f"from sweeper.storage.rdb import open_storage; from sweeper.settings import Settings; import sys; "
+    code = (f"from sweeper.storage import open_storage; from sweeper.settings import Settings; import sys; "
             f"open_storage(Settings(storage={storage_url!r}), check_schema=False).get_all_studies(); "
             f"print('alembic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=procs.sweeper_env(storage_url))

@@ -18,7 +18,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.settings import Settings
-from sweeper.storage.rdb import ResilientRDBStorage, open_storage
+from sweeper.storage import ResilientRDBStorage, open_storage
 
 X = FloatDistribution(1e-6, 1.0, log=True)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from studies import librispeech
-from sweeper.cli.commands import _sweep_config, build_parser
+from sweeper.cli.configs import sweep_config as _sweep_config
+from sweeper.cli.parser import build_parser
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
 from sweeper.study.space import Hyperparams

@@ -8,7 +8,7 @@ from sweeper.errors import ConfigError
 from sweeper.study.launch import launch
 from sweeper.settings import Settings
 from sweeper.study.space import SearchSpace
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig
 from sweeper.worker.loop import Worker
 

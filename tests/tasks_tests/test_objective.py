@@ -14,7 +14,7 @@ from sweeper.cli import main
 from sweeper.report import collect_report
 from sweeper.report.series import gap_vs_lambda
 from sweeper.settings import Settings
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 
 LOSS_TASK = '''
 import numpy as np

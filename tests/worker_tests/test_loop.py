@@ -10,7 +10,7 @@ from sweeper.errors import ConfigError, NoStudyError
 from sweeper.study.launch import launch
 from sweeper.settings import Settings
 from sweeper.study.space import SearchSpace
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.study.config import VERSION_ATTR, SweepConfig
 from sweeper.worker.loop import Worker
 from tests.support import procs

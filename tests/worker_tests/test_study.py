@@ -8,7 +8,7 @@ from optuna.trial import TrialState
 
 from sweeper.settings import Settings
 from sweeper.study.space import SearchSpace
-from sweeper.storage.rdb import open_storage
+from sweeper.storage import open_storage
 from sweeper.worker.study import WorkerStudy
 
 

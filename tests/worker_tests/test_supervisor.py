@@ -23,7 +23,8 @@ from sweeper.cli import main
 from sweeper.errors import WorkerError
 from sweeper.worker.gpus import Slot, plan_slots
 from sweeper.settings import Settings
-from sweeper.worker.supervisor import RestartPolicy, budgets_met, local_workers_env, slot_env, supervise
+from sweeper.worker.children import local_workers_env
+from sweeper.worker.supervisor import RestartPolicy, budgets_met, slot_env, supervise
 
 FAST = RestartPolicy(startup_window=30.0, max_startup_crashes=3, backoff=0.05, max_backoff=0.2)
 

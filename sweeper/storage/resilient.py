@@ -1,0 +1,181 @@
+"""The storage workers, launch and the report use: Optuna's RDBStorage, with its calls riding out a
+database outage, budgets enforced where trials are created, and a trial's reads and writes in
+SQLAlchemy Core (``sweeper.storage.trial_rows``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import optuna
+import sqlalchemy
+import sqlalchemy.orm
+from optuna.storages._rdb import models
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.storage.retry import retried
+from sweeper.storage.trial_rows import CoreTrialRows
+
+class BudgetMet(Exception):
+    """Trial creation refused: the study's budget is already complete, pruned or running."""
+
+
+class ResilientRDBStorage(CoreTrialRows):
+    """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
+    failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
+    heartbeat thread's calls are retried too, so an outage never makes a live trial look stale.
+
+    Budgets are enforced where trials are created. For a study in ``budgets`` (the worker sets
+    them), a new RUNNING trial is inserted, or a queued one popped, only if the study's
+    complete + pruned + running trials stay within its budget; the count and the insert share one
+    transaction that holds the study row's lock (Optuna takes it ``FOR UPDATE`` to number trials),
+    so concurrent workers on PostgreSQL never overshoot, with no lock held across round trips.
+    Otherwise ``BudgetMet`` is raised. SQLite has no row locks: workers there also take the
+    ``claim_lock`` file lock, which ``on_trial_claimed`` lets them release once the trial exists.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_ours()
+
+    def _init_ours(self) -> None:
+        self.budgets: dict[int, int] = {}
+        self.on_trial_claimed: Callable[[], None] | None = None
+        self._just_created: FrozenTrial | None = None
+
+    @classmethod
+    def on_stamped_schema(
+        cls,
+        url: str,
+        engine_kwargs: dict[str, Any],
+        *,
+        heartbeat_interval: int,
+        grace_period: int,
+        heartbeat_stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None],
+    ) -> ResilientRDBStorage:
+        """A worker's storage, on a schema that launch has created and stamped: Optuna's
+        constructor without its version manager, which imports alembic and checks the stamp, a
+        third of a worker's start-up. It is built on first use (``optuna storage upgrade`` and
+        the version getters); a test keeps these attributes in step with Optuna's constructor."""
+        self = cls.__new__(cls)
+        self.engine_kwargs = engine_kwargs
+        self.url = self._fill_storage_url_template(url)
+        self.skip_compatibility_check = True
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.heartbeat_stale_trial_callback = self.failed_trial_callback = heartbeat_stale_trial_callback
+        self.engine = sqlalchemy.create_engine(url, **engine_kwargs)
+        self.scoped_session = sqlalchemy.orm.scoped_session(sqlalchemy.orm.sessionmaker(bind=self.engine))
+        self._init_ours()
+        return self
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Optuna's drops these three by name; a worker's storage may not have built the last yet.
+        state = self.__dict__.copy()
+        for unpicklable in ("scoped_session", "engine", "_version_manager"):
+            state.pop(unpicklable, None)
+        return state
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_version_manager" or "engine" not in self.__dict__:
+            raise AttributeError(name)
+        from optuna.storages._rdb.storage import _VersionManager
+
+        manager = self.__dict__[name] = _VersionManager(self.url, self.engine, self.scoped_session)
+        return manager
+
+    def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
+        # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
+        # heartbeat callback's re-queued copies are WAITING: not a claim, never refused.
+        claim = template_trial is None or template_trial.state == TrialState.RUNNING
+        if claim and study_id in self.budgets and not self._room(session, study_id):
+            raise BudgetMet(f"study {study_id} has no budget left")
+        return super()._get_prepared_new_trial(study_id, template_trial, session)
+
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
+        # The method both creation paths share: a Study's trial cache calls it directly, not
+        # ``create_new_trial``.
+        created = super()._create_new_trial(study_id, template_trial)
+        if template_trial is None:
+            # Optuna reads a trial back as soon as it is asked for (``Trial.__init__``); a new one
+            # is exactly what was just inserted and nobody else writes it yet.
+            self._just_created = created
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._claimed()  # after the commit: only now do other workers count it
+        return created
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
+        if state == TrialState.RUNNING and self.budgets:
+            return self._pop_within_budget(trial_id)
+        if state.is_finished():
+            return self._finish(trial_id, state, values)
+        return super().set_trial_state_values(trial_id, state, values)
+
+    def _pop_within_budget(self, trial_id: int) -> bool:
+        """WAITING -> RUNNING (Optuna's queue pop), refused when the budget is claimed."""
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
+            # The study row first, as in create_new_trial, so the two never deadlock.
+            models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+            trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+            self.check_trial_is_updatable(trial_id, trial.state)
+            if trial.state != TrialState.WAITING:
+                return False
+            if study_id in self.budgets and not self._room(session, study_id):
+                return False
+            trial.state = TrialState.RUNNING
+            trial.datetime_start = datetime.now()
+        self._claimed()
+        return True
+
+    def _room(self, session: Any, study_id: int) -> bool:
+        counts = self._state_counts(session, study_id)
+        claimed = sum(counts.get(s, 0) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        return claimed < self.budgets[study_id]
+
+    @staticmethod
+    def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:
+        """One aggregate query: a consistent snapshot that reads no trial rows into Python."""
+        return dict(
+            session.query(models.TrialModel.state, sqlalchemy.func.count(models.TrialModel.trial_id))
+            .filter(models.TrialModel.study_id == study_id)
+            .group_by(models.TrialModel.state)
+            .all()
+        )
+
+    def _claimed(self) -> None:
+        callback, self.on_trial_claimed = self.on_trial_claimed, None
+        if callback is not None:
+            callback()
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        created, self._just_created = self._just_created, None
+        if created is not None and created._trial_id == trial_id:
+            return created  # served once: later reads see other writers' changes
+        return super().get_trial(trial_id)
+
+    def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            return self._state_counts(session, study_id)
+
+
+# Every call Optuna and sweeper make on a storage: each is retried through an outage and leaves
+# as a StorageError when it cannot be done (sweeper.storage.retry), so no caller handles a driver
+# error. Internal ones are listed because Optuna's trial cache and heartbeat call them directly.
+RETRIED_METHODS = (
+    "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",
+    "get_all_studies", "create_new_trial", "set_trial_param", "set_trial_state_values",
+    "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
+    "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
+    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "_set_trial_param",
+    "delete_study",
+)
+for _name in RETRIED_METHODS:
+    setattr(ResilientRDBStorage, _name, retried(getattr(ResilientRDBStorage, _name)))

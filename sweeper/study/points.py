@@ -1,0 +1,127 @@
+"""The plain view of a study's trials that the report and the evaluation share: one
+``TrialPoint`` per trial, and the groups trials are compared in: ``baseline`` (penalty none,
+dropout 0), ``dropout`` (penalty none, dropout > 0) and one group per weight penalty."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.tasks.api import Objective
+
+GROUPS = ("baseline", "dropout", "l1", "l2", "l1_l2")
+GROUP_LABELS = {"baseline": "unregularized", "dropout": "dropout only", "l1": "L1", "l2": "L2", "l1_l2": "L1+L2"}
+STATE_NAMES = {
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "fail",
+    TrialState.RUNNING: "running",
+    TrialState.WAITING: "waiting",
+}
+
+
+def group_of(penalty: str, dropout: float) -> str:
+    if penalty == "none":
+        return "baseline" if dropout == 0.0 else "dropout"
+    return penalty
+
+
+@dataclass(frozen=True)
+class TrialPoint:
+    number: int
+    state: str  # complete | pruned | fail | running | waiting
+    penalty: str
+    lam: float | None
+    l1_ratio: float | None
+    dropout: float
+    value: float | None  # the objective on validation, or the last reported one when pruned
+    train_value: float | None  # the objective on train, re-measured without dropout
+    sparsity: float | None
+    epochs_run: int | None
+    history: dict[str, list[float | None]] = field(default_factory=dict)
+    reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    train_loss: float | None = None
+    val_loss: float | None = None
+    # +1 when higher values are better, -1 when lower are (the study's direction).
+    sign: int = 1
+    # A curve study's repeat of this configuration (its seed index), else None.
+    repeat: int | None = None
+
+    @property
+    def group(self) -> str:
+        return group_of(self.penalty, self.dropout)
+
+    @property
+    def gap(self) -> float | None:
+        """How much better the model does on train than on validation (train − validation for
+        a maximized objective, validation − train for a minimized one)."""
+        if self.train_value is None or self.value is None or self.state != "complete":
+            return None
+        return self.sign * (self.train_value - self.value)
+
+
+def params_key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A hashable, float-rounding identity of a configuration (for matching runs to configs)."""
+    return tuple(sorted((k, round(float(v), 12) if isinstance(v, (int, float)) else v) for k, v in params.items()))
+
+
+def best_per_group(points: list[TrialPoint], objective: Objective = Objective()) -> dict[str, TrialPoint]:
+    """The best complete trial of each group, in ``GROUPS`` order (first one wins a tie)."""
+    best: dict[str, TrialPoint] = {}
+    for p in points:
+        if p.state != "complete" or p.value is None:
+            continue
+        if p.group not in best or objective.better(p.value, best[p.group].value):  # type: ignore[arg-type]
+            best[p.group] = p
+    return {g: best[g] for g in GROUPS if g in best}
+
+
+def best_mean_per_group(points: list[TrialPoint], objective: Objective = Objective()) -> dict[str, TrialPoint]:
+    """Per group, a trial of the configuration whose complete repeats have the best mean (a
+    curve study's points are repeated with several seeds), in ``GROUPS`` order."""
+    by_config: dict[tuple[str, Any], list[TrialPoint]] = {}
+    for p in points:
+        if p.state == "complete" and p.value is not None:
+            by_config.setdefault((p.group, params_key(p.params)), []).append(p)
+    best: dict[str, tuple[float, TrialPoint]] = {}
+    for (group, _), runs in by_config.items():
+        mean = sum(r.value for r in runs) / len(runs)  # type: ignore[misc]
+        if group not in best or objective.better(mean, best[group][0]):
+            best[group] = (mean, runs[0])
+    return {g: best[g][1] for g in GROUPS if g in best}
+
+
+def collect_points(trials: list[FrozenTrial], objective: Objective = Objective()) -> list[TrialPoint]:
+    """Every trial except queued ones that no worker has taken yet."""
+    return [trial_point(t, objective) for t in trials if t.params or t.state != TrialState.WAITING]
+
+
+def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> TrialPoint:
+    params = trial.params
+    attrs = trial.user_attrs
+    value = trial.value
+    if value is None and trial.intermediate_values:
+        value = trial.intermediate_values[max(trial.intermediate_values)]
+    penalty = params.get("penalty", "none")
+    return TrialPoint(
+        number=trial.number,
+        state=STATE_NAMES[trial.state],
+        penalty=penalty,
+        lam=params.get("lambda") if penalty != "none" else None,
+        l1_ratio=params.get("l1_ratio"),
+        dropout=float(params.get("dropout", 0.0)),
+        value=value,
+        train_value=attrs.get(f"train_{objective.metric}"),
+        sparsity=attrs.get("sparsity"),
+        epochs_run=attrs.get("epochs_run"),
+        history=attrs.get("history") or {},
+        reason=attrs.get("stop_reason") or attrs.get("fail_reason"),
+        params=dict(params),
+        train_loss=attrs.get("train_loss"),
+        val_loss=attrs.get("val_loss"),
+        sign=1 if objective.direction == "maximize" else -1,
+        repeat=attrs.get("repeat"),
+    )

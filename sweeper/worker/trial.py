@@ -1,0 +1,232 @@
+"""One trial, once a worker has claimed it: its configuration sampled, its task trained, its
+results stored, and, when a stop signal or a lost database ends it, its copy queued again.
+
+A stop signal (SIGTERM, Ctrl-C) raises ``Shutdown`` in the main thread while a trial trains. Library
+code can mishandle it: swallow it and return early, or replace it with an error of its own in its
+clean-up (TensorFlow's graph contexts: "Nesting violated for default stack"). A received stop
+therefore wins wherever the trial ends: at the next epoch boundary, on an early return, or on any
+error, the trial is failed as stopped and queued again.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.errors import StorageError, TaskError, TrialDiverged
+from sweeper.study.config import SweepConfig
+from sweeper.study.space import Hyperparams
+from sweeper.tasks import LoadedTask, Splits, TrainingRun
+from sweeper.tasks.results import TrainingResult
+
+# What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
+PLANNED_ATTRS = ("role", "repeat", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
+
+
+class Shutdown(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM/SIGINT while a trial trains."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignal:
+    """The stop signal a worker received, if any: raised as ``Shutdown`` inside a trial, noted
+    outside one (the worker then stops between trials)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.in_trial = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signum = signum
+        if self.in_trial:
+            raise Shutdown(signum)
+
+    @property
+    def received(self) -> bool:
+        return self.signum is not None
+
+    def raise_if_received(self) -> None:
+        """At a point where a stop lost inside library code must still end the trial."""
+        if self.signum is not None:
+            raise Shutdown(self.signum)
+
+
+@dataclass
+class TrialOutcome:
+    """What a claimed trial left for the worker to act on: its id, and either how it ended
+    (complete or pruned: enough to log it without reading it back) or the database it lost."""
+
+    trial_id: int | None = None
+    ended: tuple[optuna.Trial, TrialState, float | None] | None = None
+    lost_database: StorageError | None = None
+
+
+def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
+    """A retried trial keeps the seed of the trial it repeats; a planned run (a repeat of a curve
+    study, an evaluation run) uses the seed it was queued with."""
+    for key in ("fixed_seed", "eval_seed"):
+        if key in trial.user_attrs:
+            return int(trial.user_attrs[key])
+    # The trial's frozen copy, read when the trial was created, saves a query per trial.
+    system_attrs = trial._cached_frozen_trial.system_attrs
+    original = system_attrs.get("failed_trial", trial.number)
+    return (base_seed * 1_000_003 + int(original)) % (2**31 - 1)
+
+
+def requeue_uncounted(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a copy of a trial that a stop signal or a lost database ended: like Optuna's retry
+    callback (same parameters; ``failed_trial`` keeps the seed), but not counted in its
+    ``retry_history``, so a fleet that preempts a configuration again and again never drops it.
+    Only crashes (no heartbeat: an out-of-memory kill, say) count towards the retry limit."""
+    system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k in PLANNED_ATTRS},
+        system_attrs=system_attrs,
+    ))
+
+
+@dataclass
+class TrialRunner:
+    """Runs the trials of one worker process."""
+
+    storage: optuna.storages.RDBStorage
+    stop: StopSignal
+    worker_name: str
+    sampler_seed: int
+    log: Callable[[str], None]
+    index: int = 0
+    trained: bool = False  # whether a trial has started training in this process
+
+    def objective(self, loaded: LoadedTask, splits: Splits, config: SweepConfig,
+                  outcome: TrialOutcome) -> Callable[[optuna.Trial], float]:
+        """The objective ``study.optimize`` calls for one trial; ``outcome`` records how it ended."""
+
+        def objective(trial: optuna.Trial) -> float:
+            outcome.trial_id = trial._trial_id
+            try:
+                with trial.study.one_snapshot():  # type: ignore[attr-defined]
+                    hp = config.space.suggest(trial)
+                seed = trial_seed(config.seed, trial)
+                self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.worker_name})
+                value = self._train(trial, loaded, splits, config, hp, seed)
+            except optuna.TrialPruned:
+                outcome.ended = (trial, TrialState.PRUNED, None)
+                raise
+            except StorageError as exc:
+                if exc.transient:
+                    # The database was away for longer than the storage retries: not the
+                    # configuration's fault, so the trial is queued again like a stopped one.
+                    outcome.lost_database = exc
+                raise
+            if math.isfinite(value):  # what Optuna's tell stores as COMPLETE
+                outcome.ended = (trial, TrialState.COMPLETE, value)
+            return value
+
+        return objective
+
+    def _train(self, trial: optuna.Trial, loaded: LoadedTask, splits: Splits, config: SweepConfig,
+               hp: Hyperparams, seed: int) -> float:
+        objective = config.goal
+        if loaded.task.uses_keras:
+            import keras
+
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(seed)
+
+        def report(epoch: int, logs: dict[str, float]) -> None:
+            self.stop.raise_if_received()  # an epoch boundary: the next safe point to stop
+            trial.report(logs[objective.log_key], step=epoch + 1)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned by the {config.pruner} pruner after epoch {epoch + 1}")
+
+        result = TrainingResult()
+        run = TrainingRun(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                          objective=objective, report=report, result=result)
+        self.stop.in_trial = self.trained = True
+        try:
+            self.stop.raise_if_received()
+            try:
+                loaded.task.train(hp, splits, run)
+            except TaskError as exc:  # the task's model is unusable: say where it comes from
+                raise TaskError(f"{loaded.where}: {exc}") from None
+            if result.epochs_run < config.epochs:
+                self.stop.raise_if_received()  # swallowed by library code that returned early
+        except TrialDiverged as exc:
+            self._end(trial, result, stop_reason=f"diverged: {exc}")
+            raise optuna.TrialPruned(f"diverged: {exc}") from None
+        except optuna.TrialPruned as exc:
+            self._end(trial, result, stop_reason=str(exc))
+            raise
+        except Shutdown as exc:
+            self._end(trial, result, fail_reason=f"worker stopped by {exc}")
+            raise
+        except Exception as exc:
+            if self.stop.received:  # replaced by library code's own error in its clean-up
+                stop = Shutdown(self.stop.signum)  # type: ignore[arg-type]
+                self._end(trial, result, fail_reason=f"worker stopped by {stop}")
+                raise stop from exc
+            self._end(trial, result, fail_reason=f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
+        self._end(trial, result)
+        if objective.log_key not in result.final:
+            raise TaskError(f"{loaded.where}: train() left no final {objective.log_key} in its result")
+        return float(result.final[objective.log_key])
+
+    def _end(self, trial: optuna.Trial, result: TrainingResult, *, stop_reason: str | None = None,
+             fail_reason: str | None = None) -> None:
+        """Training is over (signals no longer interrupt): store what it produced and why it ended."""
+        self.stop.in_trial = False
+        attrs = result.as_attrs()
+        if stop_reason:
+            attrs["stop_reason"] = stop_reason
+        if fail_reason:
+            attrs["fail_reason"] = fail_reason
+        self._set_attrs(trial, attrs)
+
+    def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+        self.storage.set_trial_user_attrs(trial._trial_id, attrs)
+        trial._cached_frozen_trial.user_attrs.update(attrs)  # as Trial.set_user_attr does
+
+    def requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
+        """A trial interrupted by SIGTERM/Ctrl-C, or one that lost the database, is failed now and
+        queued again with the same parameters, instead of waiting for the heartbeat grace period."""
+        if trial_id is None:
+            return
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state == TrialState.RUNNING:
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            frozen = self.storage.get_trial(trial_id)
+        if frozen.state == TrialState.FAIL:
+            requeue_uncounted(study, frozen)
+        self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
+
+    def ended(self, study: optuna.Study, config: SweepConfig, outcome: TrialOutcome) -> tuple[TrialState, dict[str, Any]]:
+        """Log how a trial ended; its state and attrs (read back only when it failed)."""
+        if outcome.ended is not None:  # completed or pruned: everything to log is in hand
+            trial, state, value = outcome.ended
+            number, params, attrs = trial.number, trial.params, trial.user_attrs
+        else:  # failed, or ended in a way only the stored trial tells
+            t = self.storage.get_trial(outcome.trial_id)  # type: ignore[arg-type]
+            number, params, attrs, state, value = t.number, t.params, t.user_attrs, t.state, t.value
+        key = f"test_{config.goal.metric}" if config.kind == "evaluate" else config.goal.log_key
+        shown = f"{key}={value:.4f}" if value is not None else f"{key}=-"
+        reason = attrs.get("stop_reason") or attrs.get("fail_reason") or ""
+        self.log(
+            f"[worker {self.index}] {study.study_name} trial {number} {state.name.lower()} "
+            f"{Hyperparams.from_params(params).describe()} {shown} epochs={attrs.get('epochs_run', 0)} "
+            f"time={attrs.get('wall_time_s', 0):.1f}s{(' (' + reason + ')') if reason else ''}"
+        )
+        return state, attrs
