@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.support import procs
 QUICK = "tests.support.quick_task"
 
 
+@pytest.mark.slow
 def test_two_workers_meet_the_budget_exactly_without_running_a_trial_twice(pg_url: str, tmp_path: Path) -> None:
     env = procs.sweeper_env(pg_url, SWEEPER_WAIT_FOR_STUDY="60")
     launched = procs.run(["launch", QUICK, "--study-name", "quick", "--trials", "8", "--epochs", "3", "--pruner", "none"], env)

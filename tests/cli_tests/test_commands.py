@@ -105,6 +105,7 @@ def test_studies_lists_each_task_with_data_model_and_defaults(capsys: pytest.Cap
     assert rows["imdb"]["objective"] == {"metric": "accuracy", "direction": "maximize", "label": None}
 
 
+@pytest.mark.slow
 def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["run", "cifar10", "--trials", "3", "--workers", "2", "--epochs", "1", "--batch-size", "32",
                  "--data-mirror", str(cifar_mirror), "--out", str(tmp_path / "report")])

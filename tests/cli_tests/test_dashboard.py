@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 import json
 import socket
 import time
@@ -26,6 +28,7 @@ def _listen_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_dashboard_serves_the_configured_storage_on_loopback(tmp_path: Path) -> None:
     env = procs.sweeper_env(f"sqlite:///{tmp_path / 's.db'}")
     assert procs.run(["launch", "cifar10", "--trials", "3"], env).returncode == 0

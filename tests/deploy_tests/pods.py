@@ -14,8 +14,6 @@ import re
 import signal
 import subprocess
 import sysconfig
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # What the image's Dockerfile sets with ENV and the container runtime adds.
 IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
 _CHILD_PID = re.compile(r"\[supervisor\] worker \d+ on [^:]+: pid (\d+)")
+
 
 
 def user_overlay(folder: Path, settings: dict[str, str], worker_pods: int) -> list[Doc]:
@@ -130,12 +129,3 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

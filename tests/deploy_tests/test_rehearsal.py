@@ -22,7 +22,8 @@ from sweeper.errors import ConfigError, NoStudyError
 from sweeper.storage import RETRY_SECONDS
 from tests.deploy_tests.job_policy import failed_pod_action
 from tests.deploy_tests.manifests import REQUEUE_ALLOWANCE_S, Doc
-from tests.deploy_tests.pods import REPO, Node, user_overlay, wait_until
+from tests.deploy_tests.pods import REPO, Node, user_overlay
+from tests.support.procs import wait_until
 from tests.support.postgres import ConnectionSampler, PostgresServer
 
 SLEEP_TASK = REPO / "tests" / "support" / "sleep_task.py"

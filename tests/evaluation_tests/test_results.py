@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from sweeper.evaluation.results import collect_evaluation, verdict
@@ -34,11 +37,14 @@ def test_a_clear_winner_is_named_with_its_interval_and_test() -> None:
     assert l2.vs_baseline.diff == 0.635 - 0.61
     assert l2.vs_baseline.significant and l2.vs_baseline.p_value < 0.01
     assert not ev.groups[1].vs_baseline.significant
-    assert ev.verdict() == (
-        "L2 (λ ≈ 3e-4, dropout 0.2) beats the unregularized baseline by +2.5 pp test accuracy "
-        f"(95% CI +{100 * l2.vs_baseline.low:.1f} to +{100 * l2.vs_baseline.high:.1f}, "
-        f"Welch's t-test p = {l2.vs_baseline.p_value:.2g}, 5 vs 5 seeds)"
-    )
+    # By hand: variances 37e-6 and 62.5e-6 over 5 runs each give se = 0.0044609 and Welch's
+    # df = 7.507; t(0.975, 7.5) = 2.335 between the table's 2.365 (7) and 2.306 (8), so the
+    # interval is 0.025 -+ 0.0104: +1.5 to +3.5 pp; t = 0.025 / se = 5.60, p < 0.001.
+    assert l2.vs_baseline.df == pytest.approx(7.507, abs=1e-3)
+    assert (l2.vs_baseline.low, l2.vs_baseline.high) == pytest.approx((0.0146, 0.0354), abs=2e-4)
+    assert re.fullmatch(
+        r"L2 \(λ ≈ 3e-4, dropout 0\.2\) beats the unregularized baseline by \+2\.5 pp test accuracy "
+        r"\(95% CI \+1\.5 to \+3\.5, Welch's t-test p = 0\.000\d+, 5 vs 5 seeds\)", ev.verdict()), ev.verdict()
 
 
 def test_noise_only_says_so_and_names_the_closest() -> None:
@@ -48,7 +54,10 @@ def test_noise_only_says_so_and_names_the_closest() -> None:
         ("l1_l2", 7): [0.58, 0.60, 0.59],
     })
     text = ev.verdict()
-    assert text.startswith("no penalty type beats the unregularized baseline beyond noise (closest: dropout only (dropout 0.3), +0.7 pp, 95% CI -")
+    # dropout 0.3 vs baseline: means 0.6167 and 0.61, variances 6.333e-4 and 1e-4 over 3 runs:
+    # se = 0.01563, df = 2.62, t(0.975, 2.62) = 3.46 (tables: 4.30 at 2, 3.18 at 3): +0.7 -+ 5.4 pp.
+    assert text.startswith("no penalty type beats the unregularized baseline beyond noise (closest: dropout only "
+                           "(dropout 0.3), +0.7 pp, 95% CI -4.7 to +6.1)")
     assert "is worse" not in text
     ev, _ = _evaluation({("baseline", 0): [0.60, 0.62, 0.61], ("l1_l2", 7): [0.50, 0.51, 0.52]})
     assert ev.verdict() == ("no penalty type beats the unregularized baseline beyond noise; "

@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import optuna
@@ -76,19 +75,20 @@ def test_claim_lock_is_exclusive_between_processes_sharing_a_sqlite_study(tmp_pa
     settings = Settings(storage=f"sqlite:///{tmp_path / 'sweeper.db'}")
     first = open_storage(settings, create_tables=True)
     second = open_storage(settings)
-    events: list[str] = []
+    trying, acquired = threading.Event(), threading.Event()
 
     def other() -> None:
+        trying.set()
         with claim_lock(second, "s"):
-            events.append("other")
+            acquired.set()
 
     with claim_lock(first, "s"):
         thread = threading.Thread(target=other)
         thread.start()
-        time.sleep(0.5)
-        events.append("first released")
+        assert trying.wait(10)  # the other side is now asking for the lock
+        assert not acquired.wait(1.0)  # and does not get it while the first holds it
+    assert acquired.wait(10)  # it gets it once released
     thread.join(10)
-    assert events == ["first released", "other"]
 
 
 def _study_with_budget(url: str, budget: int) -> tuple[ResilientRDBStorage, int]:

@@ -82,6 +82,7 @@ print("jax-ok", result.final["val_accuracy"])
 """
 
 
+@pytest.mark.slow
 def test_one_training_step_under_jax(cifar_mirror: Path, tmp_path: Path) -> None:
     code = JAX_STEP.format(mirror=str(cifar_mirror), cache=str(tmp_path / "cache"))
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}

@@ -71,6 +71,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("filename", "extra", "message", "commands"), CASES, ids=[c[0] for c in CASES])
 def test_a_broken_task_is_refused_before_anything_is_stored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], filename: str, extra: str, message: str, commands: tuple[str, ...]

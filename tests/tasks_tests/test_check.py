@@ -12,6 +12,7 @@ from sweeper.cli import main
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+@pytest.mark.slow
 def test_check_of_the_digits_example_reports_what_a_sweep_needs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(EXAMPLES / "digits.py")]) == 0
     out = capsys.readouterr().out
@@ -27,6 +28,7 @@ def test_check_of_the_digits_example_reports_what_a_sweep_needs(capsys: pytest.C
     assert out.rstrip().endswith("ok: ready to launch")
 
 
+@pytest.mark.slow
 def test_check_of_an_existing_model_sees_the_penalty_and_dropout_put_on_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(EXAMPLES / "digits_existing_model.py"), "--dropout-range", "0.1", "0.3"]) == 0
     out = capsys.readouterr().out
@@ -36,6 +38,7 @@ def test_check_of_an_existing_model_sees_the_penalty_and_dropout_put_on_it(capsy
     assert "warning" not in out
 
 
+@pytest.mark.slow
 def test_a_model_without_dropout_gets_a_warning_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "nodrop.py").write_text((EXAMPLES / "digits.py").read_text().replace(
         "layers.Dropout(hp.dropout),", ""))

@@ -42,6 +42,7 @@ class Blobs(Task):
 '''
 
 
+@pytest.mark.slow
 def test_a_minimized_loss_objective_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "loss_task.py").write_text(LOSS_TASK)
     assert main(["launch", "loss_task.py", "--trials", "4", "--pruner", "none", "--sampler", "random"]) == 0

@@ -53,6 +53,7 @@ FUNCTIONAL_KERNELS = 8  # 2 LSTM cells x (kernel, recurrent), GRU (kernel, recur
     (functional, FUNCTIONAL_KERNELS, 2, np.random.default_rng(0).integers(0, 20, (32, 6)),
      np.random.default_rng(1).integers(0, 2, 32)),
 ], ids=["sequential", "functional"])
+@pytest.mark.slow
 @pytest.mark.parametrize(("penalty", "l1", "l2"), [("l1", 3e-3, 0.0), ("l2", 0.0, 3e-3), ("l1_l2", 3e-3 * 0.25, 3e-3 * 0.75)])
 def test_every_kernel_gets_the_penalty_and_every_dropout_the_rate(build, kernels, dropouts, x, y, penalty, l1, l2) -> None:  # type: ignore[no-untyped-def]
     original = build()

@@ -29,6 +29,7 @@ def test_no_warning_without_a_gpu_asked_for_or_with_one_seen(visible: str | None
     assert missing_gpu_warning(visible, "jax", seen) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("visible, warned", [(NO_SUCH_GPU, True), ("-1", False)])
 def test_a_jax_worker_process_says_when_it_trains_on_the_cpu(visible: str, warned: bool) -> None:
     env = {**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": visible, "PYTHONPATH": str(REPO)}

@@ -293,6 +293,7 @@ def _launch(pg_url: str, mirror: Path, trials: int, epochs: int) -> None:
                  "--batch-size", "32", "--storage", pg_url, "--data-mirror", str(mirror)]) == 0
 
 
+@pytest.mark.slow
 def test_cli_runs_real_workers_on_gpu_slots_until_budget(tmp_path: Path, pg_url: str, cifar_mirror: Path) -> None:
     _launch(pg_url, cifar_mirror, trials=4, epochs=1)
     env, record = _worker_env(tmp_path, pg_url, cifar_mirror)
@@ -334,6 +335,7 @@ def test_budgets_met_needs_launched_studies_with_budgets_met(pg_url: str, cifar_
     assert not budgets_met(settings, ["cifar10", "imdb"])  # imdb not launched
 
 
+@pytest.mark.slow
 def test_cli_sigterm_fails_and_requeues_running_trials(tmp_path: Path, pg_url: str, cifar_mirror: Path) -> None:
     _launch(pg_url, cifar_mirror, trials=50, epochs=200)
     env, record = _worker_env(tmp_path, pg_url, cifar_mirror)
