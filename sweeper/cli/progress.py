@@ -20,16 +20,19 @@ class Progress:
         self.studies = [optuna.load_study(study_name=study_name, storage=storage)]
         self.then = then
         self.start = time.monotonic()
+        # When each study was first followed: the evaluation's time left is its own pace.
+        self.since = {study_name: self.start}
         self.every = every
         self.last: dict[str, tuple[str, float]] = {}
 
     def tick(self) -> None:
         if self.then is not None and self._exists(self.then):
             self.studies.append(optuna.load_study(study_name=self.then, storage=self.storage))
+            self.since[self.then] = time.monotonic()
             self.then = None
         for study in self.studies:
             status = study_status(study)  # the storage retries through a database restart
-            line = format_progress(status, time.monotonic() - self.start)
+            line = format_progress(status, time.monotonic() - self.since[study.study_name])
             key = line.split(" | elapsed")[0]
             last_key, last_time = self.last.get(study.study_name, ("", 0.0))
             if key != last_key or time.monotonic() - last_time >= self.every:
