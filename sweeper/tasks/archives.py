@@ -67,13 +67,6 @@ def fetch(archive: Archive, settings: Settings, *, progress: bool = True) -> Pat
     return path
 
 
-def preflight(archives: list[Archive], settings: Settings) -> None:
-    """Fetch and fully read each archive, so that a missing or corrupt one is reported before a
-    study is created or a trial is claimed."""
-    for archive in archives:
-        verify_readable(fetch(archive, settings))
-
-
 def verify_readable(path: Path) -> None:
     """Read the whole gzip stream once, so truncation is reported before any training starts."""
     try:

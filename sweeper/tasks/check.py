@@ -22,6 +22,7 @@ from sweeper.errors import TaskError
 from sweeper.settings import Settings
 from sweeper.study.space import Hyperparams, SearchSpace
 from sweeper.study.config import SweepConfig
+from sweeper.tasks.api import Task
 from sweeper.tasks.data import Splits, describe_inputs, length, take
 from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
@@ -159,9 +160,9 @@ def _fit_epoch_times(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, batch: 
 def validate_for_launch(loaded: LoadedTask, config: SweepConfig, settings: Settings) -> None:
     """What ``sweeper run`` checks before storing anything: the data loads and one model, with a
     penalty and a dropout, builds, trains a step and computes the objective."""
-    fetch_files(loaded, settings, config.options, verify=True)
-    splits = load_splits(loaded, settings, config.data_request())
-    if loaded.task.uses_keras and type(loaded.task).build_model is not _base_build_model():
+    files = fetch_files(loaded, settings, config.options, verify=True)
+    splits = load_splits(loaded, settings, config.data_request(), files)
+    if loaded.task.uses_keras and type(loaded.task).build_model is not Task.build_model:
         hp = probe_settings(config.space)[-1]
         probe_model(loaded, splits, config, hp, steps=1)
 
@@ -183,11 +184,11 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
     files = fetch_files(loaded, settings, config.options, verify=True)
     for name, path in files.items():
         out(f"  file:  {name} ({path})")
-    splits = load_splits(loaded, settings, config.data_request())
+    splits = load_splits(loaded, settings, config.data_request(), files)
     out(f"data loaded in {time.perf_counter() - began:.1f} s" + (f", {splits.num_classes} classes" if splits.num_classes else ""))
     for line in describe_inputs(splits):
         out(f"  {line}")
-    if not task.uses_keras or type(task).build_model is _base_build_model():
+    if not task.uses_keras or type(task).build_model is Task.build_model:
         out("the task has its own training loop (train): no model to probe; run one trial with `sweeper run`")
         return 0
     warnings: list[str] = []
@@ -212,12 +213,6 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
         out(f"warning: {warning}")
     out("ok: ready to launch" if not warnings else f"ok with {len(warnings)} warning(s)")
     return len(warnings)
-
-
-def _base_build_model() -> Any:
-    from sweeper.tasks.api import Task
-
-    return Task.build_model
 
 
 def _duration(seconds: float) -> str:

@@ -54,9 +54,12 @@ def fetch_files(loaded: LoadedTask, settings: Settings, options: Mapping[str, An
     return files
 
 
-def load_splits(loaded: LoadedTask, settings: Settings, request: DataRequest) -> Splits:
-    """The task's data for ``request``, its files fetched first, checked before any training."""
-    files = fetch_files(loaded, settings, request.options)
+def load_splits(loaded: LoadedTask, settings: Settings, request: DataRequest,
+                files: Mapping[str, Path] | None = None) -> Splits:
+    """The task's data for ``request``, its files fetched first (unless the caller already did:
+    ``files``), checked before any training."""
+    if files is None:
+        files = fetch_files(loaded, settings, request.options)
     full = dataclasses.replace(request, files=files, cache_dir=Path(settings.data_dir))
     splits = call(loaded, "load_data", lambda: loaded.task.load_data(full))
     if not isinstance(splits, Splits):

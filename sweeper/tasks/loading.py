@@ -147,8 +147,8 @@ def _import_file(path: Path) -> ModuleType:
 
 def _from_target(reference: str, target: str, origin: str, search_path: Sequence[Path]) -> LoadedTask:
     module_name, _, attribute = target.partition(":")
-    with _search_path(search_path):
-        module = _import_module(reference, module_name, origin)
+    _extend_path(search_path)
+    module = _import_module(reference, module_name, origin)
     source = Path(module.__file__).resolve() if getattr(module, "__file__", None) else None
     where = _shown(source) if source else f"module {module_name}"
     task = _task_in(module, attribute or None, where)
@@ -193,14 +193,12 @@ def _from_entry_point(reference: str, entry: metadata.EntryPoint, origin: str) -
     return _validated(task, reference, origin, source, where)
 
 
-@contextmanager
-def _search_path(folders: Sequence[Path]) -> Iterator[None]:
-    """Modules are also looked up in the working directory and SWEEPER_TASK_PATH (kept on the path
+def _extend_path(folders: Sequence[Path]) -> None:
+    """Modules are also looked up in SWEEPER_TASK_PATH and the working directory (kept on the path
     afterwards: the task's own lazy imports need it too)."""
     for folder in [*map(str, folders), os.getcwd()]:
         if folder not in sys.path:
             sys.path.append(folder)
-    yield
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,6 @@ class TrainingResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def record_epoch(self, epoch: int, logs: dict[str, float], keys: tuple[str, ...]) -> None:
-        import math
-
         for key in keys:
             value = logs.get(key)
             if value is None and key not in self.history:

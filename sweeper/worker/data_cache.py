@@ -13,14 +13,20 @@ from sweeper.tasks.invoke import load_splits
 @dataclass
 class DataCache:
     settings: Settings
-    loaded: dict[tuple[str, DataRequest], Splits] = field(default_factory=dict)
+    # (task reference, request, kind) -> splits; an evaluation's (train + validation, scored on
+    # test) is derived once from the search's and kept beside it, not rebuilt every trial.
+    loaded: dict[tuple[str, DataRequest, str], Splits] = field(default_factory=dict)
 
     def has(self, config: SweepConfig) -> bool:
-        return (config.task, config.data_request()) in self.loaded
+        return (config.task, config.data_request(), "search") in self.loaded
 
     def for_config(self, task: LoadedTask, config: SweepConfig) -> Splits:
-        key = (config.task, config.data_request())
+        request = config.data_request()
+        key = (config.task, request, config.kind)
         if key not in self.loaded:
-            self.loaded[key] = load_splits(task, self.settings, key[1])
-        splits = self.loaded[key]
-        return splits.for_evaluation() if config.kind == "evaluate" else splits
+            base = (config.task, request, "search")
+            if base not in self.loaded:
+                self.loaded[base] = load_splits(task, self.settings, request)
+            if config.kind == "evaluate":
+                self.loaded[key] = self.loaded[base].for_evaluation()
+        return self.loaded[key]
