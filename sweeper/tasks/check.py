@@ -12,6 +12,7 @@ stores anything. Nothing here touches a database.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -208,7 +209,7 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
     epoch = steps * step + val_batches * eval_step + overhead
     out(f"estimated epoch: {steps} steps x {step * 1000:.1f} ms + validation {val_batches} x {eval_step * 1000:.1f} ms "
         f"+ {overhead * 1000:.0f} ms per epoch = {epoch:.1f} s; a trial of {config.epochs} epochs = "
-        f"{_duration(epoch * config.epochs)} on this machine")
+        f"{_duration(epoch * config.epochs)} for one worker using all {os.cpu_count()} cores of this machine")
     for warning in warnings:
         out(f"warning: {warning}")
     out("ok: ready to launch" if not warnings else f"ok with {len(warnings)} warning(s)")

@@ -24,7 +24,7 @@ def test_check_of_the_digits_example_reports_what_a_sweep_needs(capsys: pytest.C
         assert ("penalised kernels 0/3" if penalty == "none" else "penalised kernels 3/3") in line
         assert "dropout 0.2,0.2" in line
     assert re.search(r"estimated epoch: \d+ steps x [\d.]+ ms \+ validation \d+ x [\d.]+ ms \+ \d+ ms per epoch = [\d.]+ s; "
-                     r"a trial of 40 epochs = [\d.]+ (s|min) on this machine", out)
+                     r"a trial of 40 epochs = [\d.]+ (s|min) for one worker using all \d+ cores of this machine", out)
     assert out.rstrip().endswith("ok: ready to launch")
 
 
