@@ -29,8 +29,14 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         if config.design == "curve" and args.trials is not None and args.trials != config.budget:
             print(f"study {name}: --trials {args.trials} does not apply to a curve design, which plans "
                   f"{config.budget} trials (its configurations times --repeats)")
+        if config.design == "adaptive" and args.trials is not None:
+            print(f"study {name}: --trials {args.trials} does not apply to an adaptive design: its bracket is "
+                  f"{config.budget} trials, and each later round adds what it needs (see --rounds, --repeats)")
         result = launch(settings, name, config)
-        if result.added:
+        if result.added and config.design == "adaptive":
+            print(f"study {name}: race resumed, {result.added} trials queued for its next round (task {config.task}, "
+                  f"budget {result.budget} trials so far)")
+        elif result.added:
             print(f"study {name}: {result.added} trials queued for the new repeats (task {config.task}, "
                   f"budget {result.budget} trials)")
         else:

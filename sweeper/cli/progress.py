@@ -57,7 +57,7 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
     if done and budget > done:
         eta = f"{_clock(elapsed / done * (budget - done))} left"
     elif budget and done >= budget:
-        eta = "done"
+        eta = "done" if not s.race or s.race == "race finished" else "next round being queued"
     else:
         eta = "estimating"
     best = "-" if s.best_value is None else f"{s.best_value:.4f}"
@@ -66,6 +66,8 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
     return (
         f"[{s.study}] {done}/{budget} finished | {s.running} running | {s.pruned} pruned | "
         f"{s.fail} failed | {label} {best} | elapsed {_clock(elapsed)} | {eta}"
+        # An adaptive study's budget grows round by round: say which stage it is in.
+        + (f" | {s.race.split(';')[0]}" if s.race else "")
     )
 
 

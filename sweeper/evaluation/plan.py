@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.study.points import best_mean_per_group, best_per_group, collect_points, params_key
+from sweeper.study.points import GROUPS, best_mean_per_group, best_per_group, collect_points, params_key
 from sweeper.settings import Settings
 from sweeper.study.space import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
@@ -65,18 +65,23 @@ def eval_seeds(base_seed: int, count: int) -> list[int]:
 
 
 def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective(), *,
-              by_mean: bool = False) -> list[EvalRun]:
+              by_mean: bool = False, chosen: dict[str, dict[str, Any]] | None = None) -> list[EvalRun]:
     """The best configuration of each non-baseline group, plus the unregularized baseline
     (penalty none, dropout 0, whatever the search found), each with every seed. ``by_mean``
     (a curve study, whose points are repeated): the configuration with the best mean over its
-    repeats, not the luckiest single run."""
+    repeats, not the luckiest single run. ``chosen``: the configuration of each group is given
+    (an adaptive study's finalists)."""
     points = collect_points(list(trials), objective)
     best = best_mean_per_group(points, objective) if by_mean else best_per_group(points, objective)
     baseline = best.get("baseline")
     configs: list[tuple[str, int | None, dict[str, Any]]] = [
         ("baseline", baseline.number if baseline else None, dict(BASELINE_PARAMS))
     ]
-    configs += [(g, p.number, dict(p.params)) for g, p in best.items() if g != "baseline"]
+    if chosen is not None:
+        source = {(p.group, params_key(p.params)): p.number for p in points}
+        configs += [(g, source.get((g, params_key(params))), dict(params)) for g, params in chosen.items()]
+    else:
+        configs += [(g, p.number, dict(p.params)) for g, p in best.items() if g != "baseline"]
     return [EvalRun(group, source, params, seed) for group, source, params in configs for seed in seeds]
 
 
@@ -135,7 +140,8 @@ def prepare(settings: Settings, study_name: str, seeds: int,
                 f"study {study_name!r} has no complete trials to evaluate yet: run `sweeper worker` "
                 f"(or `sweeper run {config.task}`) first"
             )
-        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve")
+        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve",
+                         chosen=_finalists(config, trials) if config.design == "adaptive" else None)
         name = eval_study_name(study_name)
         study, created = _open_eval_study(storage, name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
@@ -151,6 +157,14 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         study.set_user_attr(CONFIG_ATTR, eval_config.to_attrs())
     groups = list(dict.fromkeys(r.group for r in runs))
     return EvalPlan(study_name, name, created, todo, len(runs) - len(todo), budget, groups)
+
+
+def _finalists(config: SweepConfig, trials: list[FrozenTrial]) -> dict[str, dict[str, Any]]:
+    """An adaptive study's finalist of each type, in ``GROUPS`` order."""
+    from sweeper.study.adaptive import params_of, race, runs_of
+
+    plan = race(config, runs_of(trials, config.goal))
+    return {g: params_of(plan.finalists[g].point, config.space) for g in GROUPS if g in plan.finalists}
 
 
 def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, config: SweepConfig) -> tuple[optuna.Study, bool]:

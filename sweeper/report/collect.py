@@ -28,13 +28,16 @@ class ReportData:
     direction: str
     points: list[TrialPoint]
     objective: Objective = Objective()
-    # "search" or "curve" (sweeper.study.design): a curve study's report draws curves with bands.
+    # "search", "curve" (sweeper.study.design) or "adaptive" (sweeper.study.adaptive): the two
+    # planned designs' reports draw curves with bands.
     design: str = "search"
     # Parameter importances (PED-ANOVA over complete trials) or None, with why not.
     importances: dict[str, float] | None = None
     importance_note: str = ""
     # Filled from the study's "<name>.eval" study by ``sweeper.evaluation.results``.
     evaluation: Any = None
+    # The stored sweep config (``SweepConfig.to_attrs``): an adaptive study's verdicts replay its race.
+    config: dict[str, Any] | None = None
 
     def by_state(self, state: str) -> list[TrialPoint]:
         return [p for p in self.points if p.state == state]
@@ -73,6 +76,7 @@ def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
         importances=importances,
         importance_note=note,
         evaluation=evaluation,
+        config=config,
     )
 
 

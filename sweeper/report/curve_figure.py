@@ -45,6 +45,19 @@ def _band(fig: go.Figure, points: list[CurvePoint], stat: str, name: str, colour
     ), row=row, col=col)
 
 
+def _dropped(fig: go.Figure, points: list[CurvePoint], name: str, colour: str, row: int, col: int) -> None:
+    """An adaptive race's points that stopped getting seeds, crossed out, with why on hover."""
+    out = [p for p in points if p.dropped]
+    if not out:
+        return
+    fig.add_trace(go.Scatter(
+        x=[p.x for p in out], y=[p.value.mean for p in out], mode="markers", name=f"{name}: left out of the race",
+        legendgroup=name, showlegend=False, marker=dict(symbol="x-thin-open", size=13, color=colour, line=dict(width=2)),
+        text=[f"{name} at {p.x:.3g}: left out of the race, {p.dropped} (n={p.n})" for p in out],
+        hovertemplate="%{text}<extra></extra>",
+    ), row=row, col=col)
+
+
 def _reference(fig: go.Figure, ci: MeanCI | None, label: str, colour: str, dash: str, row: int, col: int,
                position: str = "bottom left") -> None:
     if ci is None:
@@ -69,6 +82,8 @@ def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.
         colour = PENALTY_COLOURS[penalty]
         _band(fig, points, "value", PENALTY_LABELS[penalty], colour, 1, 1, True)
         _band(fig, points, "gap", PENALTY_LABELS[penalty], colour, 2, 1, False)
+        _dropped(fig, points, PENALTY_LABELS[penalty], colour, 1, 1)
+    _dropped(fig, curves.dropout, "dropout", DROPOUT_COLOUR, 1, 2)
     dropout = list(curves.dropout)
     if curves.baseline is not None and dropout:
         dropout = [curves.baseline, *dropout]  # rate 0 is the baseline

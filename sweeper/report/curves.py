@@ -1,12 +1,13 @@
-"""Response curves of a curve study (pure): per weight penalty, the objective's mean over the
-repeats at each λ with its 95% t-interval; the same against the dropout rate; the generalization
-gap on the same axes; the unregularized baseline, at its last epoch and at its best epoch (what
-stopping early would have given); and a verdict per penalty type read from the curve.
+"""Response curves of a planned study (pure): per weight penalty, the objective's mean over the
+repeats at each λ with its 95% t-band; the same against the dropout rate; the generalization gap
+on the same axes; the unregularized baseline, at its last epoch and at its best epoch (what
+stopping early would have given); and a verdict per penalty type that holds at its stated level.
 
-Each point is compared with the baseline repeat by repeat (``stats.paired``): repeat r of every
-configuration was trained with the same seed, so the pair shares its initial weights and batch
-order and their difference is the configuration's effect plus less noise than two independent
-runs would carry.
+The bands describe each point's spread over seeds. The verdicts are read from comparisons with
+the baseline paired by seed, at the family-wise level of ``sweeper.evaluation.verdicts``: in a
+fixed curve design every point of every type is a comparison (at its last epoch, and at its best
+epoch against the baseline's best epoch), and all of them hold at once with 95% probability; in an
+adaptive design only each type's finalist is compared, on its confirmation seeds.
 """
 
 from __future__ import annotations
@@ -14,13 +15,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
+from sweeper.evaluation.verdicts import (
+    ALPHA,
+    HELPS,
+    HURTS,
+    NO_DIFFERENCE,
+    NO_GAIN,
+    OPEN,
+    Comparison,
+    Family,
+    GroupVerdict,
+    compare,
+    curve_verdict,
+    default_margin,
+    finalist_verdict,
+)
 from sweeper.report.collect import ReportData
 from sweeper.study.points import GROUP_LABELS, TrialPoint
-from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
 from sweeper.tasks.api import Objective
 
 LEVEL = 0.95
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
+# Each point of a fixed design is compared at its last epoch and at its best epoch.
+COMPARISONS_PER_POINT = 2
 
 
 @dataclass(frozen=True)
@@ -29,7 +47,9 @@ class CurvePoint:
     values: dict[int, float]  # repeat -> the objective on validation
     value: MeanCI
     gap: MeanCI | None  # train − validation (the objective's better side first), when recorded
-    vs_baseline: Difference | None  # paired by repeat; None for the baseline itself
+    vs_baseline: Difference | None  # paired by repeat, unadjusted 95% (descriptive); None for the baseline
+    best_values: dict[int, float] = field(default_factory=dict)  # repeat -> the objective at the best epoch
+    dropped: str | None = None  # an adaptive race left this point, why
 
     @property
     def n(self) -> int:
@@ -44,6 +64,10 @@ class ResponseCurves:
     baseline: CurvePoint | None  # penalty none, dropout 0: its last epoch
     best_epoch: MeanCI | None  # the baseline at its best epoch: early stopping
     verdicts: dict[str, str] = field(default_factory=dict)  # group -> sentence
+    decisions: dict[str, GroupVerdict] = field(default_factory=dict)  # group -> what the sentence says
+    family: Family | None = None
+    margin: float | None = None
+    stage: str | None = None  # an adaptive study's race: bracket | screen | confirm | done
 
     @property
     def early_stopping_gain(self) -> float | None:
@@ -56,35 +80,86 @@ class ResponseCurves:
 
 def response_curves(data: ReportData) -> ResponseCurves:
     complete = [p for p in data.by_state("complete") if p.value is not None and p.repeat is not None]
+    objective = data.objective
     baseline_runs = [p for p in complete if p.penalty == "none" and p.dropout == 0.0]
     baseline_values = {p.repeat: p.value for p in baseline_runs}  # type: ignore[misc]
-    baseline = _point(0.0, baseline_runs, {}) if baseline_runs else None
+    baseline = _point(0.0, baseline_runs, {}, objective) if baseline_runs else None
+    race = _race(data)
+    dropped = race.dropped if race is not None else {}
     penalties = {}
     for penalty in WEIGHT_PENALTIES:
         runs = [p for p in complete if p.penalty == penalty and p.lam]
         if runs:
-            penalties[penalty] = _curve(runs, lambda p: float(f"{p.lam:.6g}"), baseline_values)
+            penalties[penalty] = _curve(runs, lambda p: float(f"{p.lam:.6g}"), baseline_values, objective,
+                                        dropped.get(penalty, {}))
     dropout_runs = [p for p in complete if p.penalty == "none" and p.dropout > 0.0]
-    dropout = _curve(dropout_runs, lambda p: round(p.dropout, 6), baseline_values) if dropout_runs else []
-    best = [_best_epoch(p, data.objective) for p in baseline_runs]
+    dropout = (_curve(dropout_runs, lambda p: round(p.dropout, 6), baseline_values, objective, dropped.get("dropout", {}))
+               if dropout_runs else [])
+    best = [_best_epoch(p, objective) for p in baseline_runs]
     best_values = [b for b in best if b is not None]
-    curves = ResponseCurves(data.objective, penalties, dropout, baseline,
-                            mean_ci(best_values, LEVEL) if best_values else None)
-    verdicts = {g: curve_verdict(g, pts, curves) for g, pts in penalties.items()}
-    if dropout:
-        verdicts["dropout"] = curve_verdict("dropout", dropout, curves)
-    return ResponseCurves(curves.objective, penalties, dropout, baseline, curves.best_epoch, verdicts)
+    best_epoch = mean_ci(best_values, LEVEL) if best_values else None
+    base_mean = baseline.value.mean if baseline else None
+    margin = _margin(data, base_mean)
+    groups = {**penalties, **({"dropout": dropout} if dropout else {})}
+    if race is not None:
+        decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early)
+                     for g, f in race.finalists.items()}
+        for g in groups:
+            decisions.setdefault(g, GroupVerdict(g, "too few", None, scope="finalist"))
+        family, stage = race.family, race.stage
+    else:
+        decisions, family = _fixed_decisions(groups, baseline, margin, objective)
+        stage = None
+    curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage)
+    verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
+    return ResponseCurves(objective, penalties, dropout, baseline, best_epoch, verdicts, decisions, family, margin, stage)
 
 
-def _curve(runs: list[TrialPoint], x_of, baseline: dict[int, float]) -> list[CurvePoint]:  # type: ignore[no-untyped-def]
+def _race(data: ReportData):  # type: ignore[no-untyped-def]
+    """An adaptive study's race replayed from its trials; None for a fixed design."""
+    if data.design != "adaptive" or not data.config:
+        return None
+    from sweeper.study.adaptive import race, runs_of_points
+    from sweeper.study.config import SweepConfig
+
+    return race(SweepConfig.from_attrs(data.config), runs_of_points(data.points, data.objective))
+
+
+def _margin(data: ReportData, baseline_mean: float | None) -> float:
+    given = (data.config or {}).get("margin")
+    return float(given) if given is not None else default_margin(data.objective.in_points, baseline_mean)
+
+
+def _fixed_decisions(groups: dict[str, list[CurvePoint]], baseline: CurvePoint | None, margin: float,
+                     objective: Objective) -> tuple[dict[str, GroupVerdict], Family | None]:
+    """Every point of every type against the baseline, at one family-wise level."""
+    if baseline is None:
+        return {g: GroupVerdict(g, "too few", None) for g in groups}, None
+    sign = 1 if objective.direction == "maximize" else -1
+    comparable = [p for pts in groups.values() for p in pts if len(set(p.values) & set(baseline.values)) >= 2]
+    family = Family(max(1, COMPARISONS_PER_POINT * len(comparable)))
+    level = family.level()
+    decisions = {}
+    for group, points in groups.items():
+        last = [c for c in (compare(p.x, p.values, baseline.values, level, sign) for p in points) if c is not None]
+        early = {p.x: c for p in points
+                 if (c := compare(p.x, p.best_values, baseline.best_values, level, sign)) is not None}
+        decisions[group] = curve_verdict(group, last, margin, early)
+    return decisions, family
+
+
+def _curve(runs: list[TrialPoint], x_of, baseline: dict[int, float], objective: Objective,  # type: ignore[no-untyped-def]
+           dropped: dict[float, str]) -> list[CurvePoint]:
     by_x: dict[float, list[TrialPoint]] = {}
     for p in runs:
         by_x.setdefault(x_of(p), []).append(p)
-    return [_point(x, pts, baseline) for x, pts in sorted(by_x.items())]
+    return [_point(x, pts, baseline, objective, dropped.get(x)) for x, pts in sorted(by_x.items())]
 
 
-def _point(x: float, runs: list[TrialPoint], baseline: dict[int, float]) -> CurvePoint:
+def _point(x: float, runs: list[TrialPoint], baseline: dict[int, float], objective: Objective,
+           dropped: str | None = None) -> CurvePoint:
     values = {int(p.repeat): float(p.value) for p in runs}  # type: ignore[arg-type]
+    best = {int(p.repeat): b for p in runs if (b := _best_epoch(p, objective)) is not None}  # type: ignore[arg-type]
     gaps = [p.gap for p in runs if p.gap is not None]
     return CurvePoint(
         x=x,
@@ -92,6 +167,8 @@ def _point(x: float, runs: list[TrialPoint], baseline: dict[int, float]) -> Curv
         value=mean_ci(list(values.values()), LEVEL),
         gap=mean_ci(gaps, LEVEL) if gaps else None,
         vs_baseline=paired(values, baseline, LEVEL) if baseline else None,
+        best_values=best,
+        dropped=dropped,
     )
 
 
@@ -102,63 +179,94 @@ def _best_epoch(p: TrialPoint, objective: Objective) -> float | None:
     return max(history) if objective.direction == "maximize" else min(history)
 
 
-def _amount(objective: Objective, x: float, unit: bool = True) -> str:
+def change(objective: Objective, gain: float, unit: bool = True) -> str:
+    """A gain (positive = better) as the change it is in the objective: ``+1.8 pp`` of accuracy,
+    ``MAE -0.83`` of a minimized error."""
     if objective.in_points:
-        return f"{100 * x:+.1f}" + (" pp" if unit else "")
-    return f"{x:+.3g}"
+        return f"{100 * gain:+.1f}" + (" pp" if unit else "")
+    raw = gain if objective.direction == "maximize" else -gain
+    return (f"{objective.name} " if unit else "") + f"{raw:+.3g}"
+
+
+def interval_text(objective: Objective, c: Comparison, label: str) -> str:
+    """``95% simultaneous CI +0.4 to +3.8`` (the interval of the change, lower end first)."""
+    assert c.gain.low is not None and c.gain.high is not None
+    ends = sorted([change(objective, c.gain.low, False), change(objective, c.gain.high, False)],
+                  key=lambda s: float(s.split()[-1]))
+    return f"{label} {ends[0]} to {ends[1]}"
 
 
 def _x(group: str, x: float) -> str:
     return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e") if group != "dropout" else f"{x:g}"
 
 
-def curve_verdict(group: str, points: list[CurvePoint], curves: ResponseCurves) -> str:
-    """One sentence per penalty type, from its points' paired differences with the baseline:
-    where it helps beyond noise, where it hurts, how it compares with stopping early."""
+def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) -> str:
+    """One sentence per penalty type that says no more than its verdict."""
     objective = curves.objective
-    label = GROUP_LABELS.get(group, group)
-    axis = "rate" if group == "dropout" else "λ"
-    pct = f"{int(LEVEL * 100)}% CI"
-    sign = 1 if objective.direction == "maximize" else -1
-    compared = [p for p in points if p.vs_baseline is not None and p.vs_baseline.low is not None]
-    if not compared:
-        return f"{label}: too few repeats to compare with the unregularized baseline (need 2 seeds per point)"
-
-    def gain(p: CurvePoint) -> float:
-        return sign * p.vs_baseline.diff  # type: ignore[union-attr]
-
-    def interval(d: Difference) -> str:
-        return f"{pct} {_amount(objective, d.low, False)} to {_amount(objective, d.high, False)}"  # type: ignore[arg-type]
-
-    helps = [p for p in compared if p.vs_baseline.significant and gain(p) > 0]  # type: ignore[union-attr]
-    hurts = [p for p in compared if p.vs_baseline.significant and gain(p) < 0]  # type: ignore[union-attr]
-    best = max(compared, key=gain)
-    d = best.vs_baseline
-    assert d is not None
-    if helps:
-        where = _where(group, axis, helps, points)
-        sentence = (f"{label} helps {where} (best {_amount(objective, d.diff)} at {axis} ≈ {_x(group, best.x)}, "
-                    f"{interval(d)})")
+    label = GROUP_LABELS.get(v.group, v.group)
+    axis = "rate" if v.group == "dropout" else "λ"
+    ci = "95% simultaneous CI" if curves.family is not None else "95% CI"
+    margin = curves.margin or 0.0
+    m = change(objective, margin).lstrip("+")
+    c = v.quoted
+    if c is None:
+        if v.scope == "finalist":
+            if points and all(p.dropped for p in points):
+                text = f"{label}: every {axis} screened collapses the model or fell behind; nothing left to confirm"
+            else:
+                text = f"{label}: not screened yet"
+        else:
+            text = f"{label}: too few repeats to compare with the unregularized baseline (need 2 seeds per point)"
+        return text
+    at = f"{axis} ≈ {_x(v.group, c.x)}"
+    quoted = f"{change(objective, c.gain.diff)}, {interval_text(objective, c, ci)}"
+    quoted_at = f"{change(objective, c.gain.diff)} at {at}, {interval_text(objective, c, ci)}"
+    if v.scope == "finalist":
+        seeds = f"{c.n} fresh seeds"
+        text = {
+            HELPS: f"{label} helps at {at}: {quoted}, {seeds}",
+            HURTS: f"{label} hurts even at its best screened {at}: {quoted}, {seeds}",
+            NO_DIFFERENCE: f"{label} at its best screened {at}: no difference larger than ±{m} ({quoted}, {seeds})",
+            NO_GAIN: f"{label} at its best screened {at}: no gain larger than +{m} ({quoted}, {seeds})",
+            OPEN: f"{label} at {at}: still racing ({quoted} after {seeds})",
+            "undecided": f"{label} at {at}: undecided after the last round ({quoted}, {seeds})",
+        }[v.outcome]
     else:
-        sentence = f"{label}: no {axis} helps beyond noise"
-        if best not in hurts:
-            sentence += f" (closest: {_amount(objective, d.diff)} at {axis} ≈ {_x(group, best.x)}, {interval(d)})"
-    if hurts:
-        worst = min(hurts, key=gain)
-        sentence += (f"; it hurts {_where(group, axis, hurts, points)} ({_amount(objective, worst.vs_baseline.diff)} "  # type: ignore[union-attr]
-                     f"at {axis} ≈ {_x(group, worst.x)})")
-    es = curves.early_stopping_gain
-    if es is not None and es > 0 and gain(best) <= es:
-        sentence += (f"; stopping the unregularized model at its best epoch gives {_amount(objective, sign * es)} "
-                     "without any penalty")
-    return sentence[0].upper() + sentence[1:]
+        text = {
+            HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",
+            HURTS: f"{label} hurts at every {axis} tried (least: {quoted_at})",
+            NO_DIFFERENCE: f"{label}: no difference larger than ±{m} at any {axis} (closest: {quoted_at})",
+            NO_GAIN: f"{label}: no {axis} gains more than +{m} (closest: {quoted_at})",
+            "undecided": f"{label}: undecided, no {axis} helps beyond noise yet (closest: {quoted_at})",
+        }[v.outcome]
+        if v.hurts_at and v.outcome != HURTS:
+            worst = min((x for x in v.comparisons if x.x in v.hurts_at), key=lambda x: x.gain.diff)
+            text += (f"; it hurts {_where(v.group, axis, v.hurts_at, points)} ({change(objective, worst.gain.diff)} "
+                     f"at {axis} ≈ {_x(v.group, worst.x)})")
+    if v.more_seeds:
+        per = "" if v.scope == "finalist" else " per point"
+        text += f"; about {v.more_seeds} more seeds{per} (with the baseline's) would settle it"
+    e = v.early
+    if e is not None and e.gain.low is not None:
+        stopped = f"against the unregularized model stopped at its best epoch, each at its best epoch: {change(objective, e.gain.diff)} ({interval_text(objective, e, ci)})"
+        outcome = e.outcome(margin)
+        if outcome == HELPS:
+            text += f"; it helps on top of early stopping too ({stopped})"
+        elif outcome == HURTS:
+            text += f"; early stopping alone does better ({stopped})"
+        else:
+            text += f"; {stopped}, " + ("not better than early stopping" if outcome in (NO_DIFFERENCE, NO_GAIN)
+                                         else "not decided")
+    return text[0].upper() + text[1:]
 
 
-def _where(group: str, axis: str, chosen: list[CurvePoint], points: list[CurvePoint]) -> str:
+def _where(group: str, axis: str, chosen: tuple[float, ...], points: list[CurvePoint]) -> str:
     """``for λ in [a, b]`` for a run of neighbouring points, ``at λ ≥ a`` for a run up to the
     last point, else ``at λ = a, b``."""
     xs = [p.x for p in points]
-    idx = sorted(xs.index(p.x) for p in chosen)
+    idx = sorted(xs.index(x) for x in chosen if x in xs)
+    if not idx:
+        return f"at {axis} = " + ", ".join(_x(group, x) for x in chosen)
     contiguous = idx == list(range(idx[0], idx[-1] + 1))
     lo, hi = _x(group, xs[idx[0]]), _x(group, xs[idx[-1]])
     if contiguous and len(idx) > 1 and idx[-1] == len(xs) - 1 and idx[0] > 0:
@@ -166,3 +274,15 @@ def _where(group: str, axis: str, chosen: list[CurvePoint], points: list[CurvePo
     if contiguous and len(idx) > 1:
         return f"for {axis} in [{lo}, {hi}]"
     return f"at {axis} = " + ", ".join(_x(group, xs[i]) for i in idx)
+
+
+def family_note(curves: ResponseCurves) -> str:
+    """What the verdicts' level means, for the page."""
+    f = curves.family
+    if f is None:
+        return ""
+    what = ("every point of every type, at its last and at its best epoch" if curves.stage is None
+            else "each type's finalist on its confirmation seeds, at its last and at its best epoch, at each of "
+                 f"{f.looks} planned rounds")
+    return (f"All intervals in these verdicts hold at once with {100 * (1 - ALPHA):.0f}% probability: "
+            f"{f.hypotheses} comparisons ({what}), Bonferroni-adjusted.")

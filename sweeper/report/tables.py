@@ -37,6 +37,7 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
     if ev is None or not ev.runs:
         return f"<p class='note'>not evaluated yet: run <code>sweeper evaluate {html.escape(study)}</code></p>"
     pct = f"{int(ev.level * 100)}% CI"
+    diff_pct = f"{int(ev.level * 100)}% simultaneous CI" if ev.compared > 1 else pct
     scale = 100 if ev.objective.in_points else 1
     unit = "%" if ev.objective.in_points else ""
     delta = "pp" if ev.objective.in_points else ev.objective.metric
@@ -56,10 +57,12 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
         ])
     return (
         _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
-                f"Δ vs baseline ({delta})", f"Δ {pct} ({delta})", "p"], rows)
-        + f"<p class='note'>Each configuration re-trained on train + validation with several seeds and scored on "
+                f"Δ vs baseline ({delta})", f"Δ {diff_pct} ({delta})", "p"], rows)
+        + f"<p class='note'>Each configuration re-trained on train + validation with the same seeds and scored on "
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "
-        f"with its Welch–Satterthwaite interval.</p>"
+        f"({ev.compared} comparison{'s' if ev.compared != 1 else ''}: each Δ interval at "
+        f"{100 * (1 - (1 - ev.level) / max(1, ev.compared)):.4g}%, so that all hold at once with "
+        f"{int(ev.level * 100)}% probability); p unadjusted.</p>"
     )
 
 

@@ -24,7 +24,7 @@ from sweeper.report.figures import (
     sparsity_figure,
 )
 from sweeper.report.curve_figure import curves_figure
-from sweeper.report.curves import response_curves
+from sweeper.report.curves import family_note, response_curves
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
 
@@ -33,7 +33,7 @@ from sweeper.report.tables import best_table_html, evaluation_table_html, unfini
 # (div id, section heading, figure builder): the page order; tests open each div by its id.
 def headline(data: ReportData) -> go.Figure:
     """A curve study's response curves with their bands; a search study's trials as points."""
-    return curves_figure(data) if data.design == "curve" else accuracy_vs_lambda(data)
+    return curves_figure(data) if data.design in PLANNED else accuracy_vs_lambda(data)
 
 
 FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
@@ -111,7 +111,7 @@ def write_study_page(data: ReportData, out: Path) -> Path:
     for div_id, heading, build in FIGURES:
         fig = build(data)
         validation = data.objective.on("validation")
-        if div_id == "fig-accuracy-vs-lambda" and data.design == "curve":
+        if div_id == "fig-accuracy-vs-lambda" and data.design in PLANNED:
             heading = "1. Response curves: {Validation} vs λ and dropout, with 95% bands"
         sections.append(f"<h2>{html.escape(heading.replace('{Validation}', validation[0].upper() + validation[1:]))}</h2>")
         sections.append(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
@@ -128,15 +128,29 @@ def write_study_page(data: ReportData, out: Path) -> Path:
 
 
 def curve_verdicts_html(data: ReportData) -> list[str]:
-    """A curve study's verdict per penalty type, read from its curves (validation split)."""
-    if data.design != "curve":
+    """A planned study's verdict per penalty type, read from its curves (validation split)."""
+    if data.design not in PLANNED:
         return []
-    verdicts = response_curves(data).verdicts
-    if not verdicts:
+    curves = response_curves(data)
+    if not curves.verdicts:
         return []
-    items = "".join(f"<li>{html.escape(v)}</li>" for v in verdicts.values())
-    return [f"<div class='curve-verdicts'><b>From the response curves ({html.escape(data.objective.on('validation'))}, "
-            f"paired by seed against the unregularized baseline):</b><ul>{items}</ul></div>"]
+    items = "".join(f"<li>{html.escape(v)}</li>" for v in curves.verdicts.values())
+    source = "the response curves" if data.design == "curve" else "the race (each type's finalist on fresh seeds)"
+    dropped = [f"{html.escape(_point_name(g, p.x))}: {html.escape(p.dropped)}"
+               for g, pts in [*curves.penalties.items(), ("dropout", curves.dropout)] for p in pts if p.dropped]
+    stage = (f"<p class='note'>Race: {html.escape(curves.stage)}" + (" (verdicts may still change)" if curves.stage != "done" else "")
+             + "</p>") if curves.stage else ""
+    left = (f"<details><summary>{len(dropped)} point(s) left out of the race, and why</summary><ul>"
+            + "".join(f"<li>{d}</li>" for d in dropped) + "</ul></details>") if dropped else ""
+    return [f"<div class='curve-verdicts'><b>From {source} ({html.escape(data.objective.on('validation'))}, "
+            f"paired by seed against the unregularized baseline):</b><ul>{items}</ul>"
+            f"<p class='note'>{html.escape(family_note(curves))}</p>{stage}{left}</div>"]
+
+
+def _point_name(group: str, x: float) -> str:
+    from sweeper.study.adaptive import point_label
+
+    return point_label((group, x))
 
 
 def write_index(datas: list[ReportData], out: Path) -> Path:
@@ -151,6 +165,9 @@ def write_index(datas: list[ReportData], out: Path) -> Path:
     page.write_text(_page("sweeper reports", f"<h1>sweeper reports</h1><ul>{rows}</ul>"), encoding="utf-8")
     return page
 
+
+# The planned designs, whose page draws response curves with bands and verdicts per type.
+PLANNED = ("curve", "adaptive")
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px}"

@@ -5,4 +5,4 @@ from __future__ import annotations
 
 SAMPLERS = ("tpe", "random", "qmc", "grid")
 PRUNERS = ("median", "hyperband", "none")
-DESIGNS = ("search", "curve")
+DESIGNS = ("search", "curve", "adaptive")

@@ -62,10 +62,17 @@ class SweepConfig:
     task_fingerprint: str = ""
     objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
     # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.study.design), with
-    # ``points`` per curve and ``repeats`` seeds per point, every trial queued at launch.
+    # ``points`` per curve and ``repeats`` seeds per point, every trial queued at launch;
+    # "adaptive": bracket, screen, then race each type's finalist on fresh seeds
+    # (sweeper.study.adaptive): ``points`` new λ per type in the transition, ``repeats`` seeds per
+    # round, at most ``rounds`` rounds; the budget grows as rounds are queued.
     design: str = "search"
     points: int = 0
     repeats: int = 1
+    rounds: int = 0
+    # The smallest difference worth having, in the objective's units (None: 1 pp of a maximized
+    # fraction, else 1% of the baseline): "no difference larger than ±margin".
+    margin: float | None = None
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.
     evaluate_seeds: int = 0
@@ -93,6 +100,13 @@ class SweepConfig:
             raise ConfigError(
                 f"a curve design needs --points >= 2 and --repeats >= 1, got {self.points} and {self.repeats}"
             )
+        if self.design == "adaptive" and (self.points < 2 or self.repeats < 2 or self.rounds < 1):
+            raise ConfigError(
+                f"an adaptive design needs --points >= 2, --repeats >= 2 (seeds per round) and --rounds >= 1, "
+                f"got {self.points}, {self.repeats} and {self.rounds}"
+            )
+        if self.margin is not None and not self.margin > 0:
+            raise ConfigError(f"--margin must be a positive difference in the objective's units, got {self.margin}")
         if self.evaluate_seeds < 0 or self.evaluate_seeds == 1:
             raise ConfigError(
                 f"--evaluate-seeds {self.evaluate_seeds}: use 0 (no evaluation) or at least 2 seeds "
@@ -126,6 +140,15 @@ class SweepConfig:
             if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
                 raise ConfigError("a curve design trains every planned trial to the end: leave --pruner and --sampler out")
             values.update(pruner="none", sampler="random")
+        if values.get("design") == "adaptive":
+            if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
+                raise ConfigError("an adaptive design trains every planned trial to the end: leave --pruner and --sampler out")
+            values.update(pruner="none", sampler="random")
+            probe = cls(task=loaded.reference, budget=1, options=options, space=space, **values)
+            from sweeper.study.adaptive import bracket_runs
+
+            # The bracket is queued at launch; each later stage raises the budget by what it queues.
+            budget = len(bracket_runs(space, probe.points, probe.seed))
         if budget is None:
             budget = len(space.grid()) if values.get("sampler") == "grid" else 20
         return cls(task=loaded.reference, budget=budget, options=options, space=space,
@@ -156,10 +179,12 @@ class SweepConfig:
 
     def differences(self, other: SweepConfig) -> list[str]:
         mine, theirs = self.to_attrs(), other.to_attrs()
+        # An adaptive study's budget grows with its race: the stored one is not a setting.
+        ignored = {"budget"} if self.design == other.design == "adaptive" else set()
         return [
             f"{key}: stored {theirs.get(key)!r}, given {mine.get(key)!r}"
             for key in mine
-            if mine.get(key) != theirs.get(key)
+            if key not in ignored and mine.get(key) != theirs.get(key)
         ]
 
     def make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:

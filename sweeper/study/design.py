@@ -28,12 +28,17 @@ class CurveRun:
     params: dict[str, Any]
     repeat: int
     seed: int
+    # An adaptive study's stage ("screen" or "confirm", sweeper.study.adaptive); None in a fixed design.
+    stage: str | None = None
 
     def key(self) -> tuple[Any, ...]:
         return (tuple(sorted((k, round(v, 12) if isinstance(v, float) else v) for k, v in self.params.items())), self.repeat)
 
     def user_attrs(self) -> dict[str, Any]:
-        return {"role": CURVE_ROLE, "repeat": self.repeat, "fixed_seed": self.seed}
+        attrs: dict[str, Any] = {"role": CURVE_ROLE, "repeat": self.repeat, "fixed_seed": self.seed}
+        if self.stage is not None:
+            attrs["stage"] = self.stage
+        return attrs
 
 
 def lambdas(space: SearchSpace, points: int) -> list[float]:

@@ -9,6 +9,7 @@ launching it again with more ``--repeats`` adds only the new repeats.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import optuna
@@ -16,6 +17,7 @@ from optuna.trial import TrialState
 
 from sweeper.errors import ConfigError
 from sweeper.settings import Settings
+from sweeper.study.adaptive import RacePlan, bracket_runs, race, runs_of
 from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
 from sweeper.study.space import BASELINE_PARAMS, spread
 from sweeper.storage import launch_lock, open_storage
@@ -58,6 +60,11 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                 )
             if stored.design == config.design == "curve" and config.repeats != stored.repeats:
                 return _add_repeats(storage, study_name, stored, config)
+            if stored.design == config.design == "adaptive" and not config.differences(stored):
+                # A relaunch resumes the race: the round a worker may have left unqueued is queued.
+                advanced = _advance(storage, study_name, stored)
+                return LaunchResult(study_name, created=False, budget=advanced.budget, baseline=True,
+                                    added=advanced.added)
             diffs = config.differences(stored)
             if diffs:
                 raise ConfigError(
@@ -76,6 +83,9 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
         baseline = "none" in config.space.penalties
         if config.design == "curve":
             for run in curve_runs(config.space, config.points, config.repeats, config.seed):
+                study.enqueue_trial(run.params, user_attrs=run.user_attrs())
+        elif config.design == "adaptive":
+            for run in bracket_runs(config.space, config.points, config.seed):
                 study.enqueue_trial(run.params, user_attrs=run.user_attrs())
         elif baseline:
             study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
@@ -114,3 +124,42 @@ def _add_repeats(storage: optuna.storages.BaseStorage, name: str, stored: SweepC
     study.set_user_attr(CONFIG_ATTR, config.to_attrs())
     return LaunchResult(name, created=False, budget=config.budget, baseline="none" in config.space.penalties,
                         added=len(todo))
+
+
+@dataclass(frozen=True)
+class Advance:
+    plan: RacePlan
+    budget: int
+    added: int
+
+
+def advance_race(settings: Settings, study_name: str, storage: optuna.storages.BaseStorage | None = None) -> Advance:
+    """Queue the next round of an adaptive study's race if its current one is over (idempotent:
+    any worker that sees the budget met calls it, and so does a relaunch)."""
+    storage = storage or open_storage(settings, create_tables=True)
+    with launch_lock(settings.storage):
+        study_id = storage.get_study_id_from_name(study_name)
+        stored = SweepConfig.from_attrs(storage.get_study_user_attrs(study_id)[CONFIG_ATTR])
+        return _advance(storage, study_name, stored)
+
+
+def _advance(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfig) -> Advance:
+    """Under the launch lock: replay the race, queue what its current stage lacks, and store the
+    budget as every trial the study now holds that counts (finished, running or queued)."""
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    plan = race(stored, runs_of(trials, stored.goal))
+    for run in plan.queue:
+        study.enqueue_trial(run.params, user_attrs=run.user_attrs())
+    if plan.stage == "done":
+        return Advance(plan, stored.budget, 0)
+    # Every trial that counts or will: finished, running, queued before and queued now. (A stage
+    # whose last runs are still queued while the budget is met, say after a sampled replacement
+    # of a failed trial took a slot, gets the room to run them.)
+    counted = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+                  for t in trials)
+    budget = max(stored.budget, counted + len(plan.queue))
+    if budget != stored.budget:
+        # Written last, as at launch: workers re-read the budget from it when theirs is met.
+        study.set_user_attr(CONFIG_ATTR, dataclasses.replace(stored, budget=budget).to_attrs())
+    return Advance(plan, budget, len(plan.queue))

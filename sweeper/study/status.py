@@ -37,6 +37,8 @@ class StudyStatus:
     # Workers (host:pid) that cannot run this study, with why (task code missing or different,
     # data unreadable): the reason a study may not progress.
     cannot_run: dict[str, str] = dataclasses.field(default_factory=dict)
+    # An adaptive study's race: its stage, the points still racing and the trials left at most.
+    race: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,7 +80,16 @@ def study_status(study: optuna.Study) -> StudyStatus:
             key[len(PROBLEM_PREFIX):]: f"{note['reason']} ({note['at']})"
             for key, note in attrs.items() if key.startswith(PROBLEM_PREFIX) and note
         },
+        race=_race(config, study) if config.get("design") == "adaptive" else None,
     )
+
+
+def _race(config: dict[str, Any], study: optuna.Study) -> str:
+    from sweeper.study.adaptive import race, runs_of
+    from sweeper.study.config import SweepConfig
+
+    stored = SweepConfig.from_attrs(config)
+    return race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal)).describe(stored.repeats)
 
 
 def collect(storage: optuna.storages.BaseStorage, names: list[str] | None = None) -> list[StudyStatus]:
@@ -108,6 +119,8 @@ def format_table(rows: list[StudyStatus]) -> str:
     for r in rows:
         if r.best_value is not None and r.objective != "val_accuracy":
             lines.append(f"{r.study}: values are {r.objective} ({r.direction})")
+        if r.race:
+            lines.append(f"{r.study}: race: {r.race}")
         for worker, why in r.cannot_run.items():
             stuck = "" if r.done else " (no trial of it runs there)"
             lines.append(f"{r.study}: worker {worker} cannot run it{stuck}: {why}")

@@ -120,6 +120,11 @@ class Worker:
                 if counts.finished >= config.budget:
                     # A launch may have planned more since (a curve study's new repeats).
                     study, config = self._reload(name)
+                if counts.finished >= config.budget and config.design == "adaptive":
+                    # A round of the race is over: queue the next one (any worker may; once), and
+                    # count again, so that the queued trials are popped rather than new ones sampled.
+                    study, config = self._advance(name)
+                    counts = count_trials(study)
                 if counts.finished < config.budget:
                     open_.append((counts.finished / config.budget, name, counts))
                 elif config.evaluate_seeds and config.kind == "search" and name not in self._evaluated:
@@ -234,6 +239,16 @@ class Worker:
             self.storage.budgets[study._study_id] = fresh.budget
             self._studies[name] = (study, fresh)
         return self._studies[name]
+
+    def _advance(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+        """Queue an adaptive study's next round if its race goes on, and take the grown budget."""
+        from sweeper.study.launch import advance_race
+
+        advanced = advance_race(self.settings, name, self.storage)
+        if advanced.added:
+            self.log(f"[worker {self.index}] {name}: {advanced.plan.describe(self._studies[name][1].repeats)}; "
+                     f"queued {advanced.added} trial(s)")
+        return self._reload(name)
 
     def _queue_evaluation(self, name: str, config: SweepConfig) -> str | None:
         """The sweep's budget is met and it asks for evaluation: queue the test-split re-training

@@ -27,7 +27,7 @@ from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.results import TrainingResult
 
 # What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
-PLANNED_ATTRS = ("role", "repeat", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
+PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
 
 
 class Shutdown(KeyboardInterrupt):

@@ -44,7 +44,10 @@ def test_status_against_unreachable_database_is_one_line_naming_the_host(capsys:
         (["launch", "cifar10", "--storage", "not a url"], "is not a database URL"),
         (["launch", "cifar10", "--option", "oops"], "is not KEY=VALUE"),
         (["launch", "cifar10", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),
-        (["launch", "cifar10", "--points", "4"], "--points and --repeats shape a curve design: add --design curve"),
+        (["launch", "cifar10", "--points", "4"], "--points, --repeats and --margin shape a planned design: add --design curve or --design adaptive"),
+        (["launch", "cifar10", "--rounds", "4"], "--rounds sets an adaptive design's race: add --design adaptive"),
+        (["launch", "cifar10", "--design", "adaptive", "--repeats", "1"], "an adaptive design needs --points >= 2, --repeats >= 2"),
+        (["launch", "cifar10", "--design", "curve", "--margin", "0"], "--margin must be a positive difference"),
         (["launch", "cifar10", "--design", "curve", "--points", "1"], "a curve design needs --points >= 2"),
         (["launch", "cifar10", "--evaluate-seeds", "1"], "--evaluate-seeds 1: use 0 (no evaluation) or at least 2"),
     ],
@@ -75,8 +78,20 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     assert row == {
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
         "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
-        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {},
+        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None,
     }
+
+
+def test_status_of_an_adaptive_study_says_where_its_race_stands(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["launch", "cifar10", "--design", "adaptive", "--lambda-range", "1e-4", "1e-2"])
+    out = capsys.readouterr().out
+    # The bracket: the baseline, 3 decades for each of 3 penalties, 3 dropout rates.
+    assert "study cifar10 created (task cifar10, budget 13 trials)" in out
+    assert main(["status"]) == 0
+    # At most: the 13 queued; screening 3 penalties x (3 new points x 2 seeds + up to 4 bracket
+    # points x 1) + 3 dropout rates + the baseline = 34; 3 rounds x (4 finalists + baseline) x 6 = 90.
+    assert ("cifar10: race: bracketing each penalty's λ range; 13 run(s) of this stage to finish; "
+            "at most 137 more trials") in capsys.readouterr().out
 
 
 def test_launch_says_when_the_penalties_leave_no_baseline(capsys: pytest.CaptureFixture[str]) -> None:

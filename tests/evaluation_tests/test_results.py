@@ -37,31 +37,55 @@ def test_a_clear_winner_is_named_with_its_interval_and_test() -> None:
     assert l2.vs_baseline.diff == 0.635 - 0.61
     assert l2.vs_baseline.significant and l2.vs_baseline.p_value < 0.01
     assert not ev.groups[1].vs_baseline.significant
-    # By hand: variances 37e-6 and 62.5e-6 over 5 runs each give se = 0.0044609 and Welch's
-    # df = 7.507; t(0.975, 7.5) = 2.335 between the table's 2.365 (7) and 2.306 (8), so the
-    # interval is 0.025 -+ 0.0104: +1.5 to +3.5 pp; t = 0.025 / se = 5.60, p < 0.001.
-    assert l2.vs_baseline.df == pytest.approx(7.507, abs=1e-3)
-    assert (l2.vs_baseline.low, l2.vs_baseline.high) == pytest.approx((0.0146, 0.0354), abs=2e-4)
+    # By hand, paired by seed: differences 0.030, 0.030, 0.015, 0.023, 0.027 have mean 0.025 and
+    # sd 0.0062849 (variance 158e-6 / 4), se 0.0028107 over df = 4. Two types are compared (L1,
+    # L2), so each interval is at 1 - 0.05/2 = 97.5%: t(0.9875, 4) = 3.4954 (tables: 3.495), and
+    # the interval is 0.025 -+ 0.009825: +1.5 to +3.5 pp; t = 8.89, p = 0.00088.
+    assert l2.vs_baseline.df == 4
+    assert (l2.vs_baseline.low, l2.vs_baseline.high) == pytest.approx((0.015175, 0.034825), abs=2e-6)
+    assert ev.compared == 2
     assert re.fullmatch(
         r"L2 \(λ ≈ 3e-4, dropout 0\.2\) beats the unregularized baseline by \+2\.5 pp test accuracy "
-        r"\(95% CI \+1\.5 to \+3\.5, Welch's t-test p = 0\.000\d+, 5 vs 5 seeds\)", ev.verdict()), ev.verdict()
+        r"\(95% simultaneous CI \+1\.5 to \+3\.5, paired t-test p = 0\.00088, 5 vs 5 seeds\)", ev.verdict()), ev.verdict()
+
+
+def test_an_unadjusted_welch_winner_is_not_a_winner_after_pairing_and_correction() -> None:
+    # Three types against the baseline, 3 seeds each. L1's seeds sit 2.0, 2.5 and 1.5 pp above
+    # the baseline's (se 0.2887 pp): its own paired 95% interval (t(0.975, 2) = 4.303: +0.8 to
+    # +3.2 pp) clears zero, but not the 98.33% interval that three comparisons need
+    # (t(0.99167, 2) = 7.65: -0.2 to +4.2).
+    ev, _ = _evaluation({
+        ("baseline", 0): [0.600, 0.610, 0.620],
+        ("l1", 4): [0.620, 0.635, 0.635],
+        ("l2", 5): [0.600, 0.605, 0.625],
+        ("dropout", 2): [0.590, 0.615, 0.615],
+    })
+    from sweeper.evaluation.stats import paired
+
+    l1 = next(g for g in ev.groups if g.group == "l1")
+    alone = paired({0: 0.620, 1: 0.635, 2: 0.635}, {0: 0.600, 1: 0.610, 2: 0.620}, 0.95)
+    assert alone is not None and alone.significant  # the unadjusted rule would say "beats"
+    assert not l1.vs_baseline.significant
+    assert (l1.vs_baseline.low, l1.vs_baseline.high) == pytest.approx((-0.0021, 0.0421), abs=1e-3)
+    assert ev.verdict().startswith("no penalty type beats the unregularized baseline beyond noise")
 
 
 def test_noise_only_says_so_and_names_the_closest() -> None:
     ev, _ = _evaluation({
         ("baseline", 0): [0.60, 0.62, 0.61],
         ("dropout", 2): [0.59, 0.64, 0.62],
-        ("l1_l2", 7): [0.58, 0.60, 0.59],
+        ("l1_l2", 7): [0.58, 0.61, 0.59],
     })
     text = ev.verdict()
-    # dropout 0.3 vs baseline: means 0.6167 and 0.61, variances 6.333e-4 and 1e-4 over 3 runs:
-    # se = 0.01563, df = 2.62, t(0.975, 2.62) = 3.46 (tables: 4.30 at 2, 3.18 at 3): +0.7 -+ 5.4 pp.
+    # Paired by seed: dropout's differences -0.01, +0.02, +0.01 have mean +0.67 pp, sd 0.015275,
+    # se 0.0088192; two types compared, so t(0.9875, 2) = 6.2053: +0.7 -+ 5.5 pp.
     assert text.startswith("no penalty type beats the unregularized baseline beyond noise (closest: dropout only "
-                           "(dropout 0.3), +0.7 pp, 95% CI -4.7 to +6.1)")
+                           "(dropout 0.3), +0.7 pp, 95% simultaneous CI -4.8 to +6.1)")
     assert "is worse" not in text
     ev, _ = _evaluation({("baseline", 0): [0.60, 0.62, 0.61], ("l1_l2", 7): [0.50, 0.51, 0.52]})
+    # One type compared: differences -0.10, -0.11, -0.09, se 0.005774, t(0.975, 2) = 4.3027.
     assert ev.verdict() == ("no penalty type beats the unregularized baseline beyond noise; "
-                            "L1+L2 is worse by -10.0 pp (95% CI -12.3 to -7.7)")
+                            "L1+L2 is worse by -10.0 pp (95% CI -12.5 to -7.5)")
 
 
 def test_not_evaluated_and_too_few_seeds() -> None:

@@ -1,5 +1,6 @@
 """Response curves of a curve study: bands equal to the t-intervals of the stored repeats, worked
-out by hand, and verdicts on a constructed case where one penalty helps and another hurts."""
+out by hand, and verdicts at the study's family-wise level on a constructed case where the old,
+unadjusted rule (each point's own 95% paired interval) said "helps"."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from sweeper.report.curves import response_curves
 from tests.report_tests.known import CURVE_BASELINE, CURVE_OFFSETS, curve_study
 
 T_975_DF2 = 4.302652729749464  # Student's t quantile for 95% and 2 degrees of freedom (tables)
+# 8 points, each compared at its last and at its best epoch: 16 comparisons, each interval at
+# 1 - 0.05/16. With 2 degrees of freedom the t quantile has a closed form (F(t) = 1/2 +
+# t / (2 sqrt(2 + t^2))): t^2 = 2 (1 - a)^2 / (1 - (1 - a)^2) with a = 0.05/16, t = 17.85.
+A = 0.05 / 16
+T_FAMILY_DF2 = math.sqrt(2 * (1 - A) ** 2 / (1 - (1 - A) ** 2))
+HALF = T_FAMILY_DF2 * 0.01 / math.sqrt(3)  # every offset triple has sd 0.01: ±10.3 pp
 
 
 def _hand_interval(values: list[float]) -> tuple[float, float, float]:
@@ -37,19 +44,33 @@ def test_each_band_is_the_t_interval_of_its_stored_repeats() -> None:
     assert (base.value.mean, base.value.low, base.value.high) == pytest.approx(_hand_interval(CURVE_BASELINE))
 
 
-def test_verdicts_name_where_a_penalty_helps_and_where_one_hurts() -> None:
-    verdicts = response_curves(collect_report(curve_study())).verdicts
-    assert verdicts["l2"] == "L2 helps for λ in [1e-4, 1e-3] (best +4.0 pp at λ ≈ 1e-3, 95% CI +1.5 to +6.5)"
-    assert verdicts["l1"] == ("L1: no λ helps beyond noise (closest: +0.0 pp at λ ≈ 1e-4, 95% CI -2.5 to +2.5); "
-                              "it hurts at λ ≥ 1e-3 (-11.0 pp at λ ≈ 1e-2)")
-    assert verdicts["dropout"] == ("Dropout only: no rate helps beyond noise "
-                                   "(closest: +1.0 pp at rate ≈ 0.2, 95% CI -1.5 to +3.5)")
+def test_a_point_the_unadjusted_rule_calls_helps_is_not_called_so_after_the_family_correction() -> None:
+    curves = response_curves(collect_report(curve_study()))
+    # The old rule: L2 at λ = 1e-3 has its own 95% paired interval +1.5 to +6.5 pp, clear of zero.
+    l2 = next(p for p in curves.penalties["l2"] if p.x == pytest.approx(1e-3))
+    assert l2.vs_baseline.significant and l2.vs_baseline.low > 0
+    # The family: 16 comparisons, each interval +4.0 -+ 10.3 pp.
+    assert curves.family is not None and curves.family.hypotheses == 16
+    assert T_FAMILY_DF2 == pytest.approx(17.85, abs=0.01) and HALF == pytest.approx(0.10305, abs=1e-4)
+    v = curves.decisions["l2"]
+    assert v.outcome == "undecided" and v.helps_at == ()
+    assert (v.quoted.x, v.quoted.gain.low, v.quoted.gain.high) == pytest.approx((1e-3, 0.04 - HALF, 0.04 + HALF))
+    assert curves.verdicts["l2"].startswith(
+        "L2: undecided, no λ helps beyond noise yet (closest: +4.0 pp at λ ≈ 1e-3, 95% simultaneous CI -6.3 to +14.3)")
+    # -11 pp is beyond even the corrected interval (-21.3 to -0.7): that one hurts.
+    l1 = curves.decisions["l1"]
+    assert l1.hurts_at == (1e-2,) and "it hurts at λ = 1e-2 (-11.0 pp at λ ≈ 1e-2)" in curves.verdicts["l1"]
+    assert curves.decisions["dropout"].outcome == "undecided"
+    assert "helps" not in " ".join(v.outcome for v in curves.decisions.values())
 
 
-def test_a_penalty_no_better_than_stopping_early_is_told_so() -> None:
+def test_the_quoted_point_is_also_compared_with_early_stopping() -> None:
+    # The baseline's best epoch is 5 pp above its last; L2's point at 1e-3 peaks at its last epoch:
+    # at their best epochs L2 is 4 - 5 = -1 pp against the baseline, -1.0 -+ 10.3.
     curves = response_curves(collect_report(curve_study(best_epoch_bonus=0.05)))
     assert curves.early_stopping_gain == pytest.approx(0.05)
-    assert curves.verdicts["l2"].endswith("; stopping the unregularized model at its best epoch gives +5.0 pp "
-                                          "without any penalty")
-    # Without a better epoch than the last there is nothing to compare with.
-    assert "stopping" not in response_curves(collect_report(curve_study())).verdicts["l2"]
+    early = curves.decisions["l2"].early
+    assert (early.gain.diff, early.gain.low, early.gain.high) == pytest.approx((-0.01, -0.01 - HALF, -0.01 + HALF))
+    assert curves.verdicts["l2"].endswith(
+        "against the unregularized model stopped at its best epoch, each at its best epoch: -1.0 pp "
+        "(95% simultaneous CI -11.3 to +9.3), not decided")

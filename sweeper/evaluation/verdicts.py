@@ -1,0 +1,187 @@
+"""Verdicts that hold at their stated level (pure): how a study's α is shared among its
+comparisons, the interval of each comparison, and what a penalty type's comparisons allow one to
+say ("helps", "hurts", "no difference larger than ±margin", "no gain larger than +margin",
+"undecided").
+
+Every comparison is a point against the unregularized baseline, paired by seed (repeat r of every
+configuration was trained with the same seed), as a gain: positive means better than the baseline,
+whatever the objective's direction.
+
+The error guarantee is family-wise and simple enough to check by hand: a study names in advance
+how many comparisons it may make (``Family.hypotheses``) and at how many looks (``Family.looks``,
+a race's rounds), and every interval is a t-interval at level ``1 - α_k / hypotheses``, where the
+α_k of the looks add up to α (Bonferroni over comparisons and looks). By the union bound, with
+probability at least 1 - α *every* interval the study ever prints covers its true effect at once,
+so every claim read off them ("helps": the interval is above 0; "hurts": below 0; "no difference
+larger than ±m": inside (-m, m); "no gain larger than +m": below m) holds, whichever point is then
+quoted as the best (no winner's curse in the interval) and however many rounds were run before the
+race stopped. A race spends little α at its first looks (α_k grows with k), where few seeds could
+decide little anyway.
+
+Looks are planned: look k of a comparison uses the seeds of its first k rounds, so the interval
+at a look is the same whatever happened elsewhere in the race. Dropping a point from the race (it
+collapses the model, or is behind another) makes no claim and spends no α.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from scipy import special
+
+from sweeper.evaluation.stats import Difference, paired
+
+ALPHA = 0.05
+
+HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, OPEN = "helps", "hurts", "no difference", "no gain", "open"
+
+
+@dataclass(frozen=True)
+class Family:
+    """The comparisons a study may make, and how its α is spent over them."""
+
+    hypotheses: int
+    looks: int = 1
+    alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        if self.hypotheses < 1 or self.looks < 1 or not 0 < self.alpha < 1:
+            raise ValueError(f"a family needs hypotheses >= 1, looks >= 1 and 0 < alpha < 1, got {self}")
+
+    def alpha_at(self, look: int) -> float:
+        """α_k: grows linearly with the look (k / (1 + ... + K) of α), so that the early looks,
+        which have few seeds, cost the late ones little."""
+        k = min(max(look, 1), self.looks)
+        return self.alpha * k / (self.looks * (self.looks + 1) / 2)
+
+    def level(self, look: int = 1) -> float:
+        """The confidence level of one comparison's interval at ``look``."""
+        return 1.0 - self.alpha_at(look) / self.hypotheses
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One point against the baseline at one look: the paired gain with its interval."""
+
+    x: float  # λ, or the dropout rate
+    gain: Difference  # positive = better than the baseline; low/high at ``level``
+    level: float
+    n: int  # pairs
+    sd: float  # of the paired gains
+
+    def outcome(self, margin: float) -> str:
+        low, high = self.gain.low, self.gain.high
+        if low is None or high is None:
+            return OPEN
+        if low > 0:
+            return HELPS
+        if high < 0:
+            return HURTS
+        if -margin < low and high < margin:
+            return NO_DIFFERENCE
+        if high < margin:
+            return NO_GAIN
+        return OPEN
+
+    def seeds_to_settle(self, margin: float) -> int:
+        """About how many more seeds would close this comparison at its level: the interval's
+        half width has to shrink below the distance that decides (to 0 when the gain looks
+        positive, to ``margin`` otherwise). A normal-approximation estimate, at least 1."""
+        d = self.gain.diff
+        target = max(d, margin - d) if d > 0 else margin - d
+        if self.sd <= 0 or target <= 0:
+            return 1
+        z = float(special.ndtri(0.5 + self.level / 2))
+        needed = math.ceil((z * self.sd / target) ** 2)
+        return max(1, needed - self.n)
+
+
+def compare(x: float, values: Mapping[int, float], baseline: Mapping[int, float], level: float,
+            sign: int) -> Comparison | None:
+    """``values`` against ``baseline`` repeat by repeat, as a gain (``sign`` +1 when higher is
+    better). None with fewer than 2 pairs: one pair gives no interval."""
+    d = paired(dict(values), dict(baseline), level)
+    if d is None:
+        return None
+    common = sorted(set(values) & set(baseline))
+    gains = [sign * (values[r] - baseline[r]) for r in common]
+    mean = sum(gains) / len(gains)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1))
+    assert d.low is not None and d.high is not None
+    low, high = (d.low, d.high) if sign > 0 else (-d.high, -d.low)
+    gain = Difference(sign * d.diff, low, high, d.p_value, None if d.t is None else sign * d.t, d.df)
+    return Comparison(x, gain, level, len(common), sd)
+
+
+@dataclass(frozen=True)
+class GroupVerdict:
+    """What may be said of one penalty type (or dropout)."""
+
+    group: str
+    outcome: str  # helps | hurts | no difference | no gain | open | undecided | too few
+    quoted: Comparison | None  # the point the sentence names: the best helping, the finalist, the closest
+    helps_at: tuple[float, ...] = ()
+    hurts_at: tuple[float, ...] = ()
+    # The quoted point at its best epoch against the baseline at its best epoch (early stopping).
+    early: Comparison | None = None
+    more_seeds: int | None = None  # for an undecided verdict: about how many more would settle it
+    # Every point's comparison, by x (the fixed design's whole curve; a race's finalist).
+    comparisons: tuple[Comparison, ...] = field(default=())
+    scope: str = "curve"  # "curve": about every point tried; "finalist": about the quoted point
+
+
+def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
+                  early: Mapping[float, Comparison] | None = None) -> GroupVerdict:
+    """A fixed design's verdict on one type, from every point's comparison (all at the family's
+    level): helps where an interval is above 0; otherwise "no gain larger than +margin" when every
+    interval is below the margin ("no difference larger than ±margin" when inside it too), with the
+    points where it hurts; otherwise undecided, quoting the closest point."""
+    comparisons = sorted(comparisons, key=lambda c: c.x)
+    if not comparisons:
+        return GroupVerdict(group, "too few", None)
+    outcomes = {c.x: c.outcome(margin) for c in comparisons}
+    helps = [c for c in comparisons if outcomes[c.x] == HELPS]
+    hurts = tuple(c.x for c in comparisons if outcomes[c.x] == HURTS)
+    early = early or {}
+    if helps:
+        best = max(helps, key=lambda c: c.gain.diff)
+        return GroupVerdict(group, HELPS, best, tuple(c.x for c in helps), hurts, early.get(best.x),
+                            comparisons=tuple(comparisons))
+    if len(hurts) == len(comparisons):
+        worst = min(comparisons, key=lambda c: c.gain.diff)
+        return GroupVerdict(group, HURTS, worst, (), hurts, early.get(worst.x), comparisons=tuple(comparisons))
+    closest = max(comparisons, key=lambda c: c.gain.diff)
+    if all(outcomes[c.x] in (NO_DIFFERENCE, NO_GAIN, HURTS) for c in comparisons):
+        outcome = NO_DIFFERENCE if all(outcomes[c.x] == NO_DIFFERENCE for c in comparisons) else NO_GAIN
+        return GroupVerdict(group, outcome, closest, (), hurts, early.get(closest.x), comparisons=tuple(comparisons))
+    undecided = [c for c in comparisons if outcomes[c.x] == OPEN]
+    more = max(c.seeds_to_settle(margin) for c in undecided)
+    return GroupVerdict(group, "undecided", closest, (), hurts, early.get(closest.x), more,
+                        comparisons=tuple(comparisons))
+
+
+def finalist_verdict(group: str, finalist: Comparison | None, margin: float, *, racing: bool,
+                     early: Comparison | None = None) -> GroupVerdict:
+    """An adaptive design's verdict on one type, from its finalist's comparison on fresh seeds
+    (confirmation): the outcome of that interval; ``racing`` when rounds are left to run."""
+    if finalist is None:
+        return GroupVerdict(group, "too few", None, scope="finalist")
+    outcome = finalist.outcome(margin)
+    if outcome == OPEN:
+        more = None if racing else finalist.seeds_to_settle(margin)
+        return GroupVerdict(group, OPEN if racing else "undecided", finalist, early=early, more_seeds=more,
+                            comparisons=(finalist,), scope="finalist")
+    return GroupVerdict(group, outcome, finalist, (finalist.x,) if outcome == HELPS else (),
+                        (finalist.x,) if outcome == HURTS else (), early, comparisons=(finalist,), scope="finalist")
+
+
+def default_margin(in_points: bool, baseline_mean: float | None) -> float:
+    """1 pp for a fraction that is maximized (accuracy, AUC); otherwise 1% of the baseline's
+    value (a loss or an error), or 0.01 when that is not known yet."""
+    if in_points:
+        return 0.01
+    if baseline_mean is None or not math.isfinite(baseline_mean) or baseline_mean == 0:
+        return 0.01
+    return abs(baseline_mean) * 0.01

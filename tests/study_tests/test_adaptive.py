@@ -1,0 +1,162 @@
+"""The adaptive design's race (pure), replayed from stored trials: the bracket, a collapsed point
+dropped after its first round, the transition window, finalists raced on fresh seeds until their
+verdict is decided, and a relaunch that resumes the race where it stopped (real storage)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeper.settings import Settings
+from sweeper.storage import open_storage
+from sweeper.study.adaptive import (
+    CONFIRM,
+    CONFIRM_OFFSET,
+    SCREEN,
+    bracket_lambdas,
+    bracket_runs,
+    plan,
+    runs_of,
+    window_lambdas,
+    x_of,
+)
+from sweeper.study.config import CONFIG_ATTR, SweepConfig
+from sweeper.study.design import CurveRun
+from sweeper.study.launch import launch
+from sweeper.study.space import SearchSpace
+from sweeper.tasks.api import Objective
+from tests.report_tests.known import DISTRIBUTIONS
+
+SPACE = SearchSpace()
+OBJECTIVE = Objective()
+
+
+def _done(run: CurveRun, value: float) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(state=TrialState.COMPLETE, params=run.params, value=value,
+                                     distributions={k: DISTRIBUTIONS[k] for k in run.params}, user_attrs=run.user_attrs())
+
+
+def _waiting(run: CurveRun) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=run.user_attrs(),
+                                     system_attrs={"fixed_params": run.params})
+
+
+def _value(run: CurveRun) -> float:
+    """L1 collapses the model from λ = 1e-2 on; L2 gains +5 pp at λ ≈ 1e-3 (±0.1 pp of seed
+    noise, so the race decides at once); everything else is the baseline."""
+    group, x = x_of(run.params)
+    noise = 0.001 * math.sin(run.repeat * 1.7 + x * 1e3)
+    if group == "l1" and x >= 1e-2:
+        return 0.10
+    if group == "l2" and 3e-4 < x < 3e-3:
+        return 0.65 + noise
+    return 0.60 + noise * (group != "baseline")
+
+
+def _plan(trials: list[optuna.trial.FrozenTrial], rounds: int = 3):  # type: ignore[no-untyped-def]
+    return plan(SPACE, 3, 4, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01)
+
+
+def test_the_bracket_is_every_decade_the_baseline_and_the_dropout_rates() -> None:
+    runs = bracket_runs(SPACE, 3, 0)
+    assert bracket_lambdas(SPACE) == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+    points = [x_of(r.params) for r in runs]
+    assert points[0] == ("baseline", 0.0) and len(points) == 1 + 3 * 6 + 3
+    assert [x for g, x in points if g == "dropout"] == [0.2, 0.4, 0.6]
+    assert {r.repeat for r in runs} == {0} and {r.stage for r in runs} == {SCREEN}
+    assert len({r.seed for r in runs}) == 1  # one seed for every configuration: paired
+
+
+def test_a_collapsed_point_is_dropped_after_its_first_round_and_the_window_sits_below_the_break() -> None:
+    bracket = [_done(r, _value(r)) for r in bracket_runs(SPACE, 3, 0)]
+    state = _plan(bracket)
+    assert state.stage == "screen"
+    screened = {x_of(r.params) for r in state.queue}
+    # L1 collapses at 1e-2 and 1e-1 in the bracket: neither gets another seed.
+    assert ("l1", 1e-2) not in screened and ("l1", 1e-1) not in screened
+    assert state.dropped["l1"][1e-2].startswith("collapses the model in the bracket (-50.0 pp, 1 seed)")
+    # Its window: 3 points a third of 2.5 decades apart from 2.5 decades below the break,
+    # 10^-4.5, 10^-3.67, 10^-2.83, with the bracket points inside it (1e-4, 1e-3).
+    assert window_lambdas(SPACE, 3, 1e-2) == [3.16e-5, 2.15e-4, 1.47e-3]
+    assert {x for g, x in screened if g == "l1"} == {3.16e-5, 1e-4, 2.15e-4, 1e-3, 1.47e-3}
+    # L2 never breaks: its window ends at the top of the range.
+    assert {x for g, x in screened if g == "l2"} == {2.15e-3, 1e-2, 1.47e-2, 1e-1}
+    # New points get both screening seeds; bracket points only the second.
+    assert sorted(r.repeat for r in state.queue if x_of(r.params) == ("l1", 2.15e-4)) == [0, 1]
+    assert [r.repeat for r in state.queue if x_of(r.params) == ("l1", 1e-3)] == [1]
+
+
+def test_the_race_gives_fresh_seeds_to_open_finalists_only_and_ends() -> None:
+    trials = [_done(r, _value(r)) for r in bracket_runs(SPACE, 3, 0)]
+    state = _plan(trials)
+    trials += [_done(r, _value(r)) for r in state.queue]
+    state = _plan(trials)
+    assert state.stage == CONFIRM and state.round == 1
+    finalists = {g: f.point for g, f in state.finalists.items()}
+    assert finalists["l2"] == ("l2", 2.15e-3)
+    assert {r.repeat for r in state.queue} == set(range(CONFIRM_OFFSET, CONFIRM_OFFSET + 4))
+    assert {x_of(r.params)[0] for r in state.queue} == {"baseline", "l1", "l2", "l1_l2", "dropout"}
+    # Queued but not run: asking again queues nothing twice.
+    assert _plan(trials + [_waiting(r) for r in state.queue]).queue == []
+    trials += [_done(r, _value(r)) for r in state.queue]
+    state = _plan(trials)
+    # L2's +5 pp is decided after one round; the others (no effect at all, ±0.1 pp of noise) are
+    # inside ±1 pp: no difference. The race is over before its 3 rounds.
+    assert state.stage == "done"
+    outcomes = {g: f.comparison.outcome(0.01) for g, f in state.finalists.items()}
+    assert outcomes["l2"] == "helps" and {outcomes[g] for g in ("l1", "l1_l2", "dropout")} == {"no difference"}
+
+
+def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> None:
+    def noisy(run: CurveRun) -> float:
+        group, x = x_of(run.params)
+        if group == "dropout":  # +2 pp with 3 pp of noise: open after 4 seeds
+            return 0.62 + 0.03 * math.sin(run.repeat * 2.3 + x)
+        return _value(run)
+
+    trials = [_done(r, noisy(r)) for r in bracket_runs(SPACE, 3, 0)]
+    for _ in range(2):
+        trials += [_done(r, noisy(r)) for r in _plan(trials).queue]
+    state = _plan(trials)
+    assert state.stage == CONFIRM and state.round == 2
+    assert {x_of(r.params)[0] for r in state.queue} == {"baseline", "dropout"}
+    assert {r.repeat for r in state.queue} == set(range(CONFIRM_OFFSET + 4, CONFIRM_OFFSET + 8))
+    assert state.finalists["l2"].look == 1 and state.finalists["dropout"].look == 1
+
+
+def _finish_queued(study: optuna.Study, config: SweepConfig) -> int:
+    """Take every queued trial as a worker would and report a value."""
+    done = 0
+    while study.get_trials(states=(TrialState.WAITING,)):
+        trial = study.ask()
+        hp = config.space.suggest(trial)
+        run = CurveRun(dict(trial.params), int(trial.user_attrs["repeat"]), 0)
+        study.tell(trial, _value(run) if hp else 0.0)
+        done += 1
+    return done
+
+
+def test_a_relaunch_resumes_the_race_where_it_stopped(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    config = SweepConfig.for_task("tests.support.sleep_task", design="adaptive", points=3, repeats=4, rounds=3,
+                                  options={"seconds": 0.0})
+    first = launch(settings, "race", config)
+    assert first.created and first.budget == 22  # the bracket
+    storage = open_storage(settings)
+    study = optuna.load_study(study_name="race", storage=storage)
+    assert _finish_queued(study, config) == 22
+    # Every worker that would queue the next round has gone: the relaunch queues it.
+    again = launch(settings, "race", config)
+    assert not again.created and again.added > 0 and again.budget == 22 + again.added
+    queued = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
+    assert len(queued) == again.added and {t.user_attrs["stage"] for t in queued} == {SCREEN}
+    assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).budget == again.budget
+    # Launching again while the round is queued changes nothing.
+    assert launch(settings, "race", config).added == 0
+    _finish_queued(study, config)
+    confirm = launch(settings, "race", config)
+    assert confirm.added > 0
+    stages = {t.user_attrs["stage"] for t in study.get_trials(deepcopy=False) if t.state == TrialState.WAITING}
+    assert stages == {CONFIRM}
