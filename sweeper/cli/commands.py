@@ -98,11 +98,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     pages = write_reports(storage, [name], Path(args.out))
     print(f"report: {pages[0]}")
+    if config.design in ("curve", "adaptive"):
+        _print_curve_verdicts(storage, name)
     if evaluation:
         from sweeper.evaluation.results import collect_evaluation, verdict
 
         print(f"test split: {verdict(collect_evaluation(load_study(storage, evaluation)), name)}")
     return 0
+
+
+def _print_curve_verdicts(storage: object, name: str) -> None:
+    """A planned study's verdict per type (validation split), as the report words them."""
+    from sweeper.report import collect_report
+    from sweeper.report.curves import family_note, response_curves
+
+    from sweeper.storage import load_study
+
+    curves = response_curves(collect_report(load_study(storage, name)))
+    for sentence in curves.verdicts.values():
+        print(f"validation: {sentence}")
+    if curves.verdicts:
+        print(family_note(curves))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
