@@ -5,6 +5,7 @@ the setting managed PostgreSQL services offer and the one that breaks session st
 
 from __future__ import annotations
 
+import collections
 import os
 import pwd
 import shutil
@@ -77,12 +78,14 @@ class PgBouncer:
 
 
 class PoolSampler:
-    """Peak server connections in use and clients waiting for one, sampled from ``SHOW POOLS``
-    in a background thread while the ``with`` block runs."""
+    """Server connections in use and clients waiting for one (``SHOW POOLS``), and the peak
+    client connections per sweeper process (``SHOW CLIENTS``, by application_name), sampled in
+    a background thread while the ``with`` block runs."""
 
     def __init__(self, bouncer: PgBouncer, database: str, every: float = 0.25) -> None:
         self.bouncer, self.database, self.every = bouncer, database, every
         self.samples: list[dict[str, int]] = []
+        self.clients_peak: collections.Counter[str] = collections.Counter()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -90,11 +93,18 @@ class PoolSampler:
         while not self._done.is_set():
             try:
                 row = self.bouncer.pool(self.database)
+                clients = collections.Counter(c["application_name"] for c in self.bouncer.admin("SHOW CLIENTS")
+                                              if c["application_name"].startswith("sweeper:"))
             except subprocess.CalledProcessError:
-                row = {}
+                row, clients = {}, collections.Counter()
             if row:
                 self.samples.append(row)
+            for app, n in clients.items():
+                self.clients_peak[app] = max(self.clients_peak[app], n)
             self._done.wait(self.every)
+
+    def mean(self, column: str) -> float:
+        return sum(s.get(column, 0) for s in self.samples) / max(1, len(self.samples))
 
     def peak(self, column: str) -> int:
         return max((s.get(column, 0) for s in self.samples), default=0)
@@ -128,6 +138,8 @@ def start(server: PostgresServer, *, pool_size: int = 4, max_client_conn: int = 
         "server_login_retry = 1\n"
         f"logfile = {root / 'pgbouncer.log'}\npidfile = {root / 'pgbouncer.pid'}\n"
         "log_connections = 0\nlog_disconnections = 0\n"
+        # SHOW STATS totals are refreshed every stats_period: each second, for the benchmark.
+        "stats_period = 1\nlog_stats = 0\n"
     )
     if os.geteuid() == 0:
         uid = pwd.getpwnam(bouncer.user).pw_uid
