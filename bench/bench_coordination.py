@@ -13,6 +13,19 @@ the workers' first trials started (what end to end pays on top of the steady sta
 Target: >= 0.95 at 32 workers, <= 2 connections per worker.
 
     python bench/bench_coordination.py [--workers 1 4 16 32] [--seconds 2] [--trials-per-worker 8] [--repeats 3]
+
+With --pooler the workers reach the database through PgBouncer in transaction mode with
+--pool-size server connections (the fleet set-up; README "Run on Kubernetes"), and the run also
+prints: budgets and duplicates checked, server connections in use and clients waiting
+(PgBouncer's SHOW POOLS, sampled each second), client connections per worker (SHOW CLIENTS), the
+gap between a worker's trials (previous end to next start as stored: counting, claiming, the
+reads around a claim, percentiles), each worker process's peak RSS and PSS, and the database work
+per trial (PgBouncer's SHOW STATS: transactions and their server time; heartbeats from the
+trial_heartbeats table's counters; CPU of PgBouncer and of PostgreSQL). From those it prints the
+arithmetic for 1,000 and 10,000 workers (bench/fleet.py). The fleet run quoted in bench/README.md:
+
+    python bench/bench_coordination.py --pooler --workers 128 --pool-size 20 --seconds 15 \
+        --trials-per-worker 8 --repeats 1 --sampler random
 """
 
 from __future__ import annotations
@@ -20,16 +33,41 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import statistics
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 
 import common
+import fleet
 from common import postgres
+from tests.support import pgbouncer
 
 SLEEP = "tests.support.sleep_task"
+# Settings.heartbeat_interval's default (the benchmark's workers use it).
+HEARTBEAT_SECONDS = 10
 
 
-def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str) -> tuple[float, float, float, int, float]:
+@dataclass
+class Run:
+    end_to_end: float
+    steady: float
+    utilization: float
+    peak_connections: int  # per worker: pg_stat_activity straight, SHOW CLIENTS through PgBouncer
+    skew: float
+    trials: int = 0
+    gaps: list[float] = field(default_factory=list)
+    pool: pgbouncer.PoolSampler | None = None
+    memory: dict[int, tuple[int, int]] = field(default_factory=dict)
+    work: fleet.PerTrial | None = None
+    heartbeats: int = 0
+    xacts: int = 0
+    queries: int = 0
+
+
+def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str,
+            bouncer: pgbouncer.PgBouncer | None = None) -> Run:
     import optuna
     from optuna.trial import TrialState
 
@@ -37,16 +75,23 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     trials = workers * per_worker
     common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", "1",
                     "--pruner", "none", "--sampler", sampler, "--option", f"seconds={seconds}"], environ)
-    with postgres.ConnectionSampler(server, every=0.25) as connections:
+    database = url.rsplit("/", 1)[1]
+    before = _work_counters(server, bouncer, database) if bouncer else None
+    sampling = (pgbouncer.PoolSampler(bouncer, database, every=1.0) if bouncer
+                else postgres.ConnectionSampler(server, every=0.25))
+    with sampling:
         procs = [subprocess.Popen([sys.executable, "-m", "sweeper", "worker", "--study", name], env=environ,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-        codes = [p.wait() for p in procs]
-    peak = connections.peak
+        with fleet.ProcessSampler([p.pid for p in procs]) as memory:
+            codes = [p.wait() for p in procs]
+    peak = sampling.clients_peak if bouncer else sampling.peak
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
     study = optuna.load_study(study_name=name, storage=url)
     finished = study.get_trials(states=(TrialState.COMPLETE,))
-    assert len(finished) == trials, (len(finished), trials)
+    # Exact budget, no trial run twice: every trial complete, one per trial number, none left over.
+    assert len(finished) == trials == len(study.trials), (len(finished), trials, len(study.trials))
+    assert len({t.number for t in finished}) == trials
     span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
     ideal = trials * seconds / workers
     # Utilization: per worker, time in trials over its own first-start..last-end window. This is
@@ -72,7 +117,86 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
             inside = (min(t.datetime_complete, first_done) - max(t.datetime_start, all_up)).total_seconds()
             useful += max(0.0, inside) * min(1.0, seconds / length)
         steady = useful / (workers * steady_window)
-    return ideal / span, steady, busy / window, max(peak.values(), default=0), skew
+    gaps = []
+    for ts in by_worker.values():
+        ts.sort(key=lambda t: t.datetime_start)
+        gaps += [(b.datetime_start - a.datetime_complete).total_seconds() for a, b in zip(ts, ts[1:])]
+    run = Run(ideal / span, steady, busy / window, max(peak.values(), default=0), skew, trials=trials, gaps=gaps,
+              memory=memory.peak)
+    if bouncer:
+        run.pool = sampling
+        after = _work_counters(server, bouncer, database)
+        _per_trial(run, before, after, trials)
+    return run
+
+
+def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[str, float]:
+    """Cumulative counters of the database's work so far (differences of two readings are a run's)."""
+    time.sleep(2.5)  # PgBouncer refreshes SHOW STATS every stats_period (1 s)
+    stats = bouncer.database_stats(database)
+    # PostgreSQL's table counters are flushed by a backend when it goes idle (at most each second)
+    # or exits: end PgBouncer's server connections (it opens new ones on demand) and give the
+    # statistics a moment.
+    server.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' "
+               "AND pid <> pg_backend_pid()")
+    time.sleep(1.0)
+    heartbeats = server.sql("SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables "
+                            "WHERE relname = 'trial_heartbeats'", database=database)
+    postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
+    bouncer_pid = int((bouncer.root / "pgbouncer.pid").read_text().strip())
+    return {"xacts": stats["total_xact_count"], "queries": stats["total_query_count"], "xact_us": stats["total_xact_time"],
+            "heartbeats": int(heartbeats or 0), "pgbouncer_cpu": fleet.cpu_seconds(bouncer_pid),
+            "postgres_cpu": fleet.postgres_cpu_seconds(postmaster)}
+
+
+def _per_trial(run: Run, before: dict[str, float], after: dict[str, float], trials: int) -> None:
+    d = {k: after[k] - before[k] for k in before}
+    run.xacts, run.queries, run.heartbeats = int(d["xacts"]), int(d["queries"]), int(d["heartbeats"])
+    # One heartbeat is one transaction (Optuna's record_heartbeat: one session, committed).
+    per_heartbeat = 1.0
+    run.work = fleet.PerTrial(
+        xacts=(d["xacts"] - d["heartbeats"] * per_heartbeat) / trials,
+        xacts_per_heartbeat=per_heartbeat,
+        server_seconds_per_xact=d["xact_us"] / 1e6 / max(1, d["xacts"]),
+        pgbouncer_cpu_per_xact=d["pgbouncer_cpu"] / max(1, d["xacts"]),
+        postgres_cpu_per_xact=d["postgres_cpu"] / max(1, d["xacts"]),
+    )
+
+
+def _percentiles(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return f"p50 {q[49]:.3f} s, p90 {q[89]:.3f} s, p99 {q[98]:.3f} s, max {max(values):.3f} s ({len(values)} gaps)"
+
+
+def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> None:
+    for i, run in enumerate(runs):
+        assert run.pool is not None and run.work is not None
+        rss = sorted(v[0] / 1024 for v in run.memory.values())
+        pss = sorted(v[1] / 1024 for v in run.memory.values())
+        label = f"run {i + 1} of {len(runs)}" if len(runs) > 1 else "a single run"
+        print(f"  through PgBouncer, {label}: {run.trials} trials complete, budget exact, no trial run twice "
+              f"(checked)")
+        print(f"  server connections (pool {pool_size}): in use peak {run.pool.peak('sv_active')}, mean "
+              f"{run.pool.mean('sv_active'):.1f}; opened peak "
+              f"{max(s.get('sv_active', 0) + s.get('sv_idle', 0) + s.get('sv_used', 0) for s in run.pool.samples)}; "
+              f"clients waiting for one: peak {run.pool.peak('cl_waiting')}, mean {run.pool.mean('cl_waiting'):.1f} "
+              f"({len(run.pool.samples)} samples, 1 s apart)")
+        print(f"  gap between a worker's trials (claim latency and the reads around it): {_percentiles(run.gaps)}")
+        print(f"  memory per worker process ({len(rss)} processes, peak of each): RSS median {statistics.median(rss):.0f} MiB "
+              f"(max {rss[-1]:.0f}), PSS median {statistics.median(pss):.0f} MiB (max {pss[-1]:.0f})")
+        w = run.work
+        print(f"  database work: {run.xacts} transactions ({run.queries} statements) through PgBouncer, of which "
+              f"{run.heartbeats} heartbeats; "
+              f"per trial {w.xacts:.1f} transactions besides heartbeats; {w.server_seconds_per_xact * 1e3:.2f} ms "
+              f"server time per transaction (mean); CPU per transaction: PgBouncer {w.pgbouncer_cpu_per_xact * 1e6:.0f} us, "
+              f"PostgreSQL {w.postgres_cpu_per_xact * 1e6:.0f} us")
+    work = runs[-1].work
+    assert work is not None
+    print(f"fleet arithmetic from the last run's per-trial work (heartbeat every {HEARTBEAT_SECONDS} s, the default; "
+          "2 client connections per worker process; every worker always in a trial):")
+    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS) for w in (1000, 10000) for t in (60, 600, 1800)]
+    for line in fleet.render(rows):
+        print("  " + line)
 
 
 def main() -> None:
@@ -82,22 +206,32 @@ def main() -> None:
     parser.add_argument("--trials-per-worker", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sampler", default="tpe", help="tpe (default; its sampling cost is included) or random")
+    parser.add_argument("--pooler", action="store_true", help="through PgBouncer in transaction mode")
+    parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (with --pooler)")
     args = parser.parse_args()
+    if args.pool_size < 2:
+        parser.error(f"--pool-size must be at least 2 (a launch holds one while it works on another), got {args.pool_size}")
     with common.postgres_database(max_connections=100) as (server, url):
-        print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, sampler {args.sampler}, "
-              f"{args.repeats} runs each, {os.cpu_count()} CPU cores")
-        for n in args.workers:
-            fractions, steadies, utilizations, conns, skews = [], [], [], [], []
-            for r in range(args.repeats):
-                fraction, steady, utilization, peak, skew = one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler)
-                fractions.append(fraction)
-                steadies.append(steady)
-                utilizations.append(utilization)
-                conns.append(peak)
-                skews.append(skew)
-            print(f"{n:>3} workers: throughput / ideal, end to end {common.spread(fractions)}; steady state "
-                  f"{common.spread(steadies)}; worker utilization {common.spread(utilizations)}; "
-                  f"peak connections per worker {max(conns)}; start skew {common.median(skews):.1f} s", flush=True)
+        bouncer = pgbouncer.start(server, pool_size=args.pool_size) if args.pooler else None
+        try:
+            if bouncer:
+                url = bouncer.url(url.rsplit("/", 1)[1])
+            print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, sampler {args.sampler}, "
+                  f"{args.repeats} runs each, {os.cpu_count()} CPU cores"
+                  + (f", through PgBouncer (transaction mode, {args.pool_size} server connections)" if bouncer else ""))
+            for n in args.workers:
+                runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer)
+                        for r in range(args.repeats)]
+                print(f"{n:>3} workers: throughput / ideal, end to end {common.spread([r.end_to_end for r in runs])}; "
+                      f"steady state {common.spread([r.steady for r in runs])}; worker utilization "
+                      f"{common.spread([r.utilization for r in runs])}; peak connections per worker "
+                      f"{max(r.peak_connections for r in runs)}; start skew {common.median([r.skew for r in runs]):.1f} s",
+                      flush=True)
+                if bouncer:
+                    _report_pooled(n, args.pool_size, runs, args.seconds)
+        finally:
+            if bouncer:
+                pgbouncer.stop(bouncer)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import postgres
+from tests.support import pgbouncer, postgres
 from tests.support.archives import make_cifar10
 
 _db_counter = itertools.count()
@@ -39,6 +39,36 @@ def pg_url(postgres_server: postgres.PostgresServer) -> Iterator[str]:
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+# Server connections per database behind the test PgBouncer: fewer than the clients that a test
+# starts, so that anything holding a server connection across transactions shows up as a hang.
+POOLER_POOL_SIZE = 4
+
+
+@pytest.fixture(scope="session")
+def pooler(postgres_server: postgres.PostgresServer) -> Iterator[pgbouncer.PgBouncer]:
+    """PgBouncer in transaction mode in front of the throwaway server."""
+    bouncer = pgbouncer.start(postgres_server, pool_size=POOLER_POOL_SIZE)
+    try:
+        yield bouncer
+    finally:
+        pgbouncer.stop(bouncer)
+
+
+@pytest.fixture
+def pooled_url(postgres_server: postgres.PostgresServer, pooler: pgbouncer.PgBouncer) -> Iterator[str]:
+    """A fresh, empty database on the throwaway server, reached through PgBouncer."""
+    name = f"t{os.getpid()}_{next(_db_counter)}"
+    url = pooler.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database, straight to the server and through PgBouncer."""
+    return request.getfixturevalue("pg_url" if request.param == "direct" else "pooled_url")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

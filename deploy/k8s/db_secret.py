@@ -10,6 +10,10 @@
     python3 deploy/k8s/db_secret.py prod | kubectl -n sweeper create -f -
         overlays/prod: the URL of your PostgreSQL (key url), read from SWEEPER_STORAGE so that it
         is in no shell history, and checked first.
+    python3 deploy/k8s/db_secret.py fleet | kubectl -n sweeper create -f -
+        overlays/fleet (prod with components/pooler): the same, plus the URL the workers use through
+        PgBouncer (key pooled-url) and PgBouncer's upstream server and login (pgbouncer-databases,
+        pgbouncer-userlist), all derived from SWEEPER_STORAGE.
 
 Standard library only: it runs wherever kubectl does.
 """
@@ -20,13 +24,15 @@ import json
 import os
 import secrets
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 NAME = "sweeper-db"
 # The in-cluster database of overlays/dev (its StatefulSet's POSTGRES_USER, POSTGRES_DB, Service).
 DEV_USER = DEV_DB = "sweeper"
 DEV_HOST = "sweeper-postgres:5432"
 EXAMPLE = "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DATABASE"
+# The Service of components/pooler.
+POOLER_HOST = "sweeper-pgbouncer:5432"
 
 
 class BadInput(Exception):
@@ -48,6 +54,21 @@ def prod_keys(environ: dict[str, str]) -> dict[str, str]:
         raise BadInput(f"SWEEPER_STORAGE is not set: export your database's URL first, e.g. {EXAMPLE}")
     check_url(url)
     return {"url": url}
+
+
+def pooler_keys(url: str) -> dict[str, str]:
+    """The workers' URL through PgBouncer, and PgBouncer's view of the server (a checked URL)."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rsplit("@", 1)[0]
+    database = unquote(parts.path.strip("/"))
+    # PgBouncer's auth file quotes with ", doubling one inside a value.
+    user, password = (unquote(v).replace('"', '""') for v in (parts.username or "", parts.password or ""))
+    return {
+        # Pod to PgBouncer stays inside the cluster; its own settings (TLS upstream) are in the ini.
+        "pooled-url": f"{parts.scheme}://{credentials}@{POOLER_HOST}{parts.path}",
+        "pgbouncer-databases": f"[databases]\n{database} = host={parts.hostname} port={parts.port or 5432} dbname={database}\n",
+        "pgbouncer-userlist": f'"{user}" "{password}"\n',
+    }
 
 
 def check_url(url: str) -> None:
@@ -85,11 +106,14 @@ def secret(keys: dict[str, str]) -> dict[str, object]:
 
 
 def main(argv: list[str], environ: dict[str, str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("dev", "prod"):
-        print("usage: db_secret.py dev|prod  (the overlay the Secret is for; see the top of this file)", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in ("dev", "prod", "fleet"):
+        print("usage: db_secret.py dev|prod|fleet  (the overlay the Secret is for; see the top of this file)",
+              file=sys.stderr)
         return 2
     try:
         keys = dev_keys() if argv[0] == "dev" else prod_keys(environ)
+        if argv[0] == "fleet":
+            keys.update(pooler_keys(keys["url"]))
     except BadInput as exc:
         print(f"db_secret.py: error: {exc}", file=sys.stderr)
         return 2

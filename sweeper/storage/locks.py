@@ -1,15 +1,26 @@
 """Locks between processes that share one database: table and study creation (``launch_lock``),
 and, on SQLite only, the creation of a trial (``claim_lock``).
 
-On PostgreSQL a lock is an advisory lock on a connection of its own; on SQLite a lock file next to
-the database (filelock). A lock fails at once when the server is unreachable, so that error is
+On SQLite a lock is a lock file next to the database (filelock). On PostgreSQL it is a
+transaction-level advisory lock, held by a transaction that stays open on a connection of its own
+while the work is done (on other connections). A session-level lock would not do: through a pooler
+in transaction mode (PgBouncer, the pooler of managed PostgreSQL services) the server connection
+that holds it goes back to the pool when its transaction ends, so the next client handed that
+connection takes the "same" lock again, and an unlock lands on whichever server connection is free.
+A transaction pins its server connection until it ends, under any pooler, and ending it (commit,
+rollback, or the connection dropping when the holder is killed) releases the lock. Waiters do not
+block in the server: each try (``pg_try_advisory_xact_lock``) is a short transaction, rolled back
+when the lock is taken, so waiting processes never hold the pool's server connections that the
+holder's work needs. A lock fails at once when the server is unreachable, so that error is
 reported without delay.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +75,13 @@ def _named_lock(url: str, name: str) -> Iterator[None]:
         yield
 
 
+# Waiting for a busy lock: the first retry after about this long, then twice as long each time
+# up to the cap (jittered so that waiters started together do not retry together). A launch holds
+# the lock for well under a second; the cap bounds how late a waiter notices its release.
+_FIRST_RETRY_SECONDS = 0.01
+_MAX_RETRY_SECONDS = 0.25
+
+
 @contextmanager
 def _advisory_lock(url: str, key: int) -> Iterator[None]:
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
@@ -71,8 +89,7 @@ def _advisory_lock(url: str, key: int) -> Iterator[None]:
         with driver_errors(url):
             conn = engine.connect()
             try:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-                conn.commit()
+                _take(conn, key)
             except BaseException:
                 conn.close()
                 raise
@@ -80,15 +97,23 @@ def _advisory_lock(url: str, key: int) -> Iterator[None]:
             yield
         finally:
             try:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+                conn.rollback()  # ends the transaction, which releases the lock
             except sa_exc.DBAPIError:
-                # The connection died (server restart): the server already dropped the lock.
+                # The connection died (server restart): the server already rolled back.
                 conn.invalidate()
             finally:
                 conn.close()
     finally:
         engine.dispose()
+
+
+def _take(conn: sqlalchemy.engine.Connection, key: int) -> None:
+    """Returns inside the transaction that holds the lock."""
+    delay = _FIRST_RETRY_SECONDS
+    while not conn.execute(sqlalchemy.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one():
+        conn.rollback()  # wait outside a transaction: no server connection is held meanwhile
+        time.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, _MAX_RETRY_SECONDS)
 
 
 def _lock_key(name: str) -> int:

@@ -18,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "fleet")  # fleet: prod with components/pooler (PgBouncer)
 DB_SECRET = K8S / "db_secret.py"
 # A URL for `db_secret.py prod`, as a user would export it.
 SAMPLE_URL = "postgresql+psycopg2://sweeper:s3cret@db.example.internal:5432/sweeper"

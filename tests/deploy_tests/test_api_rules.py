@@ -107,6 +107,7 @@ def test_everything_a_pod_names_exists(overlay: str) -> None:
         owner = next(d for d in docs if f"{d['kind']}/{d['metadata']['name']}" == where)
         claim_templates = {c["metadata"]["name"] for c in owner["spec"].get("volumeClaimTemplates", [])}
         for volume in volumes.values():
+            used_keys |= {(volume["secret"]["secretName"], item["key"]) for item in volume.get("secret", {}).get("items", [])}
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in claims, where
             for kind, store in (("configMap", config_maps), ("secret", secrets)):

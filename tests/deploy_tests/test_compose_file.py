@@ -79,7 +79,7 @@ def test_compose_spec_schema() -> None:
 
 def test_services_follow_the_deployment_rules(tmp_path: Path) -> None:
     services = _config(tmp_path, BASE)["services"]
-    assert set(services) == {"postgres", *APP_SERVICES}
+    assert set(services) == {"postgres", "pgbouncer", *APP_SERVICES}
     assert "ports" not in services["postgres"]
     assert "pg_isready -h 127.0.0.1" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["dashboard"]["ports"] and all(
@@ -98,6 +98,26 @@ def test_services_follow_the_deployment_rules(tmp_path: Path) -> None:
     assert "cifar10 librispeech imdb" in services["launch"]["command"]
     assert services["report"]["profiles"] == ["report"]
     assert any(str(v).endswith(":/reports") or "/reports" in str(v) for v in services["report"]["volumes"])
+
+
+def test_the_pooler_profile_sends_only_the_workers_through_pgbouncer(tmp_path: Path) -> None:
+    """Off by default; with SWEEPER_DB_HOST=pgbouncer the workers' URL names it, and PgBouncer
+    runs the one config that deploy/k8s uses, in transaction mode, as a non-root user."""
+    services = _config(tmp_path, BASE)["services"]
+    pooler = services["pgbouncer"]
+    assert pooler["profiles"] == ["pooler"] and "ports" not in pooler and pooler["user"] == "70:70"
+    assert pooler["depends_on"]["postgres"]["condition"] == "service_healthy"
+    (ini,) = [v for v in pooler["volumes"] if "pgbouncer.ini" in str(v)]
+    assert "deploy/k8s/components/pooler/pgbouncer.ini" in str(ini)
+    assert "pool_mode = transaction" in (REPO / "deploy/k8s/components/pooler/pgbouncer.ini").read_text()
+    assert "@postgres:5432/" in services["worker"]["environment"]["SWEEPER_STORAGE"]
+    pooled = _compose(tmp_path, "-f", str(BASE), "config", POSTGRES_USER="sweeper", POSTGRES_PASSWORD="pw-from-test-env",
+                      SWEEPER_DB_HOST="pgbouncer", COMPOSE_PROFILES="pooler")
+    assert pooled.returncode == 0, pooled.stderr
+    services = yaml.safe_load(pooled.stdout)["services"]
+    assert "@pgbouncer:5432/" in services["worker"]["environment"]["SWEEPER_STORAGE"]
+    for name in ("launch", "dashboard", "report"):
+        assert "@postgres:5432/" in services[name]["environment"]["SWEEPER_STORAGE"], name
 
 
 def test_no_literal_password_in_deployment_files() -> None:

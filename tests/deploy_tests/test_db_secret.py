@@ -46,4 +46,15 @@ def test_a_percent_encoded_url_becomes_the_secret_as_given() -> None:
 
 def test_no_overlay_named_prints_the_usage() -> None:
     done = _run()
-    assert done.returncode == 2 and done.stdout == "" and "usage: db_secret.py dev|prod" in done.stderr
+    assert done.returncode == 2 and done.stdout == "" and "usage: db_secret.py dev|prod|fleet" in done.stderr
+
+
+def test_the_fleet_secret_decodes_the_login_for_pgbouncer_and_keeps_it_encoded_in_urls() -> None:
+    url = "postgresql+psycopg2://sweeper:p%40s%22s@db.example.internal:6543/sweeper?sslmode=require"
+    done = _run("fleet", url=url)
+    assert done.returncode == 0, done.stderr
+    keys = json.loads(done.stdout)["stringData"]
+    assert keys["url"] == url
+    assert keys["pooled-url"] == "postgresql+psycopg2://sweeper:p%40s%22s@sweeper-pgbouncer:5432/sweeper"
+    assert keys["pgbouncer-databases"].endswith("sweeper = host=db.example.internal port=6543 dbname=sweeper\n")
+    assert keys["pgbouncer-userlist"] == '"sweeper" "p@s""s"\n'

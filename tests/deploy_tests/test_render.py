@@ -22,6 +22,8 @@ EXPECTED = {
             "StatefulSet/sweeper-postgres", "Service/sweeper-postgres"},
 }
 EXPECTED["prod"] = EXPECTED["dev"] - {"StatefulSet/sweeper-postgres", "Service/sweeper-postgres"}
+EXPECTED["fleet"] = EXPECTED["prod"] | {"Deployment/sweeper-pgbouncer", "Service/sweeper-pgbouncer",
+                                       "ConfigMap/sweeper-pgbouncer"}
 
 
 def _validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:

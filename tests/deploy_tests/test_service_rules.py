@@ -16,6 +16,7 @@ from tests.deploy_tests import kubelet
 from tests.deploy_tests.job_policy import failed_pod_action
 from tests.deploy_tests.manifests import (
     REQUEUE_ALLOWANCE_S,
+    SAMPLE_URL,
     Doc,
     containers,
     db_secret,
@@ -36,7 +37,8 @@ OTHER_CONNECTIONS = 2 + 2 + 2 + 3
 def _worker_argv(docs: list[Doc]) -> list[str]:
     container = worker_job(docs)["spec"]["template"]["spec"]["containers"][0]
     config = {d["metadata"]["name"]: d["data"] for d in of_kind(docs, "ConfigMap")}
-    env = kubelet.container_env(container, config, {"sweeper-db": {"url": "postgresql+psycopg2://u:p@h/d"}})
+    url = "postgresql+psycopg2://u:p@h/d"
+    env = kubelet.container_env(container, config, {"sweeper-db": {"url": url, "pooled-url": url}})
     return kubelet.container_argv(container, env)
 
 
@@ -127,7 +129,7 @@ def test_every_sweeper_container_runs_one_image(overlay: str) -> None:
               if c["name"] in SWEEPER_CONTAINERS}
     assert len(images) == 1, images
     (image,) = images
-    if overlay == "prod":  # every worker must run the same code: a pinned tag or a digest
+    if overlay in ("prod", "fleet"):  # every worker must run the same code: a pinned tag or a digest
         assert "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
 
 
@@ -145,6 +147,26 @@ def test_dev_database_has_a_connection_for_every_worker() -> None:
     pods = worker_job(docs)["spec"]["parallelism"]
     per_gpu = int(_worker_argv(docs)[5])
     assert pods * per_gpu * 2 + OTHER_CONNECTIONS <= int(setting.split("=")[1])
+
+
+def test_fleet_workers_go_through_the_pooler_and_the_rest_straight_to_the_database() -> None:
+    """components/pooler: the worker pods' URL names the PgBouncer Service, whose config the
+    Secret completes with the server named in SWEEPER_STORAGE; launch and dashboard stay direct."""
+    docs = rendered("fleet")
+    keys = {}
+    for where, template in pod_templates(docs):
+        for container in containers(template["spec"]):
+            for item in container.get("env", []):
+                if item["name"] == "SWEEPER_STORAGE":
+                    keys[where] = item["valueFrom"]["secretKeyRef"]["key"]
+    assert keys["Job/sweeper-workers"] == "pooled-url"
+    assert {k for w, k in keys.items() if w != "Job/sweeper-workers"} == {"url"}
+    ini = one(docs, "ConfigMap", "sweeper-pgbouncer")["data"]["pgbouncer.ini"]
+    assert "pool_mode = transaction" in ini and "%include /etc/pgbouncer-secret/databases.ini" in ini
+    secret = db_secret("fleet")["stringData"]
+    assert secret["pooled-url"] == SAMPLE_URL.replace("db.example.internal:5432", "sweeper-pgbouncer:5432")
+    assert secret["pgbouncer-databases"] == "[databases]\nsweeper = host=db.example.internal port=5432 dbname=sweeper\n"
+    assert secret["pgbouncer-userlist"] == '"sweeper" "s3cret"\n'
 
 
 def test_the_secret_holds_what_each_overlay_needs() -> None:

@@ -1,5 +1,7 @@
 """Fault tests against a real PostgreSQL: killed workers, SIGTERM, a database restart, 32 workers,
-launch races. Each asserts on the stored study afterwards."""
+launch races. Each asserts on the stored study afterwards. Those taking ``postgres_url`` run both
+straight to the server and through PgBouncer in transaction mode with 4 server connections
+(``tests/conftest.py``), as a fleet on one database does."""
 
 from __future__ import annotations
 
@@ -58,19 +60,19 @@ def _assert_sweep_consistent(study: optuna.Study, budget: int) -> None:
     assert len(originals) == len(set(originals))
 
 
-def test_sigkilled_worker_trial_is_failed_and_rerun_by_a_survivor(pg_url: str, tmp_path: Path) -> None:
-    env = procs.sweeper_env(pg_url, **FAST_HEARTBEAT)
+def test_sigkilled_worker_trial_is_failed_and_rerun_by_a_survivor(postgres_url: str, tmp_path: Path) -> None:
+    env = procs.sweeper_env(postgres_url, **FAST_HEARTBEAT)
     assert procs.run(["launch", QUICK, "--study-name", "q", "--trials", "5", "--epochs", "4", "--pruner", "none",
                       "--option", "epoch_sleep=0.7"], env).returncode == 0
     victim = procs.start(["worker", "--threads", "1"], env, tmp_path / "victim.log")
     survivor = procs.start(["worker", "--threads", "1"], env, tmp_path / "survivor.log")
-    _wait_for(lambda: _running_trial_of(pg_url, "q", victim.pid) is not None, 120, "the victim to be mid-trial")
-    killed = _running_trial_of(pg_url, "q", victim.pid)
+    _wait_for(lambda: _running_trial_of(postgres_url, "q", victim.pid) is not None, 120, "the victim to be mid-trial")
+    killed = _running_trial_of(postgres_url, "q", victim.pid)
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     assert survivor.wait(240) == 0, (tmp_path / "survivor.log").read_text()
 
-    study = _study(pg_url, "q")
+    study = _study(postgres_url, "q")
     assert study.trials[killed.number].state == TrialState.FAIL
     rerun = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed.number]
     assert len(rerun) == 1 and rerun[0].params == killed.params
@@ -95,37 +97,37 @@ def test_with_no_survivor_status_reaps_the_stale_trial_and_the_next_worker_finis
     _assert_sweep_consistent(_study(pg_url, "q"), 3)
 
 
-def test_sigterm_fails_and_requeues_the_running_trial_at_once(pg_url: str, tmp_path: Path) -> None:
-    env = procs.sweeper_env(pg_url, SWEEPER_HEARTBEAT_INTERVAL="5", SWEEPER_GRACE_PERIOD="300")
+def test_sigterm_fails_and_requeues_the_running_trial_at_once(postgres_url: str, tmp_path: Path) -> None:
+    env = procs.sweeper_env(postgres_url, SWEEPER_HEARTBEAT_INTERVAL="5", SWEEPER_GRACE_PERIOD="300")
     procs.run(["launch", QUICK, "--study-name", "q", "--trials", "3", "--epochs", "4", "--pruner", "none",
                "--option", "epoch_sleep=1.0"], env)
     worker = procs.start(["worker", "--threads", "1"], env, tmp_path / "w.log")
-    _wait_for(lambda: _running_trial_of(pg_url, "q", worker.pid) is not None, 120, "the worker to be mid-trial")
-    stopped = _running_trial_of(pg_url, "q", worker.pid)
+    _wait_for(lambda: _running_trial_of(postgres_url, "q", worker.pid) is not None, 120, "the worker to be mid-trial")
+    stopped = _running_trial_of(postgres_url, "q", worker.pid)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(60) == 143
     # Re-queued by the worker itself (its own log line), not by the heartbeat's 300 s grace period.
     assert f"stopped by SIGTERM; trial {stopped.number} failed and re-queued" in (tmp_path / "w.log").read_text()
-    study = _study(pg_url, "q")
+    study = _study(postgres_url, "q")
     assert study.trials[stopped.number].state == TrialState.FAIL
     assert "worker stopped by SIGTERM" in study.trials[stopped.number].user_attrs["fail_reason"]
     assert not study.get_trials(states=(TrialState.RUNNING,))
     (queued,) = study.get_trials(states=(TrialState.WAITING,))
     assert queued.system_attrs["failed_trial"] == stopped.number
     assert procs.run(["worker", "--threads", "1"], env, timeout=240).returncode == 0
-    _assert_sweep_consistent(_study(pg_url, "q"), 3)
+    _assert_sweep_consistent(_study(postgres_url, "q"), 3)
 
 
-def test_workers_ride_out_a_postgres_restart(pg_url: str, postgres_server: PostgresServer, tmp_path: Path) -> None:
-    env = procs.sweeper_env(pg_url, **FAST_HEARTBEAT)
+def test_workers_ride_out_a_postgres_restart(postgres_url: str, postgres_server: PostgresServer, tmp_path: Path) -> None:
+    env = procs.sweeper_env(postgres_url, **FAST_HEARTBEAT)
     procs.run(["launch", SLEEP, "--study-name", "s", "--trials", "16", "--epochs", "2", "--option", "seconds=0.5"], env)
     workers = [procs.start(["worker"], env, tmp_path / f"w{i}.log") for i in range(2)]
-    _wait_for(lambda: len(_study(pg_url, "s").get_trials(states=(TrialState.COMPLETE,))) >= 3, 120, "3 trials")
-    before = {t.number: t.value for t in _study(pg_url, "s").get_trials(states=(TrialState.COMPLETE,))}
+    _wait_for(lambda: len(_study(postgres_url, "s").get_trials(states=(TrialState.COMPLETE,))) >= 3, 120, "3 trials")
+    before = {t.number: t.value for t in _study(postgres_url, "s").get_trials(states=(TrialState.COMPLETE,))}
     postgres_server.restart()
     codes = [w.wait(240) for w in workers]
     assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-3000:] for i in range(2)]
-    study = _study(pg_url, "s")
+    study = _study(postgres_url, "s")
     after = {t.number: t.value for t in study.trials}
     assert all(after[n] == v for n, v in before.items()), "a stored trial was lost or changed"
     _assert_sweep_consistent(study, 16)

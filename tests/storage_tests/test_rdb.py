@@ -136,15 +136,16 @@ def test_a_new_trial_is_read_back_from_its_creation_once(storage_url: str) -> No
     assert statements  # served once only: this read went to the database
 
 
-def test_racing_creators_on_postgres_never_overshoot_the_budget(pg_url: str) -> None:
-    """Eight processes' worth of connections race to create trials; exactly the budget is made."""
-    _, study_id = _study_with_budget(pg_url, 40)
+def test_racing_creators_on_postgres_never_overshoot_the_budget(postgres_url: str) -> None:
+    """Eight processes' worth of connections race to create trials; exactly the budget is made,
+    straight to the server and through PgBouncer's 4 server connections."""
+    _, study_id = _study_with_budget(postgres_url, 40)
     created: list[int] = []
     refused: list[int] = []
     start = threading.Barrier(8)
 
     def creator() -> None:
-        storage = open_storage(Settings(storage=pg_url), check_schema=False)
+        storage = open_storage(Settings(storage=postgres_url), check_schema=False)
         storage.budgets[study_id] = 40
         start.wait()
         while True:

@@ -1,0 +1,129 @@
+"""What a fleet asks of one database, from what one measured run through PgBouncer cost: pure
+arithmetic (``project``), and the readings it needs from processes (``ProcessSampler``, CPU times).
+
+A worker's database work is per trial (claim, parameters, result, the reads around them) plus one
+heartbeat transaction every heartbeat interval while a trial runs. Little's law turns transactions
+a second times their mean time in the server into server connections busy on average; a pool
+needs headroom above that for bursts (many trials ending together)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PerTrial:
+    """Measured in one run: database transactions per trial (heartbeats apart), transactions per
+    heartbeat, the mean server time of a transaction, and the CPU PgBouncer and PostgreSQL spent
+    per transaction (on this machine's cores)."""
+
+    xacts: float
+    xacts_per_heartbeat: float
+    server_seconds_per_xact: float
+    pgbouncer_cpu_per_xact: float
+    postgres_cpu_per_xact: float
+
+
+@dataclass(frozen=True)
+class Projection:
+    workers: int
+    trial_seconds: float
+    heartbeat_seconds: float
+    claims_per_second: float
+    heartbeats_per_second: float
+    xacts_per_second: float
+    server_connections_busy: float
+    pgbouncer_cores: float
+    postgres_cores: float
+    client_connections: int
+
+
+def project(measured: PerTrial, workers: int, trial_seconds: float, heartbeat_seconds: float,
+            connections_per_worker: int = 2) -> Projection:
+    claims = workers / trial_seconds
+    heartbeats = workers / heartbeat_seconds  # every worker is in a trial nearly all the time
+    xacts = claims * measured.xacts + heartbeats * measured.xacts_per_heartbeat
+    return Projection(
+        workers=workers, trial_seconds=trial_seconds, heartbeat_seconds=heartbeat_seconds,
+        claims_per_second=claims, heartbeats_per_second=heartbeats, xacts_per_second=xacts,
+        server_connections_busy=xacts * measured.server_seconds_per_xact,
+        pgbouncer_cores=xacts * measured.pgbouncer_cpu_per_xact,
+        postgres_cores=xacts * measured.postgres_cpu_per_xact,
+        client_connections=workers * connections_per_worker,
+    )
+
+
+def render(rows: list[Projection]) -> list[str]:
+    lines = ["workers | trial | claims/s | heartbeats/s | transactions/s | server connections busy (mean) | "
+             "PgBouncer cores | PostgreSQL cores | client connections"]
+    for p in rows:
+        lines.append(
+            f"{p.workers:>6} | {p.trial_seconds:>5.0f} s | {p.claims_per_second:8.1f} | {p.heartbeats_per_second:8.1f} "
+            f"(every {p.heartbeat_seconds:.0f} s) | {p.xacts_per_second:8.0f} | {p.server_connections_busy:6.2f} | "
+            f"{p.pgbouncer_cores:5.2f} | {p.postgres_cores:5.2f} | {p.client_connections}"
+        )
+    return lines
+
+
+# -- readings from processes ------------------------------------------------------------------
+_TICKS = 100  # USER_HZ: /proc's CPU times are in clock ticks, 100 a second on Linux
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of a process (with ``children``: plus its reaped children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICKS
+
+
+def postgres_cpu_seconds(postmaster_pid: int) -> float:
+    """The server's CPU so far: the postmaster with its reaped children, plus its live children."""
+    total = cpu_seconds(postmaster_pid, children=True)
+    for child in Path(f"/proc/{postmaster_pid}/task/{postmaster_pid}/children").read_text().split():
+        try:
+            total += cpu_seconds(int(child))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # exited meanwhile: counted in cutime from now on (or lost, a few ticks)
+    return total
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a live process in KiB, from /proc/PID/smaps_rollup."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("Rss:", "Pss:"):
+            values[parts[0]] = int(parts[1])
+    return values["Rss:"], values["Pss:"]
+
+
+class ProcessSampler:
+    """The largest RSS and PSS each of ``pids`` reached, sampled every ``every`` seconds."""
+
+    def __init__(self, pids: list[int], every: float = 2.0) -> None:
+        self.pids, self.every = pids, every
+        self.peak: dict[int, tuple[int, int]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            for pid in self.pids:
+                try:
+                    rss, pss = memory_kib(pid)
+                except (FileNotFoundError, ProcessLookupError, KeyError):
+                    continue
+                old = self.peak.get(pid, (0, 0))
+                self.peak[pid] = (max(old[0], rss), max(old[1], pss))
+
+    def __enter__(self) -> ProcessSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
