@@ -135,23 +135,32 @@ class Tally:
     false_helps: int = 0
     false_hurts: int = 0
     false_any: int = 0
-    found: int = 0  # L2 declared to help (at a point where it truly helps)
-    covered: int = 0
+    found: int = 0  # L2 declared to help, and only where it truly helps
+    covered: int = 0  # quoted intervals holding their point's true gain
     quoted: int = 0
-    bias: float = 0.0
+    all_covered: int = 0  # studies where every interval printed holds its true gain
+    bias: float = 0.0  # reported minus true gain of L2's quoted point when it is said to help
+    biased: int = 0
     trials: int = 0
 
     def line(self, name: str) -> str:
         n = max(self.studies, 1)
         se = lambda k: 1.96 * math.sqrt(max(k / n * (1 - k / n), 1 / n) / n)  # noqa: E731
         cover = self.covered / max(self.quoted, 1)
+        bias = f"{100 * self.bias / self.biased:>+6.2f}pp" if self.biased else f"{'-':>8}"
         return (f"{name:<34} {self.studies:>6} {100 * self.false_helps / n:>6.1f}% {100 * self.false_hurts / n:>6.1f}% "
                 f"{100 * self.false_any / n:>5.1f}%±{100 * se(self.false_any):.1f} {100 * self.found / n:>6.1f}% "
-                f"{100 * cover:>6.1f}% {100 * self.bias / max(self.quoted, 1):>+6.2f}pp {self.trials / n:>7.1f}")
+                f"{100 * cover:>6.1f}% {100 * self.all_covered / n:>6.1f}% {bias} {self.trials / n:>7.1f}")
 
 
 HEADER = (f"{'design / scenario':<34} {'studies':>6} {'F-helps':>7} {'F-hurts':>7} {'any false':>11} {'power':>7} "
-          f"{'cover':>7} {'bias':>8} {'trials':>7}")
+          f"{'cover':>7} {'allcov':>7} {'bias':>8} {'trials':>7}")
+
+
+def _holds(c, true: float) -> bool:  # type: ignore[no-untyped-def]
+    if c.gain.low is None or c.gain.high is None:
+        return True  # no interval printed, nothing to hold
+    return c.gain.low <= true <= c.gain.high
 
 
 def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, trials: int) -> None:
@@ -160,6 +169,7 @@ def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, t
     tally.trials += trials
     margin = curves.margin or MARGIN
     false_helps = false_hurts = false_other = False
+    every_interval_holds = True
     for group, v in curves.decisions.items():
         if v.quoted is None:
             continue
@@ -170,20 +180,28 @@ def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, t
             false_other |= any(abs(gain(group, x)) >= margin for x in xs)
         if v.outcome == NO_GAIN:
             false_other |= any(gain(group, x) >= margin for x in xs if x not in v.hurts_at)
+        every_interval_holds &= all(_holds(c, gain(group, c.x)) for c in v.comparisons)
         if v.early is not None:
-            e = v.early.outcome(margin)
-            false_helps |= e == HELPS and gain(group, v.early.x) <= 0
-            false_hurts |= e == HURTS and gain(group, v.early.x) >= 0
+            # The best epoch is as much above the last for every configuration: same truth.
+            e, true = v.early.outcome(margin), gain(group, v.early.x)
+            false_helps |= e == HELPS and true <= 0
+            false_hurts |= e == HURTS and true >= 0
+            false_other |= (e == NO_DIFFERENCE and abs(true) >= margin) or (e == NO_GAIN and true >= margin)
+            every_interval_holds &= _holds(v.early, true)
         q = v.quoted
-        tally.quoted += 1
         true = gain(group, q.x)
-        tally.covered += q.gain.low is not None and q.gain.low <= true <= q.gain.high  # type: ignore[operator]
-        tally.bias += q.gain.diff - true
-        if group == "l2" and v.outcome == HELPS and any(gain(group, x) > 0 for x in v.helps_at):
-            tally.found += 1
+        if q.gain.low is not None:
+            tally.quoted += 1
+            tally.covered += _holds(q, true)
+        if group == "l2" and v.outcome == HELPS:
+            tally.bias += q.gain.diff - true
+            tally.biased += 1
+            if all(gain(group, x) > 0 for x in v.helps_at):
+                tally.found += 1
     tally.false_helps += false_helps
     tally.false_hurts += false_hurts
     tally.false_any += false_helps or false_hurts or false_other
+    tally.all_covered += every_interval_holds
 
 
 def run(design: str, scenario: str, studies: int, seed: int, *, points: int, repeats: int, rounds: int = 3,
@@ -228,9 +246,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.studies} studies per null/harm row, {args.power_studies} per bump row "
           "(± is a 95% binomial interval of the rate)")
     print("F-helps/F-hurts: studies with a false 'helps'/'hurts' (at a point, or the quoted point against early "
-          "stopping); any false: also a 'no difference/no gain' that a point's truth contradicts; power: L2 found "
-          "to help where it does; cover: the quoted point's interval holds its true gain; bias: its reported minus "
-          "true gain; trials: per study")
+          "stopping); any false: also a 'no difference/no gain' that a point's truth contradicts; power: L2 said "
+          "to help, only where it does; cover: the quoted point's interval holds its true gain; allcov: studies "
+          "where every printed interval holds; bias: reported minus true gain of L2's point when it is said to "
+          "help (winner's curse); trials: per study")
     print(HEADER)
     designs = []
     for spec in args.fixed:

@@ -63,9 +63,9 @@ def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Differ
     diff = float(xa.mean() - xb.mean())
     if xa.size < 2 or xb.size < 2:
         return Difference(diff, None, None, None, None, None)
-    if xa.var(ddof=1) + xb.var(ddof=1) == 0.0:
+    if xa.var(ddof=1) + xb.var(ddof=1) <= 1e-24 * max(1.0, diff * diff):
         # Identical runs in both groups (e.g. fully deterministic training): no spread, no test.
-        return Difference(diff, diff, diff, None, None, None)
+        return Difference(diff, None, None, None, None, None)
     result = sps.ttest_ind(xa, xb, equal_var=False)
     interval = result.confidence_interval(confidence_level=level)
     return Difference(diff, float(interval.low), float(interval.high), float(result.pvalue),
@@ -87,8 +87,10 @@ def paired(a: dict[int, float], b: dict[int, float], level: float = 0.95) -> Dif
     n = len(diffs)
     mean = math.fsum(diffs) / n
     sd = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1))
-    if sd == 0.0:
-        return Difference(mean, mean, mean, None, None, None)
+    if sd <= 1e-12 * max(1.0, abs(mean)):
+        # Identical differences on every seed (a deterministic run, or a coarse metric on a small
+        # split): no spread to bound the difference with, so no interval and no claim.
+        return Difference(mean, None, None, None, None, None)
     se = sd / math.sqrt(n)
     df = n - 1
     half = float(special.stdtrit(df, 0.5 + level / 2)) * se

@@ -40,19 +40,23 @@ HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, OPEN = "helps", "hurts", "no difference", 
 
 @dataclass(frozen=True)
 class Family:
-    """The comparisons a study may make, and how its α is spent over them."""
+    """The comparisons a study may make, and how its α is spent over them. ``looks`` planned
+    looks (a race's rounds); ``looks=None``: as many as the user asks for (a fixed design that
+    may be launched again with more repeats), α_k = 6 α / (π² k²), which adds up to α."""
 
     hypotheses: int
-    looks: int = 1
+    looks: int | None = 1
     alpha: float = ALPHA
 
     def __post_init__(self) -> None:
-        if self.hypotheses < 1 or self.looks < 1 or not 0 < self.alpha < 1:
+        if self.hypotheses < 1 or (self.looks is not None and self.looks < 1) or not 0 < self.alpha < 1:
             raise ValueError(f"a family needs hypotheses >= 1, looks >= 1 and 0 < alpha < 1, got {self}")
 
     def alpha_at(self, look: int) -> float:
-        """α_k: grows linearly with the look (k / (1 + ... + K) of α), so that the early looks,
-        which have few seeds, cost the late ones little."""
+        """α_k of look k. Planned looks: α_k grows linearly with k (k / (1 + ... + K) of α), so
+        that the early looks, which have few seeds, cost the late ones little."""
+        if self.looks is None:
+            return self.alpha * 6 / (math.pi ** 2 * max(look, 1) ** 2)
         k = min(max(look, 1), self.looks)
         return self.alpha * k / (self.looks * (self.looks + 1) / 2)
 
@@ -66,12 +70,17 @@ class Comparison:
     """One point against the baseline at one look: the paired gain with its interval."""
 
     x: float  # λ, or the dropout rate
-    gain: Difference  # positive = better than the baseline; low/high at ``level``
+    gain: Difference  # positive = better than the baseline; low/high at ``level`` (None: no spread)
     level: float
     n: int  # pairs
     sd: float  # of the paired gains
+    # Seeds on which this point diverged (a non-finite loss) while the baseline did not: its
+    # expected value is then as bad as it gets, so it hurts, whatever the other seeds say.
+    diverged: int = 0
 
     def outcome(self, margin: float) -> str:
+        if self.diverged:
+            return HURTS
         low, high = self.gain.low, self.gain.high
         if low is None or high is None:
             return OPEN
@@ -91,7 +100,7 @@ class Comparison:
         positive, to ``margin`` otherwise). A normal-approximation estimate, at least 1."""
         d = self.gain.diff
         target = max(d, margin - d) if d > 0 else margin - d
-        if self.sd <= 0 or target <= 0:
+        if self.sd <= 0 or target <= 0 or not math.isfinite(d):
             return 1
         z = float(special.ndtri(0.5 + self.level / 2))
         needed = math.ceil((z * self.sd / target) ** 2)
@@ -99,20 +108,25 @@ class Comparison:
 
 
 def compare(x: float, values: Mapping[int, float], baseline: Mapping[int, float], level: float,
-            sign: int) -> Comparison | None:
+            sign: int, diverged: int = 0) -> Comparison | None:
     """``values`` against ``baseline`` repeat by repeat, as a gain (``sign`` +1 when higher is
-    better). None with fewer than 2 pairs: one pair gives no interval."""
+    better); ``diverged``: repeats on which the point diverged and the baseline did not (kept out
+    of ``values``). None with fewer than 2 pairs and no divergence: one pair gives no interval."""
     d = paired(dict(values), dict(baseline), level)
-    if d is None:
-        return None
     common = sorted(set(values) & set(baseline))
+    if d is None:
+        if not diverged:
+            return None
+        d = Difference(-math.inf * sign, None, None, None, None, None)
     gains = [sign * (values[r] - baseline[r]) for r in common]
-    mean = sum(gains) / len(gains)
-    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1))
-    assert d.low is not None and d.high is not None
-    low, high = (d.low, d.high) if sign > 0 else (-d.high, -d.low)
+    mean = sum(gains) / len(gains) if gains else 0.0
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1)) if len(gains) > 1 else 0.0
+    if d.low is None or d.high is None:
+        low = high = None
+    else:
+        low, high = (d.low, d.high) if sign > 0 else (-d.high, -d.low)
     gain = Difference(sign * d.diff, low, high, d.p_value, None if d.t is None else sign * d.t, d.df)
-    return Comparison(x, gain, level, len(common), sd)
+    return Comparison(x, gain, level, len(common), sd, diverged)
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,7 @@ class GroupVerdict:
     # Every point's comparison, by x (the fixed design's whole curve; a race's finalist).
     comparisons: tuple[Comparison, ...] = field(default=())
     scope: str = "curve"  # "curve": about every point tried; "finalist": about the quoted point
+    finalist_x: float | None = None  # a race's finalist before its first confirmation round
 
 
 def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
@@ -150,24 +165,27 @@ def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
         return GroupVerdict(group, HELPS, best, tuple(c.x for c in helps), hurts, early.get(best.x),
                             comparisons=tuple(comparisons))
     if len(hurts) == len(comparisons):
-        worst = min(comparisons, key=lambda c: c.gain.diff)
+        worst = max(comparisons, key=lambda c: c.gain.diff)  # quoted: the least harmful
         return GroupVerdict(group, HURTS, worst, (), hurts, early.get(worst.x), comparisons=tuple(comparisons))
     closest = max(comparisons, key=lambda c: c.gain.diff)
     if all(outcomes[c.x] in (NO_DIFFERENCE, NO_GAIN, HURTS) for c in comparisons):
         outcome = NO_DIFFERENCE if all(outcomes[c.x] == NO_DIFFERENCE for c in comparisons) else NO_GAIN
         return GroupVerdict(group, outcome, closest, (), hurts, early.get(closest.x), comparisons=tuple(comparisons))
     undecided = [c for c in comparisons if outcomes[c.x] == OPEN]
-    more = max(c.seeds_to_settle(margin) for c in undecided)
+    more = max(c.seeds_to_settle(margin) for c in undecided if c.gain.low is not None) if any(
+        c.gain.low is not None for c in undecided) else None
     return GroupVerdict(group, "undecided", closest, (), hurts, early.get(closest.x), more,
                         comparisons=tuple(comparisons))
 
 
 def finalist_verdict(group: str, finalist: Comparison | None, margin: float, *, racing: bool,
-                     early: Comparison | None = None) -> GroupVerdict:
+                     early: Comparison | None = None, x: float | None = None) -> GroupVerdict:
     """An adaptive design's verdict on one type, from its finalist's comparison on fresh seeds
-    (confirmation): the outcome of that interval; ``racing`` when rounds are left to run."""
+    (confirmation): the outcome of that interval; ``racing`` when rounds are left to run. ``x``:
+    the finalist, when it has no comparison yet."""
     if finalist is None:
-        return GroupVerdict(group, "too few", None, scope="finalist")
+        return GroupVerdict(group, OPEN if racing and x is not None else "too few", None, scope="finalist",
+                            finalist_x=x)
     outcome = finalist.outcome(margin)
     if outcome == OPEN:
         more = None if racing else finalist.seeds_to_settle(margin)

@@ -102,13 +102,17 @@ def response_curves(data: ReportData) -> ResponseCurves:
     margin = _margin(data, base_mean)
     groups = {**penalties, **({"dropout": dropout} if dropout else {})}
     if race is not None:
-        decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early)
+        margin = race.margin
+        decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early,
+                                         x=f.point[1])
                      for g, f in race.finalists.items()}
         for g in groups:
             decisions.setdefault(g, GroupVerdict(g, "too few", None, scope="finalist"))
         family, stage = race.family, race.stage
     else:
-        decisions, family = _fixed_decisions(groups, baseline, margin, objective)
+        diverged = _diverged(data)
+        decisions, family = _fixed_decisions(groups, baseline, margin, objective, diverged, _looks(data),
+                                             _planned_points(data))
         stage = None
     curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage)
     verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
@@ -130,20 +134,55 @@ def _margin(data: ReportData, baseline_mean: float | None) -> float:
     return float(given) if given is not None else default_margin(data.objective.in_points, baseline_mean)
 
 
+def _planned_points(data: ReportData) -> int | None:
+    """The points a fixed design plans (every configuration but the baseline), from its config."""
+    if data.design != "curve" or not data.config or not data.config.get("points"):
+        return None
+    from sweeper.study.config import SweepConfig
+    from sweeper.study.design import curve_configs
+
+    config = SweepConfig.from_attrs(data.config)
+    configs = curve_configs(config.space, config.points)
+    return sum(1 for c in configs if not (c.get("penalty") == "none" and float(c.get("dropout", 0.0)) == 0.0))
+
+
+def _looks(data: ReportData) -> int:
+    """How often a fixed design has been looked at with more seeds: each relaunch with more
+    ``--repeats`` is a look, and α is spent over an open-ended sequence of them."""
+    return int((data.config or {}).get("looks", 1) or 1)
+
+
+def _diverged(data: ReportData) -> dict[tuple[str, float], set[int]]:
+    """Per point, the repeats on which it diverged (pruned: a non-finite loss)."""
+    out: dict[tuple[str, float], set[int]] = {}
+    for p in data.by_state("pruned"):
+        if p.repeat is None:
+            continue
+        x = round(p.dropout, 6) if p.group == "dropout" else (float(f"{p.lam:.6g}") if p.lam else 0.0)
+        out.setdefault((p.group, x), set()).add(int(p.repeat))
+    return out
+
+
 def _fixed_decisions(groups: dict[str, list[CurvePoint]], baseline: CurvePoint | None, margin: float,
-                     objective: Objective) -> tuple[dict[str, GroupVerdict], Family | None]:
-    """Every point of every type against the baseline, at one family-wise level."""
+                     objective: Objective, diverged: dict[tuple[str, float], set[int]], looks: int,
+                     planned: int | None = None) -> tuple[dict[str, GroupVerdict], Family | None]:
+    """Every point of every type against the baseline, at one family-wise level: the family is
+    every planned point (at its last and at its best epoch), whether or not it has pairs yet."""
     if baseline is None:
         return {g: GroupVerdict(g, "too few", None) for g in groups}, None
     sign = 1 if objective.direction == "maximize" else -1
-    comparable = [p for pts in groups.values() for p in pts if len(set(p.values) & set(baseline.values)) >= 2]
-    family = Family(max(1, COMPARISONS_PER_POINT * len(comparable)))
-    level = family.level()
+    points_planned = max(planned or 0, sum(len(pts) for pts in groups.values()))
+    family = Family(max(1, COMPARISONS_PER_POINT * points_planned), looks=None)
+    level = family.level(looks)
     decisions = {}
     for group, points in groups.items():
-        last = [c for c in (compare(p.x, p.values, baseline.values, level, sign) for p in points) if c is not None]
+        def lost(x: float) -> int:
+            return len(diverged.get((group, x), set()) & set(baseline.values))
+
+        last = [c for c in (compare(p.x, p.values, baseline.values, level, sign, lost(p.x)) for p in points)
+                if c is not None]
         early = {p.x: c for p in points
-                 if (c := compare(p.x, p.best_values, baseline.best_values, level, sign)) is not None}
+                 if (c := compare(p.x, p.best_values, baseline.best_values, level, sign, lost(p.x))) is not None}
         decisions[group] = curve_verdict(group, last, margin, early)
     return decisions, family
 
@@ -190,7 +229,10 @@ def change(objective: Objective, gain: float, unit: bool = True) -> str:
 
 def interval_text(objective: Objective, c: Comparison, label: str) -> str:
     """``95% simultaneous CI +0.4 to +3.8`` (the interval of the change, lower end first)."""
-    assert c.gain.low is not None and c.gain.high is not None
+    if c.diverged:
+        return f"diverged on {c.diverged} of {c.n + c.diverged} seeds"
+    if c.gain.low is None or c.gain.high is None:
+        return "no interval: every seed gave the same difference"
     ends = sorted([change(objective, c.gain.low, False), change(objective, c.gain.high, False)],
                   key=lambda s: float(s.split()[-1]))
     return f"{label} {ends[0]} to {ends[1]}"
@@ -211,8 +253,12 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
     c = v.quoted
     if c is None:
         if v.scope == "finalist":
-            if points and all(p.dropped for p in points):
-                text = f"{label}: every {axis} screened collapses the model or fell behind; nothing left to confirm"
+            if v.finalist_x is not None:
+                text = (f"{label}: finalist {axis} ≈ {_x(v.group, v.finalist_x)} (ranked first in screening), "
+                        "first confirmation round under way")
+            elif points and all(p.dropped for p in points):
+                text = (f"{label}: every {axis} screened looked collapsed on 1–2 screening seeds (not a tested "
+                        "claim); nothing left to confirm")
             else:
                 text = f"{label}: not screened yet"
         else:
@@ -221,27 +267,31 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
     at = f"{axis} ≈ {_x(v.group, c.x)}"
     quoted = f"{change(objective, c.gain.diff)}, {interval_text(objective, c, ci)}"
     quoted_at = f"{change(objective, c.gain.diff)} at {at}, {interval_text(objective, c, ci)}"
+    tried = [p.x for p in points if p.x in {x.x for x in v.comparisons}]
+    span = (f"any of the {len(tried)} {axis} tried ({_x(v.group, min(tried))} to {_x(v.group, max(tried))})"
+            if len(tried) > 1 else f"the {axis} tried")
     if v.scope == "finalist":
         seeds = f"{c.n} fresh seeds"
+        ranked = f"{at}, the {axis} screening ranked first"
         text = {
             HELPS: f"{label} helps at {at}: {quoted}, {seeds}",
-            HURTS: f"{label} hurts even at its best screened {at}: {quoted}, {seeds}",
-            NO_DIFFERENCE: f"{label} at its best screened {at}: no difference larger than ±{m} ({quoted}, {seeds})",
-            NO_GAIN: f"{label} at its best screened {at}: no gain larger than +{m} ({quoted}, {seeds})",
+            HURTS: f"{label} hurts at {ranked} ({quoted}, {seeds}; other {axis} values were not confirmed)",
+            NO_DIFFERENCE: f"{label} at {ranked}: no difference larger than ±{m} ({quoted}, {seeds})",
+            NO_GAIN: f"{label} at {ranked}: no gain larger than +{m} ({quoted}, {seeds})",
             OPEN: f"{label} at {at}: still racing ({quoted} after {seeds})",
             "undecided": f"{label} at {at}: undecided after the last round ({quoted}, {seeds})",
         }[v.outcome]
     else:
         text = {
             HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",
-            HURTS: f"{label} hurts at every {axis} tried (least: {quoted_at})",
-            NO_DIFFERENCE: f"{label}: no difference larger than ±{m} at any {axis} (closest: {quoted_at})",
-            NO_GAIN: f"{label}: no {axis} gains more than +{m} (closest: {quoted_at})",
+            HURTS: f"{label} hurts at every {axis} tried (least harm: {quoted_at})",
+            NO_DIFFERENCE: f"{label}: no difference larger than ±{m} at {span} (closest: {quoted_at})",
+            NO_GAIN: f"{label}: no gain larger than +{m} at {span} (closest: {quoted_at})",
             "undecided": f"{label}: undecided, no {axis} helps beyond noise yet (closest: {quoted_at})",
         }[v.outcome]
         if v.hurts_at and v.outcome != HURTS:
             worst = min((x for x in v.comparisons if x.x in v.hurts_at), key=lambda x: x.gain.diff)
-            text += (f"; it hurts {_where(v.group, axis, v.hurts_at, points)} ({change(objective, worst.gain.diff)} "
+            text += (f"; it hurts {_where(v.group, axis, v.hurts_at, points)} (worst: {change(objective, worst.gain.diff)} "
                      f"at {axis} ≈ {_x(v.group, worst.x)})")
     if v.more_seeds:
         per = "" if v.scope == "finalist" else " per point"
@@ -255,24 +305,22 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
         elif outcome == HURTS:
             text += f"; early stopping alone does better ({stopped})"
         else:
-            text += f"; {stopped}, " + ("not better than early stopping" if outcome in (NO_DIFFERENCE, NO_GAIN)
-                                         else "not decided")
+            text += f"; {stopped}, " + (f"not better than early stopping by more than {m}"
+                                         if outcome in (NO_DIFFERENCE, NO_GAIN) else "not decided")
     return text[0].upper() + text[1:]
 
 
 def _where(group: str, axis: str, chosen: tuple[float, ...], points: list[CurvePoint]) -> str:
-    """``for λ in [a, b]`` for a run of neighbouring points, ``at λ ≥ a`` for a run up to the
-    last point, else ``at λ = a, b``."""
+    """Only the points tried, never what lies between or beyond them: ``at each of the 3 λ
+    tried from a to b`` for a run of neighbouring points, else ``at λ = a, b``."""
     xs = [p.x for p in points]
     idx = sorted(xs.index(x) for x in chosen if x in xs)
     if not idx:
         return f"at {axis} = " + ", ".join(_x(group, x) for x in chosen)
     contiguous = idx == list(range(idx[0], idx[-1] + 1))
     lo, hi = _x(group, xs[idx[0]]), _x(group, xs[idx[-1]])
-    if contiguous and len(idx) > 1 and idx[-1] == len(xs) - 1 and idx[0] > 0:
-        return f"at {axis} ≥ {lo}"
     if contiguous and len(idx) > 1:
-        return f"for {axis} in [{lo}, {hi}]"
+        return f"at each of the {len(idx)} {axis} tried from {lo} to {hi}"
     return f"at {axis} = " + ", ".join(_x(group, xs[i]) for i in idx)
 
 

@@ -52,14 +52,20 @@ COMPARISONS_PER_FINALIST = 2
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
 
 
-def x_of(params: dict[str, Any]) -> Point:
-    penalty = params.get("penalty", "none")
+def x_of(params: dict[str, Any]) -> Point | None:
+    """The point of a run's parameters; None for parameters that name no point (a trial that
+    failed before its parameters were set)."""
+    if "penalty" not in params:
+        return None
+    penalty = params["penalty"]
     dropout = float(params.get("dropout", 0.0))
     group = group_of(penalty, dropout)
     if group == "baseline":
         return group, 0.0
     if group == "dropout":
         return group, round(dropout, 6)
+    if "lambda" not in params:
+        return None
     return group, float(f"{float(params['lambda']):.6g}")
 
 
@@ -116,7 +122,8 @@ def runs_of_points(points: Iterable[TrialPoint], objective: Objective) -> list[R
     a stage with such runs reads as not finished, which it is not)."""
     out = []
     for p in points:
-        if p.repeat is None:
+        point = x_of(p.params)
+        if p.repeat is None or point is None:
             continue
         last = best = None
         if p.state == "complete" and p.value is not None and math.isfinite(p.value):
@@ -124,7 +131,7 @@ def runs_of_points(points: Iterable[TrialPoint], objective: Objective) -> list[R
             best = _best(p.history.get(objective.log_key) or [], objective, last)
         elif p.state == "pruned":
             last = best = objective.worst()
-        out.append(Run(x_of(p.params), int(p.repeat), STATES[p.state], last, best))
+        out.append(Run(point, int(p.repeat), STATES[p.state], last, best))
     return out
 
 
@@ -140,14 +147,18 @@ def runs_of(trials: Iterable[FrozenTrial], objective: Objective) -> list[Run]:
     for t in trials:
         if "repeat" not in t.user_attrs:
             continue  # a sampled replacement of a failed planned trial: not part of the design
-        params = t.params or t.system_attrs.get("fixed_params") or {}
+        # The queued parameters are the run's (a trial caught half-way through setting its own
+        # has only some of them).
+        point = x_of(t.system_attrs.get("fixed_params") or t.params or {})
+        if point is None:
+            continue
         last = best = None
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             last = float(t.value)
             best = _best((t.user_attrs.get("history") or {}).get(objective.log_key) or [], objective, last)
         elif t.state == TrialState.PRUNED:  # diverged: the worst value there is
             last = best = objective.worst()
-        out.append(Run(x_of(params), int(t.user_attrs["repeat"]), t.state, last, best))
+        out.append(Run(point, int(t.user_attrs["repeat"]), t.state, last, best))
     return out
 
 
@@ -181,7 +192,7 @@ class Observations:
     def gain(self, point: Point, repeat: int) -> float | None:
         base = self.last.get(("baseline", 0.0), {}).get(repeat)
         value = self.last.get(point, {}).get(repeat)
-        if base is None or value is None:
+        if base is None or value is None or not math.isfinite(base):
             return None
         if not math.isfinite(value):
             return -math.inf
@@ -209,6 +220,7 @@ class RacePlan:
     dropped: dict[str, dict[float, str]] = field(default_factory=dict)  # group -> x -> why
     family: Family | None = None
     screen_bound: int = 0  # at the bracket: at most this many screening trials follow
+    groups: int = len(WEIGHT_PENALTIES) + 1  # the types the race may have a finalist of
 
     @property
     def open_points(self) -> list[Point]:
@@ -218,7 +230,7 @@ class RacePlan:
         """At most this many more trials: the open finalists and the baseline for the rounds left."""
         if self.stage == "done":
             return 0
-        open_ = len(self.open_points) if self.stage == CONFIRM else len(self.finalists) or len(WEIGHT_PENALTIES) + 1
+        open_ = len(self.open_points) if self.stage == CONFIRM else len(self.finalists) or self.groups
         return self.waiting_for + self.screen_bound + (self.rounds - self.round) * (open_ + 1) * repeats
 
     def describe(self, repeats: int) -> str:
@@ -268,9 +280,11 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     """Where the race stands and what to queue next, replayed from the study's runs."""
     obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1)
     base = ("baseline", 0.0)
-    base_values = list(obs.last.get(base, {}).values())
-    finite = [v for v in base_values if math.isfinite(v)]
-    margin = margin if margin is not None else default_margin(objective.in_points, sum(finite) / len(finite) if finite else None)
+    # The margin is fixed by the bracket's baseline run alone: every decision after it (where the
+    # model collapses, the window, the finalist) must not move with later data.
+    first = obs.last.get(base, {}).get(0)
+    margin = margin if margin is not None else default_margin(
+        objective.in_points, first if first is not None and math.isfinite(first) else None)
 
     def stage(name: str, wanted: list[CurveRun], round_: int = 0, **extra: Any) -> RacePlan | None:
         keys = [(x_of(r.params), r.repeat) for r in wanted]
@@ -278,10 +292,11 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         if not unfinished:
             return None
         queue = [r for r, k in zip(wanted, keys) if k not in obs.held]
-        return RacePlan(name, round_, rounds, queue, len(unfinished), margin, **extra)
+        return RacePlan(name, round_, rounds, queue, len(unfinished), margin, groups=groups, **extra)
 
     bracket = bracket_runs(space, points, base_seed)
     types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
+    groups = types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
     # Screening: per type its new points (2 seeds) and the bracket points in its window (1 more).
     in_window = math.ceil(WINDOW_DECADES) + 1
     bound = SCREEN_SEEDS * types * points + types * in_window + len(bracket) - 1 - types * len(bracket_lambdas(space)) + 1
@@ -299,7 +314,11 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         gains = {lam: obs.gain((group, lam), 0) for lam in lams}
         broken = [lam for lam in lams if gains[lam] is not None and gains[lam] < collapse]  # type: ignore[operator]
         break_at = broken[0] if broken else None
-        window = window_lambdas(space, points, break_at)
+        window = [lam for lam in window_lambdas(space, points, break_at) if break_at is None or lam < break_at]
+        if not window:  # the model collapses from the bottom of the range on: nothing to screen
+            for lam in broken:
+                dropped.setdefault(group, {})[lam] = f"collapses the model in the bracket ({_gain_text(gains[lam], objective)}, 1 seed)"
+            continue
         low = window[0]
         for lam in lams:
             if lam in broken:
@@ -377,14 +396,19 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                         dropped=dropped, family=family)
         if pending:
             return pending
-    return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family)
+    return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family, groups=groups)
 
 
 def _compare(values: dict[Point, dict[int, float]], point: Point, base: Point, reps: set[int], level: float,
              sign: int) -> Comparison | None:
-    mine = {r: v for r, v in values.get(point, {}).items() if r in reps and math.isfinite(v)}
+    """The point against the baseline on the repeats ``reps``: a repeat on which the point
+    diverged and the baseline did not counts against the point; one on which the baseline
+    diverged gives no pair."""
     theirs = {r: v for r, v in values.get(base, {}).items() if r in reps and math.isfinite(v)}
-    return compare(point[1], mine, theirs, level, sign)
+    mine_all = {r: v for r, v in values.get(point, {}).items() if r in reps}
+    mine = {r: v for r, v in mine_all.items() if math.isfinite(v)}
+    diverged = sum(1 for r, v in mine_all.items() if not math.isfinite(v) and r in theirs)
+    return compare(point[1], mine, theirs, level, sign, diverged)
 
 
 def _gain_text(gain: float | None, objective: Objective) -> str:

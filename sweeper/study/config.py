@@ -73,6 +73,9 @@ class SweepConfig:
     # The smallest difference worth having, in the objective's units (None: 1 pp of a maximized
     # fraction, else 1% of the baseline): "no difference larger than ±margin".
     margin: float | None = None
+    # A fixed curve design's looks: 1 at launch, one more each time a relaunch adds repeats (its
+    # verdicts spend α over them, sweeper.evaluation.verdicts.Family). Not a setting.
+    looks: int = 1
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.
     evaluate_seeds: int = 0
@@ -105,6 +108,9 @@ class SweepConfig:
                 f"an adaptive design needs --points >= 2, --repeats >= 2 (seeds per round) and --rounds >= 1, "
                 f"got {self.points}, {self.repeats} and {self.rounds}"
             )
+        if self.design == "adaptive" and "none" not in self.space.penalties:
+            raise ConfigError("an adaptive design races every type against the unregularized baseline: "
+                              "keep none in --penalties")
         if self.margin is not None and not self.margin > 0:
             raise ConfigError(f"--margin must be a positive difference in the objective's units, got {self.margin}")
         if self.evaluate_seeds < 0 or self.evaluate_seeds == 1:
@@ -180,7 +186,7 @@ class SweepConfig:
     def differences(self, other: SweepConfig) -> list[str]:
         mine, theirs = self.to_attrs(), other.to_attrs()
         # An adaptive study's budget grows with its race: the stored one is not a setting.
-        ignored = {"budget"} if self.design == other.design == "adaptive" else set()
+        ignored = {"looks"} | ({"budget"} if self.design == other.design == "adaptive" else set())
         return [
             f"{key}: stored {theirs.get(key)!r}, given {mine.get(key)!r}"
             for key in mine

@@ -121,7 +121,8 @@ def _add_repeats(storage: optuna.storages.BaseStorage, name: str, stored: SweepC
     todo = [r for r in curve_runs(config.space, config.points, config.repeats, config.seed) if r.key() not in have]
     for run in todo:
         study.enqueue_trial(run.params, user_attrs=run.user_attrs())
-    study.set_user_attr(CONFIG_ATTR, config.to_attrs())
+    # More repeats mean the verdicts will be read again: one more look to spend α on.
+    study.set_user_attr(CONFIG_ATTR, dataclasses.replace(config, looks=stored.looks + 1).to_attrs())
     return LaunchResult(name, created=False, budget=config.budget, baseline="none" in config.space.penalties,
                         added=len(todo))
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from sweeper.evaluation.stats import mean_ci, welch
+from sweeper.evaluation.stats import paired, mean_ci, welch
 
 # Welch's t-test, example 1 of the Wikipedia article: t = -2.46, df = 24.99, p = 0.021.
 A1 = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4]
@@ -44,9 +44,18 @@ def test_welch_matches_the_published_example() -> None:
 
 
 def test_welch_without_spread_or_with_one_run() -> None:
+    # No spread in either group (deterministic runs, or a coarse metric): nothing bounds the
+    # difference, so there is no interval and no claim.
     same = welch([0.5, 0.5, 0.5], [0.4, 0.4])
-    assert same.diff == pytest.approx(0.1) and same.p_value is None and same.significant
+    assert same.diff == pytest.approx(0.1) and same.low is None and same.p_value is None and not same.significant
     one = welch([0.5], [0.4, 0.45])
     assert one.low is None and one.p_value is None and not one.significant
     noise = welch([0.60, 0.62, 0.61], [0.61, 0.60, 0.62])
     assert not noise.significant and noise.p_value == pytest.approx(1.0)
+
+
+def test_paired_differences_without_spread_give_no_interval() -> None:
+    # The same +1.4 pp on both seeds (e.g. 14 more of 1,000 validation examples right on each):
+    # no spread, so no interval, not a zero-width one that would claim certainty.
+    same = paired({0: 0.514, 1: 0.614}, {0: 0.500, 1: 0.600})
+    assert same is not None and same.diff == pytest.approx(0.014) and same.low is None and not same.significant
