@@ -92,11 +92,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     pages = write_reports(storage, [name], Path(args.out))
     print(f"report: {pages[0]}")
+    _print_notes(storage, name)
     if evaluation:
         from sweeper.evaluation.results import collect_evaluation, verdict
 
         print(f"test split: {verdict(collect_evaluation(load_study(storage, evaluation)), name)}")
     return 0
+
+
+def _print_notes(storage: Any, name: str) -> None:
+    """What the page says before its figures (every trial diverged; a penalty type without any
+    result), also at the end of `sweeper run`."""
+    from sweeper.report.outcomes import study_notes
+    from sweeper.report.write import load_report
+
+    for note in study_notes(load_report(storage, name)):
+        print(f"note: {note}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -124,14 +135,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         load_study(storage, name)
     if not names:
         names = _reportable(storage)
-    pages = write_reports(storage, names, Path(args.out), png=args.png)
+    pages = write_reports(storage, names, Path(args.out), png=args.png,
+                          skip=lambda line: print(line, file=sys.stderr))
     for page in pages:
         print(page)
     return 0
 
 
 def _reportable(storage: Any) -> list[str]:
-    """Every sweep (not an evaluation study) with a finished trial; the others are named."""
+    """Every sweep (not an evaluation study) with an ended trial (a failed or diverged one too: its
+    page says what happened); the others are named."""
     from optuna.trial import TrialState
 
     from sweeper.study.config import CONFIG_ATTR
@@ -141,13 +154,13 @@ def _reportable(storage: Any) -> list[str]:
         config = summary.user_attrs.get(CONFIG_ATTR)
         if config is None or config.get("kind") != "search":
             continue
-        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
         if states:
             names.append(summary.study_name)
         else:
-            print(f"skipped {summary.study_name}: no finished trials yet", file=sys.stderr)
+            print(f"skipped {summary.study_name}: no ended trials yet", file=sys.stderr)
     if not names:
-        raise ConfigError("no study in the database has finished trials yet: run `sweeper worker`, then report")
+        raise ConfigError("no study in the database has ended trials yet: run `sweeper worker`, then report")
     return names
 
 

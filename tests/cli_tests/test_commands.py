@@ -90,7 +90,7 @@ def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.Captur
     main(["launch", "cifar10", "--trials", "3"])
     capsys.readouterr()
     assert main(["report", "cifar10", "--out", "out"]) != 0
-    assert "has no finished trials" in _one_line_error(capsys)
+    assert "has no ended trials yet" in _one_line_error(capsys)
     assert main(["report", "nosuch", "--out", "out"]) != 0
     assert "no study named 'nosuch'" in _one_line_error(capsys)
 
@@ -115,3 +115,4 @@ def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, cap
     assert (tmp_path / "report" / "cifar10.html").stat().st_size > 100_000  # plotly.js embedded
     study = optuna.load_study(study_name="cifar10", storage=open_storage(Settings()))
     assert len(study.trials) == 3
+
