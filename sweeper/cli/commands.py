@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.cli.configs import configs_of, require_workers, settings_of
+from sweeper.cli.names import looks_like_task
 from sweeper.errors import ConfigError
 from sweeper.settings import Settings
 from sweeper.worker import collector
@@ -49,11 +50,29 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_named(settings: Settings, given: str) -> str:
+    """A study by its name or by the task reference it was launched from (sweeper.cli.names);
+    ``given`` as it is when there is no database yet (the command's own error says so)."""
+    from sweeper.cli.names import resolve_study
+    from sweeper.errors import NoStudyError
+    from sweeper.storage import open_storage
+
+    try:
+        storage = open_storage(settings, read_only=True)
+    except NoStudyError:
+        return given
+    try:
+        return resolve_study(storage, settings, given)
+    finally:
+        storage.engine.dispose()  # the command opens its own: hold no connection meanwhile
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from sweeper.worker.backend import default_threads
 
     settings = settings_of(args)
     require_workers(args.workers)
+    args.study = [_study_named(settings, name) if looks_like_task(name) else name for name in args.study]
     if args.gpus is not None and args.index is None:
         from sweeper.worker.supervisor import run_supervised
 
@@ -111,12 +130,16 @@ def _print_notes(storage: Any, name: str) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sweeper.cli.names import resolve_study
     from sweeper.study.status import collect, format_table
-    from sweeper.storage import open_storage
+    from sweeper.storage import open_storage, study_user_attrs
 
     settings = settings_of(args)
     storage = open_storage(settings, read_only=True)
-    rows = collect(storage, args.studies or None)
+    names = [resolve_study(storage, settings, n) for n in args.studies]
+    for name in names:
+        study_user_attrs(storage, name)  # an unknown name is an error naming the known ones
+    rows = collect(storage, names or None)
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
@@ -125,12 +148,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sweeper.cli.names import resolve_study
     from sweeper.report import write_reports
     from sweeper.storage import load_study, open_storage
 
     settings = settings_of(args)
     storage = open_storage(settings, read_only=True)
-    names = list(args.studies)
+    names = [resolve_study(storage, settings, n) for n in args.studies]
     for name in names:
         load_study(storage, name)
     if not names:
@@ -173,6 +197,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     require_workers(args.workers)
+    args.study = _study_named(settings, args.study)
     plan = prepare(settings, args.study, args.seeds)
     print(plan.describe())
     if args.no_run:
