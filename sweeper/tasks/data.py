@@ -177,7 +177,7 @@ class Splits:
 
     def problems(self) -> list[str]:
         """What is wrong with these splits, as short phrases (empty when they are usable)."""
-        found = []
+        found, non_finite_in = [], []
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             try:
@@ -192,8 +192,9 @@ class Splits:
             for name, values in ((f"x_{split}", x), (f"y_{split}", y)):
                 bad = non_finite(values)
                 if bad:
-                    found.append(f"{name} has {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf): "
-                                 "drop or impute them in load_data")
+                    non_finite_in.append(f"{name} ({bad})")
+        if non_finite_in:
+            found.append(f"NaN or infinite values in {', '.join(non_finite_in)}: drop or impute them in load_data")
         return found
 
     def for_evaluation(self) -> Splits:

@@ -92,7 +92,8 @@ def test_check_refuses_what_cannot_train_naming_it(tmp_path: Path, capsys: pytes
     """Before, check printed "loss nan" for three probes, or nothing at all for losses of 1e6 to
     1e13, and still said "ok: ready to launch"."""
     assert main(["check", _cancer(tmp_path, "nan", nan_rows="[3, 50, 200]")]) == 2
-    assert re.search(r"x_(train|val|test) has \d non-finite value", _error_line(capsys))
+    assert re.search(r"load_data returned unusable splits: NaN or infinite values in x_(train|val|test) \(\d\)",
+                     _error_line(capsys))
 
     # Unscaled inputs and a huge learning rate: NaN within steps.
     assert main(["check", _cancer(tmp_path, "lr", lr=1e6, scale=1e3)]) == 2
