@@ -120,10 +120,11 @@ def _find_file(given: str, search_path: Sequence[Path]) -> Path:
             return path.resolve()
     where = ", ".join(str(p) for p in tried)
     folder = (Path.cwd() / candidate).parent if not candidate.is_absolute() else candidate.parent
-    nearby = [p.name for p in folder.glob("*.py")] if folder.is_dir() else []
-    close = difflib.get_close_matches(candidate.name, nearby, n=1)
+    # Stems compared: the shared ".py" would make any two short names look alike.
+    nearby = {p.stem: p.name for p in folder.glob("*.py")} if folder.is_dir() else {}
+    close = difflib.get_close_matches(candidate.stem, list(nearby), n=1, cutoff=0.7)
     if close:
-        raise TaskError(f"task file {given} not found: did you mean {str(Path(given).parent / close[0]).removeprefix('./')}?")
+        raise TaskError(f"task file {given} not found: did you mean {Path(given).parent / nearby[close[0]]}?")
     raise TaskError(
         f"task file {given} not found (looked at {where}): check the path, or add its folder to SWEEPER_TASK_PATH"
     )
