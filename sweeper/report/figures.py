@@ -176,15 +176,15 @@ def evaluation_figure(ev: EvaluationData | None, study: str) -> go.Figure:
         if not g.values or g.summary is None:
             continue
         s = g.summary
-        name = g.describe() + (f" · trial {g.source_trial}" if g.source_trial is not None else "")
+        label = g.describe() + (f" · trial {g.source_trial}" if g.source_trial is not None else "")
         low, high = s.low, s.high
         if bounds is not None and low is not None and high is not None:
             low, high = max(bounds[0], low), min(bounds[1], high)
         err = dict(type="data", symmetric=False, array=[high - s.mean], arrayminus=[s.mean - low]) if low is not None else None
-        fig.add_trace(go.Scatter(x=[s.mean], y=[name], mode="markers", name=name, legendgroup=name,
+        fig.add_trace(go.Scatter(x=[s.mean], y=[label], mode="markers", name=label, legendgroup=label,
                                  marker=dict(color=GROUP_COLOURS.get(g.group, "#333"), size=13, symbol="diamond"),
                                  error_x=err, showlegend=False))
-        fig.add_trace(go.Scatter(x=g.values, y=[name] * len(g.values), mode="markers", legendgroup=name,
+        fig.add_trace(go.Scatter(x=g.values, y=[label] * len(g.values), mode="markers", legendgroup=label,
                                  marker=dict(color=GROUP_COLOURS.get(g.group, "#333"), size=6, opacity=0.5),
                                  showlegend=False, hovertemplate="seed run: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(title=name), yaxis=dict(autorange="reversed"),

@@ -84,3 +84,18 @@ def test_index_boxes_sit_below_their_summary(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert gap >= 0  # the "not evaluated yet" box overlapped the line above it by its padding
+
+
+def test_the_evaluation_figure_names_its_metric_and_cuts_its_intervals_at_one() -> None:
+    from sweeper.report.figures import evaluation_figure
+    from sweeper.report.write import load_report
+    from tests.report_tests.known import eval_study, params
+
+    storage = optuna.storages.InMemoryStorage()
+    known_study("known", storage)
+    eval_study("known", storage, {("baseline", 0): [0.99, 0.95], ("l2", 5): [0.97, 0.98]},
+               {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2)})
+    fig = evaluation_figure(load_report(storage, "known").evaluation, "known")
+    assert fig.layout.xaxis.title.text == "test accuracy"  # was the last configuration's name
+    ends = [t.x[0] + t.error_x.array[0] for t in fig.data if t.error_x and t.error_x.array]
+    assert ends and max(ends) == 1.0  # the baseline's t-interval (n = 2) runs to about 1.2
