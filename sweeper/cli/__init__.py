@@ -42,6 +42,23 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
     except KeyboardInterrupt:
         print("sweeper: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # Ctrl-C in the middle of an import (SciPy's, TensorFlow's) surfaces as the library's own
+        # error ("ImportError: initialization failed") raised from the KeyboardInterrupt.
+        if debug or not _interrupted(exc):
+            raise
+        print("sweeper: interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 # Commands whose process may start TensorFlow (its start-up lines are filtered: sweeper.cli.quiet).

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.cli.configs import configs_of, require_workers, settings_of
+from sweeper.cli.names import looks_like_task
 from sweeper.errors import ConfigError
 from sweeper.settings import Settings
 from sweeper.worker import collector
@@ -55,11 +56,29 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_named(settings: Settings, given: str) -> str:
+    """A study by its name or by the task reference it was launched from (sweeper.cli.names);
+    ``given`` as it is when there is no database yet (the command's own error says so)."""
+    from sweeper.cli.names import resolve_study
+    from sweeper.errors import NoStudyError
+    from sweeper.storage import open_storage
+
+    try:
+        storage = open_storage(settings, read_only=True)
+    except NoStudyError:
+        return given
+    try:
+        return resolve_study(storage, settings, given)
+    finally:
+        storage.engine.dispose()  # the command opens its own: hold no connection meanwhile
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from sweeper.worker.backend import default_threads
 
     settings = settings_of(args)
     require_workers(args.workers)
+    args.study = [_study_named(settings, name) if looks_like_task(name) else name for name in args.study]
     if args.gpus is not None and args.index is None:
         from sweeper.worker.supervisor import run_supervised
 
@@ -98,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
     pages = write_reports(storage, [name], Path(args.out))
     print(f"report: {pages[0]}")
+    _print_notes(storage, name)
     if config.design in ("curve", "adaptive"):
         _print_curve_verdicts(storage, name)
     if evaluation:
@@ -121,13 +141,27 @@ def _print_curve_verdicts(storage: object, name: str) -> None:
         print(family_note(curves))
 
 
+def _print_notes(storage: Any, name: str) -> None:
+    """What the page says before its figures (every trial diverged; a penalty type without any
+    result), also at the end of `sweeper run`."""
+    from sweeper.report.outcomes import study_notes
+    from sweeper.report.write import load_report
+
+    for note in study_notes(load_report(storage, name)):
+        print(f"note: {note}")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    from sweeper.cli.names import resolve_study
     from sweeper.study.status import collect, format_table
-    from sweeper.storage import open_storage
+    from sweeper.storage import open_storage, study_user_attrs
 
     settings = settings_of(args)
     storage = open_storage(settings, read_only=True)
-    rows = collect(storage, args.studies or None)
+    names = [resolve_study(storage, settings, n) for n in args.studies]
+    for name in names:
+        study_user_attrs(storage, name)  # an unknown name is an error naming the known ones
+    rows = collect(storage, names or None)
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
@@ -136,24 +170,27 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sweeper.cli.names import resolve_study
     from sweeper.report import write_reports
     from sweeper.storage import load_study, open_storage
 
     settings = settings_of(args)
     storage = open_storage(settings, read_only=True)
-    names = list(args.studies)
+    names = [resolve_study(storage, settings, n) for n in args.studies]
     for name in names:
         load_study(storage, name)
     if not names:
         names = _reportable(storage)
-    pages = write_reports(storage, names, Path(args.out), png=args.png)
+    pages = write_reports(storage, names, Path(args.out), png=args.png,
+                          skip=lambda line: print(line, file=sys.stderr))
     for page in pages:
         print(page)
     return 0
 
 
 def _reportable(storage: Any) -> list[str]:
-    """Every sweep (not an evaluation study) with a finished trial; the others are named."""
+    """Every sweep (not an evaluation study) with an ended trial (a failed or diverged one too: its
+    page says what happened); the others are named."""
     from optuna.trial import TrialState
 
     from sweeper.study.config import CONFIG_ATTR
@@ -163,13 +200,13 @@ def _reportable(storage: Any) -> list[str]:
         config = summary.user_attrs.get(CONFIG_ATTR)
         if config is None or config.get("kind") != "search":
             continue
-        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
         if states:
             names.append(summary.study_name)
         else:
-            print(f"skipped {summary.study_name}: no finished trials yet", file=sys.stderr)
+            print(f"skipped {summary.study_name}: no ended trials yet", file=sys.stderr)
     if not names:
-        raise ConfigError("no study in the database has finished trials yet: run `sweeper worker`, then report")
+        raise ConfigError("no study in the database has ended trials yet: run `sweeper worker`, then report")
     return names
 
 
@@ -182,6 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     require_workers(args.workers)
+    args.study = _study_named(settings, args.study)
     plan = prepare(settings, args.study, args.seeds)
     print(plan.describe())
     if args.no_run:

@@ -25,7 +25,7 @@ class Progress:
         self.every = every
         self.last: dict[str, tuple[str, float]] = {}
 
-    def tick(self) -> None:
+    def tick(self, *, final: bool = False) -> None:
         if self.then is not None and self._exists(self.then):
             self.studies.append(optuna.load_study(study_name=self.then, storage=self.storage))
             self.since[self.then] = time.monotonic()
@@ -35,13 +35,14 @@ class Progress:
             line = format_progress(status, time.monotonic() - self.since[study.study_name])
             key = line.split(" | elapsed")[0]
             last_key, last_time = self.last.get(study.study_name, ("", 0.0))
-            if key != last_key or time.monotonic() - last_time >= self.every:
+            # The closing line is printed unless the same line was just printed.
+            if key != last_key or (not final and time.monotonic() - last_time >= self.every):
                 print(line, file=sys.stdout, flush=True)
                 self.last[study.study_name] = (key, time.monotonic())
 
     def final(self) -> None:
-        self.last.clear()
-        self.tick()
+        """The closing state: printed unless it is the line printed last."""
+        self.tick(final=True)
 
     def _exists(self, name: str) -> bool:
         try:

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from sweeper.report.collect import ReportData
 from sweeper.report.curves import CurvePoint, ResponseCurves, response_curves
-from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS
+from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, bounds_of
 from sweeper.evaluation.stats import MeanCI
 
 DROPOUT_COLOUR = "#ff7f0e"
@@ -22,8 +22,9 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def _band(fig: go.Figure, points: list[CurvePoint], stat: str, name: str, colour: str, row: int, col: int,
-          legend: bool) -> None:
-    """Mean line with markers, and its interval as a filled band (collapsed where n < 2)."""
+          legend: bool, bounds: tuple[float, float] | None = None) -> None:
+    """Mean line with markers, and its interval as a filled band (collapsed where n < 2), cut at
+    ``bounds`` (those of a fraction such as accuracy: an interval past 1 says nothing more)."""
     cis: list[MeanCI | None] = [getattr(p, stat) for p in points]
     pts = [(p, ci) for p, ci in zip(points, cis) if ci is not None]
     if not pts:
@@ -31,6 +32,8 @@ def _band(fig: go.Figure, points: list[CurvePoint], stat: str, name: str, colour
     xs = [p.x for p, _ in pts]
     low = [ci.low if ci.low is not None else ci.mean for _, ci in pts]
     high = [ci.high if ci.high is not None else ci.mean for _, ci in pts]
+    if bounds is not None:
+        low, high = [max(bounds[0], v) for v in low], [min(bounds[1], v) for v in high]
     fig.add_trace(go.Scatter(x=xs, y=high, mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
                              legendgroup=name), row=row, col=col)
     fig.add_trace(go.Scatter(x=xs, y=low, mode="lines", line=dict(width=0), fill="tonexty",
@@ -58,15 +61,21 @@ def _dropped(fig: go.Figure, points: list[CurvePoint], name: str, colour: str, r
     ), row=row, col=col)
 
 
-def _reference(fig: go.Figure, ci: MeanCI | None, label: str, colour: str, dash: str, row: int, col: int,
-               position: str = "bottom left") -> None:
+def _reference(fig: go.Figure, ci: MeanCI | None, colour: str, dash: str, row: int, col: int,
+               bounds: tuple[float, float] | None = None) -> None:
+    """A baseline as a line with its band across a panel; named in the legend (``_legend_line``),
+    not on the panel, where its label would sit on the curves that start at the baseline."""
     if ci is None:
         return
     if ci.low is not None and ci.high is not None and ci.high > ci.low:
-        fig.add_hrect(y0=ci.low, y1=ci.high, fillcolor=colour, opacity=0.12, line_width=0, row=row, col=col)
-    fig.add_hline(y=ci.mean, line_dash=dash, line_color=colour, row=row, col=col,
-                  annotation_text=label, annotation_position=position, annotation_font_size=10,
-                  annotation_font_color=colour)
+        low, high = (ci.low, ci.high) if bounds is None else (max(bounds[0], ci.low), min(bounds[1], ci.high))
+        fig.add_hrect(y0=low, y1=high, fillcolor=colour, opacity=0.12, line_width=0, row=row, col=col)
+    fig.add_hline(y=ci.mean, line_dash=dash, line_color=colour, row=row, col=col)
+
+
+def _legend_line(fig: go.Figure, label: str, colour: str, dash: str) -> None:
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label, line=dict(color=colour, dash=dash),
+                             hoverinfo="skip"), row=1, col=1)
 
 
 def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.Figure:
@@ -78,25 +87,27 @@ def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.
         subplot_titles=[f"{o.on('validation')} vs λ (no dropout)", f"{o.on('validation')} vs dropout rate (no penalty)",
                         f"generalization gap ({gap}) vs λ", "generalization gap vs dropout rate"],
     )
+    bounds = bounds_of(o.metric)
     for penalty, points in curves.penalties.items():
         colour = PENALTY_COLOURS[penalty]
-        _band(fig, points, "value", PENALTY_LABELS[penalty], colour, 1, 1, True)
+        _band(fig, points, "value", PENALTY_LABELS[penalty], colour, 1, 1, True, bounds)
         _band(fig, points, "gap", PENALTY_LABELS[penalty], colour, 2, 1, False)
         _dropped(fig, points, PENALTY_LABELS[penalty], colour, 1, 1)
     _dropped(fig, curves.dropout, "dropout", DROPOUT_COLOUR, 1, 2)
     dropout = list(curves.dropout)
     if curves.baseline is not None and dropout:
         dropout = [curves.baseline, *dropout]  # rate 0 is the baseline
-    _band(fig, dropout, "value", "dropout", DROPOUT_COLOUR, 1, 2, True)
+    _band(fig, dropout, "value", "dropout", DROPOUT_COLOUR, 1, 2, True, bounds)
     _band(fig, dropout, "gap", "dropout", DROPOUT_COLOUR, 2, 2, False)
     base = curves.baseline
     if base is not None:
-        n = base.value.n
+        _legend_line(fig, f"unregularized, last epoch (n={base.value.n})", "#555555", "dash")
+        if curves.best_epoch is not None:
+            _legend_line(fig, "unregularized, best epoch (early stopping)", "#2ca02c", "dot")
         for col in (1, 2):
-            _reference(fig, base.value, f"unregularized, last epoch (n={n})", "#555555", "dash", 1, col)
-            _reference(fig, curves.best_epoch, "unregularized, best epoch (early stopping)", "#2ca02c", "dot", 1, col,
-                       position="top right")
-            _reference(fig, base.gap, "unregularized", "#555555", "dash", 2, col)
+            _reference(fig, base.value, "#555555", "dash", 1, col, bounds)
+            _reference(fig, curves.best_epoch, "#2ca02c", "dot", 1, col, bounds)
+            _reference(fig, base.gap, "#555555", "dash", 2, col)
     fig.update_xaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_xaxes(type="log", exponentformat="power", title_text="λ (log scale)", row=2, col=1)
     fig.update_xaxes(title_text="dropout rate", row=2, col=2)

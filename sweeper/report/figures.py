@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from sweeper.report.collect import ReportData
 from sweeper.study.points import GROUP_LABELS
 from sweeper.evaluation.results import EvaluationData
-from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, STATE_SYMBOLS
+from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, STATE_SYMBOLS, bounds_of
 from sweeper.report.series import (
     LambdaSeries,
     gap_vs_lambda,
@@ -55,7 +55,13 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
                 row=1, col=col,
             )
         fig.update_xaxes(type="log", exponentformat="power", title_text="λ (log)", row=1, col=col)
+    # Dropout is a rate in [0, 1): left alone, plotly draws -1 to 1 around points all at dropout 0
+    # (a curve study varies λ without dropout).
+    top = max([0.1, *(d for traces in maps.values() for t in traces for d in t.y)])
+    fig.update_yaxes(range=[-0.05 * top, 1.08 * top], row=1)
     fig.update_yaxes(title_text="dropout", row=1, col=1)
+    if data.design == "curve":
+        title += "<br><sup>a curve study varies λ at dropout 0; its dropout curve is in figure 1</sup>"
     fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=min(values), cmax=max(values),
                                                  colorbar=dict(title=o.log_key)), **LAYOUT)
     return fig
@@ -113,7 +119,9 @@ def learning_curves_figure(data: ReportData) -> go.Figure:
         for col, ys in ((1, c.val_value), (2, c.val_loss)):
             fig.add_trace(go.Scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=c.label,
                                      legendgroup=c.group, showlegend=col == 1, line=style), row=1, col=col)
-    fig.update_xaxes(title_text="epoch", dtick=1)
+    epochs = max(len(c.val_value) for c in curves)
+    # One tick per epoch up to 15 epochs; beyond, plotly's own whole-number ticks stay readable.
+    fig.update_xaxes(title_text="epoch", dtick=1 if epochs <= 15 else None, tickformat="d")
     fig.update_layout(title=title, **LAYOUT)
     return fig
 
@@ -163,16 +171,20 @@ def evaluation_figure(ev: EvaluationData | None, study: str) -> go.Figure:
     if ev is None or not any(g.values for g in ev.groups):
         return _empty(title, f"not evaluated yet: run `sweeper evaluate {study}`")
     fig = go.Figure()
+    bounds = bounds_of(ev.objective.metric)
     for g in ev.groups:
         if not g.values or g.summary is None:
             continue
         s = g.summary
-        name = g.describe() + (f" · trial {g.source_trial}" if g.source_trial is not None else "")
-        err = dict(type="data", symmetric=False, array=[s.high - s.mean], arrayminus=[s.mean - s.low]) if s.low is not None else None
-        fig.add_trace(go.Scatter(x=[s.mean], y=[name], mode="markers", name=name, legendgroup=name,
+        label = g.describe() + (f" · trial {g.source_trial}" if g.source_trial is not None else "")
+        low, high = s.low, s.high
+        if bounds is not None and low is not None and high is not None:
+            low, high = max(bounds[0], low), min(bounds[1], high)
+        err = dict(type="data", symmetric=False, array=[high - s.mean], arrayminus=[s.mean - low]) if low is not None else None
+        fig.add_trace(go.Scatter(x=[s.mean], y=[label], mode="markers", name=label, legendgroup=label,
                                  marker=dict(color=GROUP_COLOURS.get(g.group, "#333"), size=13, symbol="diamond"),
                                  error_x=err, showlegend=False))
-        fig.add_trace(go.Scatter(x=g.values, y=[name] * len(g.values), mode="markers", legendgroup=name,
+        fig.add_trace(go.Scatter(x=g.values, y=[label] * len(g.values), mode="markers", legendgroup=label,
                                  marker=dict(color=GROUP_COLOURS.get(g.group, "#333"), size=6, opacity=0.5),
                                  showlegend=False, hovertemplate="seed run: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(title=name), yaxis=dict(autorange="reversed"),

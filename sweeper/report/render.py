@@ -4,6 +4,7 @@ computation here beyond layout."""
 from __future__ import annotations
 
 import math
+import re
 
 import plotly.graph_objects as go
 
@@ -14,6 +15,13 @@ from sweeper.study.points import TrialPoint
 PENALTY_COLOURS = {"none": "#555555", "l1": "#d62728", "l2": "#1f77b4", "l1_l2": "#9467bd"}
 PENALTY_LABELS = {"none": "none", "l1": "L1", "l2": "L2", "l1_l2": "L1+L2"}
 STATE_SYMBOLS = {"complete": "circle", "pruned": "circle-open", "fail": "x-thin-open"}
+# Metrics that are fractions: their confidence bands are cut at 0 and 1, which no value passes.
+BOUNDED = re.compile(r"(^|_)(accuracy|auc|precision|recall|f1_score|fbeta_score|iou)$")
+
+
+def bounds_of(metric: str) -> tuple[float, float] | None:
+    """(0, 1) for a metric that is a fraction (accuracy, AUC, precision, recall, F1, IoU)."""
+    return (0.0, 1.0) if BOUNDED.search(metric) else None
 
 
 def accuracy_vs_lambda(data: ReportData) -> go.Figure:

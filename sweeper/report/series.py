@@ -172,8 +172,10 @@ def best_table(data: ReportData) -> list[BestRow]:
 
 
 def unfinished(data: ReportData) -> list[TrialPoint]:
-    """Failed, running and waiting trials, listed with their reason on the page."""
-    return [p for p in data.points if p.state in ("fail", "running", "waiting")]
+    """Failed, running and waiting trials, and pruned ones without a value (diverged before their
+    first epoch ended), listed with their reason on the page."""
+    return [p for p in data.points
+            if p.state in ("fail", "running", "waiting") or (p.state == "pruned" and p.value is None)]
 
 
 @dataclass(frozen=True)

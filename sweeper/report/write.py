@@ -4,6 +4,7 @@ it opens offline) plus an index page with each study's verdict."""
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sweeper.report.figures import (
 )
 from sweeper.report.curve_figure import curves_figure
 from sweeper.report.curves import family_note, response_curves
+from sweeper.report.outcomes import study_notes
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
 
@@ -66,17 +68,26 @@ def load_report(storage: optuna.storages.BaseStorage, name: str) -> ReportData:
     return collect_report(study, evaluation)
 
 
-def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: Path, *, png: bool = False) -> list[Path]:
+def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: Path, *, png: bool = False,
+                  skip: Callable[[str], None] | None = None) -> list[Path]:
+    """A page per study and the index of every page in ``out``. A study with no ended trial has no
+    page: ``ReportError``, or, given ``skip``, a note through it and the next study (a report of
+    many studies never fails whole because of one); ``ReportError`` when no study has a page."""
     datas: list[ReportData] = []
+    skipped: list[str] = []
     for name in names:
         data = load_report(storage, name)
-        if not data.finished:
+        if not any(p.state in ("complete", "pruned", "fail") for p in data.points):
             counts = data.counts()
-            raise ReportError(
-                f"study {name!r} has no finished trials yet ({counts['running']} running, "
-                f"{counts['fail']} failed): run `sweeper worker` and report again"
-            )
-        datas.append(data)
+            skipped.append(f"study {name!r} has no ended trials yet ({counts['running']} running, "
+                           f"{counts['waiting']} queued): run `sweeper worker` and report again")
+        else:
+            datas.append(data)
+    if skipped and (skip is None or not datas):
+        raise ReportError(skipped[0] if len(skipped) == 1 else
+                          f"none of the studies {', '.join(names)} has an ended trial yet: run `sweeper worker`, then report")
+    for why in skipped:
+        skip(f"skipped {why}")  # type: ignore[misc]
     if png:
         from sweeper.report.png import find_browser
 
@@ -87,7 +98,7 @@ def write_reports(storage: optuna.storages.BaseStorage, names: list[str], out: P
     if png:
         from sweeper.report.png import write_png
 
-        pages += [write_png(headline(d), out / f"{d.study}-headline.png") for d in datas]
+        pages += [write_png(headline(d), out / f"{d.study}-headline.png") for d in datas if d.finished]
     return pages
 
 
@@ -100,13 +111,31 @@ def counts_line(data: ReportData) -> str:
     )
 
 
+def notes_html(data: ReportData) -> list[str]:
+    notes = study_notes(data)
+    if not notes:
+        return []
+    return ["<div class='warning'>" + "".join(f"<p>{html.escape(n)}</p>" for n in notes) + "</div>"]
+
+
 def write_study_page(data: ReportData, out: Path) -> Path:
     sections = [
         f"<h1>{html.escape(data.study)}</h1>",
         f"<p>task <b>{html.escape(str(data.task))}</b> · {html.escape(counts_line(data))}</p>",
-        f"<p class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</p>",
-        *curve_verdicts_html(data),
+        *notes_html(data),
     ]
+    if data.finished:
+        sections += [f"<p class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</p>",
+                     *curve_verdicts_html(data), *_figures_html(data)]
+    sections.append("<h2>Trials without a result</h2>" if not data.finished else "<h2>10. Trials without a result</h2>")
+    sections.append(unfinished_table_html(data))
+    page = out / f"{data.study}.html"
+    page.write_text(_page(f"sweeper report: {data.study}", "".join(sections)), encoding="utf-8")
+    return page
+
+
+def _figures_html(data: ReportData) -> list[str]:
+    sections = []
     first = True
     for div_id, heading, build in FIGURES:
         fig = build(data)
@@ -121,10 +150,7 @@ def write_study_page(data: ReportData, out: Path) -> Path:
             sections.append(evaluation_table_html(data.evaluation, data.study))
         if div_id == "fig-importances":
             sections.append("<h2>9. Best configuration per penalty type</h2>" + best_table_html(data))
-    sections.append("<h2>10. Trials without a result</h2>" + unfinished_table_html(data))
-    page = out / f"{data.study}.html"
-    page.write_text(_page(f"sweeper report: {data.study}", "".join(sections)), encoding="utf-8")
-    return page
+    return sections
 
 
 def curve_verdicts_html(data: ReportData) -> list[str]:
@@ -153,14 +179,37 @@ def _point_name(group: str, x: float) -> str:
     return point_label((group, x))
 
 
+# What the index says of each page in the folder, kept beside the pages, so that reporting one
+# study keeps the other studies' entries (each as it was when its page was written).
+INDEX_ENTRIES = ".sweeper-index.json"
+
+
+def index_entry(data: ReportData) -> str:
+    """A study's item on the index page, as HTML."""
+    verdict_html = (f"<div class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</div>"
+                    if data.finished else "")
+    return (f'<a href="{html.escape(data.study)}.html">{html.escape(data.study)}</a> '
+            f"<span class='summary'>(task {html.escape(str(data.task))}; {html.escape(counts_line(data))})</span>"
+            + "".join(notes_html(data)) + verdict_html + "".join(curve_verdicts_html(data)))
+
+
 def write_index(datas: list[ReportData], out: Path) -> Path:
-    rows = "".join(
-        f'<li><a href="{html.escape(d.study)}.html">{html.escape(d.study)}</a> '
-        f"(task {html.escape(str(d.task))}; {html.escape(counts_line(d))})"
-        f"<br><span class='verdict'>{html.escape(verdict(d.evaluation, d.study))}</span>"
-        + "".join(curve_verdicts_html(d)) + "</li>"
-        for d in datas
-    )
+    """The index of every study page in ``out``: those written now, and those written before (their
+    entry as it was then; a page from an older sweeper gets a plain link)."""
+    store = out / INDEX_ENTRIES
+    try:
+        entries: dict[str, str] = json.loads(store.read_text(encoding="utf-8"))
+        if not isinstance(entries, dict):
+            entries = {}
+    except (OSError, ValueError):
+        entries = {}
+    entries.update({d.study: index_entry(d) for d in datas})
+    pages = {p.stem for p in out.glob("*.html") if p.name != "index.html"}
+    entries = {name: entry for name, entry in entries.items() if name in pages}
+    for name in pages - entries.keys():
+        entries[name] = f'<a href="{html.escape(name)}.html">{html.escape(name)}</a> <span class="summary">(a page written earlier)</span>'
+    store.write_text(json.dumps(entries, indent=1, sort_keys=True), encoding="utf-8")
+    rows = "".join(f"<li>{entries[name]}</li>" for name in sorted(entries))
     page = out / "index.html"
     page.write_text(_page("sweeper reports", f"<h1>sweeper reports</h1><ul>{rows}</ul>"), encoding="utf-8")
     return page
@@ -174,7 +223,9 @@ STYLE = (
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
     "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
     ".verdict{font-size:1.15em;background:#eef5ff;padding:0.6em 0.9em;border-left:4px solid #1f77b4}"
-    "li{margin-bottom:1em}.note{color:#555}"
+    "li{margin-bottom:1.5em}.note{color:#555}"
+    ".warning{background:#fff4e5;padding:0.4em 0.9em;border-left:4px solid #e67e22;margin:0.6em 0}"
+    "li .verdict,li .curve-verdicts,li .warning{display:block;margin-top:0.4em}"
 )
 
 

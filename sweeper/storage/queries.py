@@ -48,7 +48,14 @@ def study_user_attrs(storage: optuna.storages.RDBStorage, name: str) -> dict[str
 
 
 def _no_study(storage: optuna.storages.RDBStorage, name: str) -> NoStudyError:
-    known = ", ".join(study_names(storage)) or "none"
+    import difflib
+
+    names = study_names(storage)
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return NoStudyError(f"no study named {name!r} in {redact(storage.url)}: did you mean {close[0]!r}? "
+                            f"(studies: {', '.join(names)})")
+    known = ", ".join(names) or "none"
     return NoStudyError(
         f"no study named {name!r} in {redact(storage.url)} (studies: {known}): run `sweeper launch {name}` first"
     )

@@ -124,12 +124,30 @@ def stratified_split(
 
 
 def stratified_subsample(labels: np.ndarray, size: int | None, seed: int) -> np.ndarray:
-    """Indices of a stratified subsample of ``size`` items (all of them when size is None)."""
+    """Indices of a stratified subsample of exactly ``size`` items (all of them when size is None):
+    each class's share rounded by largest remainder, every class kept while ``size`` allows."""
+    labels = np.asarray(labels)
     n = len(labels)
     if size is None or size >= n:
         return np.arange(n)
-    _, chosen = stratified_split(labels, size / n, seed)
-    return np.sort(chosen)
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    exact = counts * size / n
+    quota = np.floor(exact).astype(int)
+    if size >= len(classes):
+        quota = np.maximum(quota, 1)
+    while quota.sum() > size:  # the minimum of one per class overshot: take from the largest
+        quota[np.argmax(quota)] -= 1
+    short = size - int(quota.sum())
+    room = counts - quota
+    for k in np.argsort(-(exact - quota), kind="stable"):
+        if short == 0:
+            break
+        if room[k] > 0:
+            quota[k] += 1
+            short -= 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(inverse == k))[:q] for k, q in enumerate(quota)]
+    return np.sort(np.concatenate(chosen))
 
 
 def _is_local(location: str) -> bool:

@@ -19,17 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sweeper.errors import TaskError
 from sweeper.settings import Settings
 from sweeper.study.space import Hyperparams, SearchSpace
 from sweeper.study.config import SweepConfig
 from sweeper.tasks.api import Task
-from sweeper.tasks.data import Splits, describe_inputs, length, take
+from sweeper.tasks.data import Splits, are_class_labels, describe_inputs, length, take
 from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
 
 EVAL_BATCHES = 4
 EPOCH_BATCHES = 8
+# A probe loss above this is unscaled inputs or targets, or a learning rate that is too high.
+HUGE_LOSS = 1e6
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     keras.utils.set_random_seed(config.seed)
     model = call(loaded, "build_model", lambda: checked_model(
         loaded.task.build_model(hp, splits, config.learning_rate), objective))
+    label_problem = labels_beyond_outputs(model, splits)
+    if label_problem:
+        raise TaskError(f"{loaded.where}: {label_problem}")
     batch = config.batch_size
     n_train = length(splits.y_train)
     step_times, loss = [], math.nan
@@ -89,6 +96,12 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
         if i:  # the first step traces and compiles the graph
             step_times.append(time.perf_counter() - began)
         loss = float(logs["loss"])
+    if not math.isfinite(loss):
+        raise TaskError(
+            f"{loaded.where}: the model built for {hp.describe()} reached a non-finite training loss "
+            f"({loss}) within {steps + 1} steps: every trial would diverge; lower the learning rate or "
+            "scale the inputs"
+        )
     n_val = min(length(splits.y_val), EVAL_BATCHES * batch)
     x_val, y_val = take(splits.x_val, slice(0, n_val)), take(splits.y_val, slice(0, n_val))
     one_x, one_y = take(x_val, slice(0, batch)), take(y_val, slice(0, batch))
@@ -125,6 +138,11 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
         )
     rates = [rate for _, rate in dropout_rates(model)]
     warnings = []
+    if loss > HUGE_LOSS:
+        warnings.append(
+            f"the training loss of {hp.describe()} is {loss:.3g} after {steps + 1} steps: unscaled inputs "
+            "or targets, or a learning rate that is too high, make such trials diverge; scale them first"
+        )
     if hp.dropout > 0 and not any(math.isclose(r, hp.dropout) for r in rates):
         warnings.append(
             f"no Dropout layer has the sampled rate {hp.dropout:g} (rates: {rates or 'no Dropout layers'}): "
@@ -135,6 +153,33 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
         warnings.append(f"kernels without the penalty: {', '.join(unpenalised)}")
     return ModelProbe(hp, int(model.count_params()), step, eval_s, overhead, loss, float(scores[objective.metric]),
                       len(penalised), len(weights), rates, warnings)
+
+
+def labels_beyond_outputs(model: Any, splits: Splits) -> str | None:
+    """Integer labels outside the output units of a single-output classifier (labels 5..14 for 10
+    units), which TensorFlow reports only as a graph execution error deep in its loss."""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 1:
+        return None
+    units = outputs[0].shape[-1]
+    if not isinstance(units, int) or units < 2:
+        return None
+    found = []
+    for y in (splits.y_train, splits.y_val, splits.y_test):
+        labels = np.asarray(y)
+        if labels.size and labels.dtype.kind in "biuf" and (labels.ndim == 1 or labels.shape[-1] == 1):
+            found.append(labels)
+    if not found:
+        return None
+    labels = np.concatenate([f.ravel() for f in found])
+    if not np.isfinite(labels).all() or not (labels == np.round(labels)).all():
+        return None
+    low, high = labels.min(), labels.max()
+    if high < units and low >= 0:
+        return None
+    return (f"labels run from {low:g} to {high:g} but the model has {units} output units (one per class "
+            f"0..{units - 1}): number the classes from 0, or give the last layer {int(high) + 1} units "
+            "(splits.num_classes)")
 
 
 def _fit_epoch_times(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, batch: int) -> list[float]:
@@ -186,7 +231,9 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
     for name, path in files.items():
         out(f"  file:  {name} ({path})")
     splits = load_splits(loaded, settings, config.data_request(), files)
-    out(f"data loaded in {time.perf_counter() - began:.1f} s" + (f", {splits.num_classes} classes" if splits.num_classes else ""))
+    kind = (f", {splits.num_classes} classes" if splits.num_classes else
+            ", a continuous target" if not are_class_labels(np.asarray(splits.y_train)) else "")
+    out(f"data loaded in {time.perf_counter() - began:.1f} s{kind}")
     for line in describe_inputs(splits):
         out(f"  {line}")
     if not task.uses_keras or type(task).build_model is Task.build_model:

@@ -80,6 +80,17 @@ def concat(a: Any, b: Any) -> Any:
     return list(a) + list(b)
 
 
+def non_finite(x: Any) -> int:
+    """How many NaN or infinite values a numeric input or label collection holds (texts: 0)."""
+    if isinstance(x, Mapping):
+        return sum(non_finite(v) for v in x.values())
+    if isinstance(x, tuple):
+        return sum(non_finite(v) for v in x)
+    if not hasattr(x, "dtype") or getattr(x.dtype, "kind", "") not in "fc":
+        return 0
+    return int(np.size(x) - np.count_nonzero(np.isfinite(np.asarray(x))))
+
+
 def shape_of(x: Any) -> str:
     """E.g. ``(1149, 64) float32``, ``1149 items`` or ``{a: (10, 3) float32, ...}``."""
     if isinstance(x, Mapping):
@@ -115,14 +126,18 @@ class Splits:
         request: DataRequest,
         *,
         test_fraction: float = 0.2,
-        stratify: bool = True,
+        stratify: bool | None = None,
         num_classes: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Splits:
         """Train / validation / test from one labelled set: ``test_fraction`` of it is the test
-        split and ``request.val_fraction`` of the rest validation, stratified by label (unless
-        ``stratify=False``, e.g. for a regression target) and shuffled with ``request.seed``; the
-        training split is then subsampled to ``request.train_size``."""
+        split and ``request.val_fraction`` of the rest validation, shuffled with ``request.seed``;
+        the training split is then subsampled to exactly ``request.train_size``.
+
+        Class labels are stratified (every split keeps the class proportions); a continuous
+        target (a regression: fractional values, or so many distinct values that most occur once)
+        is split at random. ``stratify`` overrides that guess: ``False`` for a random split of class
+        labels; ``True`` on a continuous target is an error."""
         from sweeper.tasks.archives import stratified_split, stratified_subsample
 
         if not 0 < test_fraction < 1:
@@ -131,6 +146,14 @@ class Splits:
         n = length(x)
         if len(labels) != n:
             raise TaskError(f"load_data has {n} inputs but {len(labels)} labels: give one label per input")
+        classes = are_class_labels(labels)
+        if stratify and not classes:
+            raise TaskError(
+                f"Splits.split(stratify=True) needs class labels, but y looks like a continuous target "
+                f"({_describe_target(labels)}): leave stratify out (a continuous target is split at random)"
+            )
+        if stratify is None:
+            stratify = classes
         if stratify:
             rest, test = stratified_split(labels, test_fraction, request.seed)
             train_pos, val_pos = stratified_split(labels[rest], request.val_fraction, request.seed + 1)
@@ -143,7 +166,7 @@ class Splits:
             val_pos, train_pos = np.arange(n_val), np.arange(n_val, len(rest))
             keep = np.arange(min(len(train_pos), request.train_size or len(train_pos)))
         train, val = rest[train_pos][keep], rest[val_pos]
-        if num_classes is None and stratify and np.issubdtype(labels.dtype, np.integer) and n:
+        if num_classes is None and classes and labels.dtype.kind in "biuf" and n:
             num_classes = int(labels.max()) + 1
         return cls(
             x_train=take(x, train), y_train=labels[train],
@@ -154,7 +177,7 @@ class Splits:
 
     def problems(self) -> list[str]:
         """What is wrong with these splits, as short phrases (empty when they are usable)."""
-        found = []
+        found, non_finite_in = [], []
         for split in ("train", "val", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             try:
@@ -166,6 +189,12 @@ class Splits:
                 found.append(f"the {_SPLIT_NAMES[split]} split has {n_x} inputs but {n_y} labels")
             elif n_x == 0 and split != "test":
                 found.append(f"the {_SPLIT_NAMES[split]} split is empty")
+            for name, values in ((f"x_{split}", x), (f"y_{split}", y)):
+                bad = non_finite(values)
+                if bad:
+                    non_finite_in.append(f"{name} ({bad})")
+        if non_finite_in:
+            found.append(f"NaN or infinite values in {', '.join(non_finite_in)}: drop or impute them in load_data")
         return found
 
     def for_evaluation(self) -> Splits:
@@ -187,6 +216,29 @@ class Splits:
 
 
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+# Above this share of samples whose value occurs only once, integer values are a quantity (a
+# count, a price in whole units), not classes: no class of one sample can be split.
+_SINGLETON_SHARE = 0.05
+
+
+def are_class_labels(labels: np.ndarray) -> bool:
+    """Whether ``labels`` look like classes (to stratify by) rather than a continuous target: one
+    label per sample, whole numbers (or strings, booleans), most values seen more than once."""
+    if labels.ndim != 1 or len(labels) == 0:
+        return labels.ndim == 1
+    if labels.dtype.kind == "f":
+        if not np.isfinite(labels).all() or not (labels == np.round(labels)).all():
+            return False
+    elif labels.dtype.kind not in "biuUSO":
+        return False
+    _, counts = np.unique(labels, return_counts=True)
+    return len(counts) <= len(labels) / 2 and (counts == 1).sum() <= _SINGLETON_SHARE * len(labels)
+
+
+def _describe_target(labels: np.ndarray) -> str:
+    if labels.ndim != 1:
+        return f"shape {labels.shape}"
+    return f"{len(np.unique(labels))} distinct values among {len(labels)} samples"
 
 
 def describe_inputs(splits: Splits) -> Sequence[str]:

@@ -17,6 +17,7 @@ fingerprint of the task's source, and a worker whose code differs refuses that s
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -118,6 +119,12 @@ def _find_file(given: str, search_path: Sequence[Path]) -> Path:
         if path.is_file():
             return path.resolve()
     where = ", ".join(str(p) for p in tried)
+    folder = (Path.cwd() / candidate).parent if not candidate.is_absolute() else candidate.parent
+    # Stems compared: the shared ".py" would make any two short names look alike.
+    nearby = {p.stem: p.name for p in folder.glob("*.py")} if folder.is_dir() else {}
+    close = difflib.get_close_matches(candidate.stem, list(nearby), n=1, cutoff=0.7)
+    if close:
+        raise TaskError(f"task file {given} not found: did you mean {Path(given).parent / nearby[close[0]]}?")
     raise TaskError(
         f"task file {given} not found (looked at {where}): check the path, or add its folder to SWEEPER_TASK_PATH"
     )
@@ -161,6 +168,9 @@ def _import_module(reference: str, module_name: str, origin: str) -> ModuleType:
     except (ImportError, ValueError):
         spec = None
     if spec is None:
+        close = difflib.get_close_matches(reference, [*BUILTIN, *_entry_points()], n=1)
+        if close:
+            raise TaskError(f"unknown task {reference!r}: did you mean {close[0]}? (`sweeper studies` lists the tasks)")
         raise TaskError(
             f"unknown task {reference!r}: not a built-in task ({', '.join(BUILTIN)}), an installed "
             f"entry point ({', '.join(_entry_points()) or 'none installed'}), a .py file or an importable "

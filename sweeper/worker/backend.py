@@ -32,6 +32,10 @@ def configure(threads: int | None) -> str:
     if backend == "tensorflow":
         import tensorflow as tf
 
+        if os.environ.get("SWEEPER_DEBUG", "") in ("", "0"):
+            # "N out of the last N calls to <function> triggered tf.function retracing": said for
+            # the short probe batches of `sweeper check`, noise to a user; --debug shows it.
+            tf.get_logger().setLevel("ERROR")
         gpus = tf.config.list_physical_devices("GPU")
         gpus_seen = len(gpus)
         try:

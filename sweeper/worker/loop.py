@@ -47,7 +47,10 @@ POLL_SECONDS = 2.0
 # A worker whose trials keep failing has a broken setup, not bad luck: stop instead of burning trials.
 MAX_CONSECUTIVE_FAILURES = 5
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Optuna logs a traceback for every failed trial (and for each worker stopped by Ctrl-C); the
+# worker prints one line per trial with its reason instead. --debug shows Optuna's warnings.
+optuna.logging.set_verbosity(
+    optuna.logging.WARNING if os.environ.get("SWEEPER_DEBUG", "") not in ("", "0") else optuna.logging.ERROR)
 
 
 class Worker:
@@ -275,7 +278,7 @@ class Worker:
                 raise TaskError(
                     f"{loaded.where} differs from the code study {name} was launched with (fingerprint "
                     f"{loaded.fingerprint}, launched {config.task_fingerprint}): deploy the launched "
-                    "version of the task to this machine"
+                    "version of the task to this machine, or launch the new code under a new --study-name"
                 )
             self._tasks[name] = loaded
             study, _ = self._studies[name]
@@ -311,6 +314,7 @@ class Worker:
         """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'. ``counts``
         were just read by the caller (stale when it then loaded data); the storage re-checks the
         budget when it creates the trial."""
+        self.stop.raise_if_received()  # stopped while loading data: claim nothing
         study, config = self._study(name)
         assert self.storage is not None and self.runner is not None
         outcome = TrialOutcome()

@@ -105,7 +105,7 @@ def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.Captur
     main(["launch", "cifar10", "--trials", "3"])
     capsys.readouterr()
     assert main(["report", "cifar10", "--out", "out"]) != 0
-    assert "has no finished trials" in _one_line_error(capsys)
+    assert "has no ended trials yet" in _one_line_error(capsys)
     assert main(["report", "nosuch", "--out", "out"]) != 0
     assert "no study named 'nosuch'" in _one_line_error(capsys)
 
@@ -130,3 +130,26 @@ def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, cap
     assert (tmp_path / "report" / "cifar10.html").stat().st_size > 100_000  # plotly.js embedded
     study = optuna.load_study(study_name="cifar10", storage=open_storage(Settings()))
     assert len(study.trials) == 3
+
+
+def test_a_study_is_named_by_its_task_file_too_and_typos_get_a_suggestion(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sweeper evaluate diabetes.py` said "no study named 'diabetes.py' ... run `sweeper launch
+    diabetes.py` first" where `run` and `check` take the file (issue #20, item 6)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_task.py").write_text(
+        (Path(__file__).resolve().parents[1] / "support" / "sleep_task.py").read_text().replace('name = "sleep"', 'name = "mine"'))
+    assert main(["launch", "my_task.py", "--trials", "2"]) == 0
+    capsys.readouterr()
+    assert main(["status", "my_task.py", "--json"]) == 0
+    assert [row["study"] for row in json.loads(capsys.readouterr().out)] == ["mine"]
+    assert main(["evaluate", "my_task.py", "--no-run"]) == 5
+    assert "study 'mine' has no complete trials to evaluate yet" in _one_line_error(capsys)
+    assert main(["report", "./my_task.py", "--out", "out"]) == 7
+    assert "study 'mine' has no ended trials yet" in _one_line_error(capsys)
+    assert main(["status", "mien"]) == 5
+    assert "no study named 'mien'" in (err := _one_line_error(capsys)) and "did you mean 'mine'?" in err
+    assert main(["check", "my_tsk.py"]) == 2
+    assert "task file my_tsk.py not found: did you mean my_task.py?" in _one_line_error(capsys)
+    assert main(["run", "cifr10"]) == 2
+    assert "unknown task 'cifr10': did you mean cifar10?" in _one_line_error(capsys)

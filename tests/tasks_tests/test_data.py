@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sweeper.tasks import DataRequest, Splits
+from sweeper.errors import TaskError
 from sweeper.tasks.data import length, take
 
 
@@ -57,3 +58,50 @@ def test_problems_name_the_split() -> None:
     assert "is not a sequence of samples" in Splits(3, np.zeros(3), x, np.zeros(10), x, np.zeros(10)).problems()[0]
     with pytest.raises(Exception, match="120 inputs but 119 labels"):
         Splits.split(np.zeros((120, 2)), np.zeros(119, dtype=int), DataRequest())
+
+
+def test_a_continuous_target_is_split_as_asked_without_the_keyword() -> None:
+    """scikit-learn's diabetes progression: 442 samples, a float target (and as whole numbers)."""
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    for target in (y, y.astype(int)):
+        splits = Splits.split(x, target, DataRequest(val_fraction=0.2, seed=0))
+        # 20% test, 20% of the rest validation, as for class labels: not 29% test (stratifying by
+        # every distinct value held out one of each pair), and not "347 classes".
+        assert splits.sizes() == {"train": 283, "validation": 71, "test": 88}
+        assert splits.num_classes is None
+        assert abs(splits.y_test.mean() - splits.y_train.mean()) < 10  # the old split: 148.9 vs 158.3
+    with pytest.raises(TaskError, match=r"stratify=True\) needs class labels.*214 distinct values among 442 samples"):
+        Splits.split(x, y, DataRequest(), stratify=True)
+
+
+def test_class_labels_stay_stratified_also_as_floats() -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    splits = Splits.split(x, y.astype("float32"), DataRequest(seed=0))  # a sigmoid output's labels
+    assert splits.num_classes == 2
+    shares = [float(np.mean(part)) for part in (splits.y_train, splits.y_val, splits.y_test)]
+    assert max(shares) - min(shares) < 0.01
+
+
+def test_train_size_is_exact() -> None:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    splits = Splits.split(x, y, DataRequest(train_size=400, seed=0))
+    assert splits.sizes()["train"] == 400  # was 402: each class's share rounded up on its own
+    assert np.bincount(splits.y_train).min() >= 38
+
+
+def test_non_finite_inputs_and_labels_are_named() -> None:
+    x = np.ones((20, 3), dtype="float32")
+    x[2, 1] = np.nan
+    x[5, 0] = np.inf
+    y = np.zeros(20)
+    y_val = np.array([0.0, np.nan, 1.0])
+    problems = Splits(x, y, np.zeros((3, 3)), y_val, np.zeros((2, 3)), y[:2]).problems()
+    assert problems == ["NaN or infinite values in x_train (2), y_val (1): drop or impute them in load_data"]
+    assert Splits({"a": x}, y, {"a": np.zeros((3, 3))}, y[:3], {"a": np.zeros((2, 3))}, y[:2]).problems() == [
+        "NaN or infinite values in x_train (2): drop or impute them in load_data"]

@@ -226,3 +226,14 @@ def test_a_worker_refuses_a_study_launched_with_other_task_code(tmp_path: Path) 
     with pytest.raises(ConfigError, match=r"my_task.py differs from the code study mine was launched with \(fingerprint"):
         _run(settings)
     assert [t.state for t in _study(settings, "mine").trials] == [TrialState.WAITING]
+
+
+def test_a_worker_stopped_while_loading_data_claims_no_trial(tmp_path: Path) -> None:
+    """Ctrl-C arrives while the worker loads its data: it used to claim a trial anyway and fail it
+    at once ("worker stopped by SIGINT"); now it stops with nothing claimed."""
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "s", SweepConfig.for_task("tests.support.interrupt_task", budget=2, pruner="none"))
+    code, lines = _run(settings)
+    assert code == 130, lines
+    study = _study(settings, "s")
+    assert [t.state for t in study.get_trials()] == [TrialState.WAITING], lines  # the queued baseline, untouched
