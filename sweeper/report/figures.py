@@ -60,8 +60,8 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
     top = max([0.1, *(d for traces in maps.values() for t in traces for d in t.y)])
     fig.update_yaxes(range=[-0.05 * top, 1.08 * top], row=1)
     fig.update_yaxes(title_text="dropout", row=1, col=1)
-    if data.design == "curve":
-        title += "<br><sup>a curve study varies λ at dropout 0; its dropout curve is in figure 1</sup>"
+    if data.design in ("curve", "adaptive"):
+        title += "<br><sup>a planned study varies λ at dropout 0; its dropout curve is in figure 1</sup>"
     fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=min(values), cmax=max(values),
                                                  colorbar=dict(title=o.log_key)), **LAYOUT)
     return fig

@@ -52,7 +52,7 @@ def test_a_curve_study_s_lambda_dropout_map_has_a_dropout_axis() -> None:
     fig = lambda_dropout_figure(collect_report(curve_study()))
     low, high = fig.layout.yaxis.range
     assert -0.01 < low < 0 and 0.1 <= high < 0.2  # was -1 to 1 around points all at dropout 0
-    assert "a curve study varies λ at dropout 0" in fig.layout.title.text
+    assert "a planned study varies λ at dropout 0" in fig.layout.title.text
 
 
 def test_sixty_epochs_get_a_readable_axis() -> None:
