@@ -189,16 +189,23 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
         d = g.vs_baseline
         assert d is not None and d.low is not None and d.high is not None
         p = f", paired t-test p = {d.p_value:.2g}" if d.p_value is not None else ""
-        by = f"by {ev.amount(d.diff)} {what}" if ev.objective.in_points else f"({what} {ev.amount(d.diff, unit=False)})"
-        return (f"{g.describe()} beats the unregularized baseline {by} "
-                f"({interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
+        if ev.objective.in_points:
+            by, lower = f" by {ev.amount(d.diff)} {what}", ""
+        else:  # a minimized error, named with its sign: "test mae -1.93", lower is better
+            by, lower = f": {what} {ev.amount(d.diff, unit=False)}", "lower is better; "
+        return (f"{g.describe()} beats the unregularized baseline{by} "
+                f"({lower}{interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
     g = max(compared, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
     d = g.vs_baseline
     assert d is not None and d.low is not None and d.high is not None
     losers = [x for x in compared if x.vs_baseline.significant and ev.gain(x.vs_baseline) < 0]  # type: ignore[union-attr,arg-type]
-    worse = "".join(
-        f"; {x.label} is worse by {ev.amount(x.vs_baseline.diff)} ({interval(x.vs_baseline)})"  # type: ignore[union-attr,arg-type]
-        for x in losers
-    )
+    def worse_by(x: GroupResult) -> str:
+        d = x.vs_baseline
+        assert d is not None
+        if ev.objective.in_points:
+            return f"is worse by {ev.amount(d.diff)}"
+        return f"is worse: {what} {ev.amount(d.diff, unit=False)}"
+
+    worse = "".join(f"; {x.label} {worse_by(x)} ({interval(x.vs_baseline)})" for x in losers)  # type: ignore[arg-type]
     closest = "" if g in losers else f" (closest: {g.describe()}, {ev.amount(d.diff)}, {interval(d)})"
     return f"no penalty type beats the unregularized baseline beyond noise{closest}{worse}{pending}"

@@ -112,3 +112,22 @@ def test_pending_runs_are_counted_and_a_changed_best_keeps_its_own_row() -> None
     l2_rows = [g for g in ev.groups if g.group == "l2"]
     assert [(g.source_trial, len(g.values), g.pending, g.other) for g in l2_rows] == [(5, 2, 0, 0), (9, 0, 1, 1)]
     assert ev.pending == 1 and ev.verdict().endswith("(1 evaluation run still pending)")
+
+
+def test_a_minimized_error_is_named_with_its_sign() -> None:
+    from sweeper.evaluation.results import Run, summarize
+    from sweeper.tasks.api import Objective
+
+    rows = {"baseline": ([50.0, 52.0, 51.0, 49.5], params("none")),
+            "l2": ([48.0, 49.8, 49.1, 47.9], params("l2", 1e-3)),
+            "l1": ([52.5, 54.0, 53.5, 51.5], params("l1", 1e-4))}
+    runs = [Run(10 * i + s, "complete", g, None, s, p, v)
+            for i, (g, (values, p)) in enumerate(rows.items()) for s, v in enumerate(values)]
+    text = summarize("diabetes", runs, Objective("mae", "minimize")).verdict()
+    # L2 lowers the error on every seed by 2.0, 2.2, 1.9, 1.6: -1.925 on average.
+    assert text.startswith("L2 (λ ≈ 1e-3, dropout 0) beats the unregularized baseline: test mae -1.93 "
+                           "(lower is better; 95% simultaneous CI -2.45 to -1.4"), text
+    # Without a winner the losers are named, with the sign of the error: L1 adds 2.5, 2.0, 2.5, 2.0.
+    text = summarize("diabetes", [r for r in runs if r.group != "l2"], Objective("mae", "minimize")).verdict()
+    assert text.startswith("no penalty type beats the unregularized baseline beyond noise; "
+                           "L1 is worse: test mae +2.25 (95% CI"), text
