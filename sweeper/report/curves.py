@@ -68,6 +68,7 @@ class ResponseCurves:
     family: Family | None = None
     margin: float | None = None
     stage: str | None = None  # an adaptive study's race: bracket | screen | confirm | done
+    race_text: str = ""  # where the race stands, in words (``RacePlan.describe``)
 
     @property
     def early_stopping_gain(self) -> float | None:
@@ -109,14 +110,17 @@ def response_curves(data: ReportData) -> ResponseCurves:
         for g in groups:
             decisions.setdefault(g, GroupVerdict(g, "too few", None, scope="finalist"))
         family, stage = race.family, race.stage
+        race_text = race.describe(int((data.config or {}).get("repeats", 1)))
     else:
         diverged = _diverged(data)
         decisions, family = _fixed_decisions(groups, baseline, margin, objective, diverged, _looks(data),
                                              _planned_points(data))
-        stage = None
-    curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage)
+        stage, race_text = None, ""
+    curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage,
+                            race_text)
     verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
-    return ResponseCurves(objective, penalties, dropout, baseline, best_epoch, verdicts, decisions, family, margin, stage)
+    return ResponseCurves(objective, penalties, dropout, baseline, best_epoch, verdicts, decisions, family, margin, stage,
+                          race_text)
 
 
 def _race(data: ReportData):  # type: ignore[no-untyped-def]

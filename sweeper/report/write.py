@@ -164,8 +164,8 @@ def curve_verdicts_html(data: ReportData) -> list[str]:
     source = "the response curves" if data.design == "curve" else "the race (each type's finalist on fresh seeds)"
     dropped = [f"{html.escape(_point_name(g, p.x))}: {html.escape(p.dropped)}"
                for g, pts in [*curves.penalties.items(), ("dropout", curves.dropout)] for p in pts if p.dropped]
-    stage = (f"<p class='note'>Race: {html.escape(curves.stage)}" + (" (verdicts may still change)" if curves.stage != "done" else "")
-             + "</p>") if curves.stage else ""
+    stage = (f"<p class='note'>Race: {html.escape(curves.race_text)}"
+             + (" (verdicts may still change)" if curves.stage != "done" else "") + "</p>") if curves.stage else ""
     left = (f"<details><summary>{len(dropped)} point(s) left out of the race, and why</summary><ul>"
             + "".join(f"<li>{d}</li>" for d in dropped) + "</ul></details>") if dropped else ""
     return [f"<div class='curve-verdicts'><b>From {source} ({html.escape(data.objective.on('validation'))}, "
