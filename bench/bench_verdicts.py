@@ -139,7 +139,7 @@ class Tally:
     covered: int = 0  # quoted intervals holding their point's true gain
     quoted: int = 0
     all_covered: int = 0  # studies where every interval printed holds its true gain
-    bias: float = 0.0  # reported minus true gain of L2's quoted point when it is said to help
+    bias: float = 0.0  # reported minus true gain of L2's quoted point, whatever its verdict
     biased: int = 0
     trials: int = 0
 
@@ -193,11 +193,12 @@ def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, t
         if q.gain.low is not None:
             tally.quoted += 1
             tally.covered += _holds(q, true)
-        if group == "l2" and v.outcome == HELPS:
+        if group == "l2" and math.isfinite(q.gain.diff):
+            # The winner's curse: the quoted point is the best-looking one; is its effect inflated?
             tally.bias += q.gain.diff - true
             tally.biased += 1
-            if all(gain(group, x) > 0 for x in v.helps_at):
-                tally.found += 1
+        if group == "l2" and v.outcome == HELPS and all(gain(group, x) > 0 for x in v.helps_at):
+            tally.found += 1
     tally.false_helps += false_helps
     tally.false_hurts += false_hurts
     tally.false_any += false_helps or false_hurts or false_other
@@ -248,8 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     print("F-helps/F-hurts: studies with a false 'helps'/'hurts' (at a point, or the quoted point against early "
           "stopping); any false: also a 'no difference/no gain' that a point's truth contradicts; power: L2 said "
           "to help, only where it does; cover: the quoted point's interval holds its true gain; allcov: studies "
-          "where every printed interval holds; bias: reported minus true gain of L2's point when it is said to "
-          "help (winner's curse); trials: per study")
+          "where every printed interval holds; bias: reported minus true gain of the point quoted for L2, "
+          "whatever its verdict (the winner's curse); trials: per study")
     print(HEADER)
     designs = []
     for spec in args.fixed:
