@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,19 +46,15 @@ from sweeper.report.curves import response_curves  # noqa: E402
 from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
 from sweeper.study.design import CurveRun, curve_runs  # noqa: E402
 from sweeper.study.points import collect_points  # noqa: E402
-from sweeper.study.space import PENALTIES, SearchSpace  # noqa: E402
+from sweeper.study.space import SearchSpace  # noqa: E402
 from sweeper.tasks.api import Objective  # noqa: E402
+from tests.report_tests.known import DISTRIBUTIONS  # noqa: E402
 
 BASE = 0.50
 SPACE = SearchSpace()
 OBJECTIVE = Objective()
 MARGIN = 0.01
-DISTS = {
-    "penalty": CategoricalDistribution(list(PENALTIES)),
-    "lambda": FloatDistribution(1e-6, 1e-1, log=True),
-    "l1_ratio": FloatDistribution(0.05, 0.95),
-    "dropout": FloatDistribution(0.0, 0.6),
-}
+DISTS = DISTRIBUTIONS  # the search space's distributions, as the report tests store them
 COLLAPSE_AT = {"l1": 1e-2, "l2": 1e-1, "l1_l2": 1e-2}
 BUMP = (1e-3, 1e-2)  # L2's plateau
 
