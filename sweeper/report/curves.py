@@ -243,7 +243,9 @@ def interval_text(objective: Objective, c: Comparison, label: str) -> str:
 
 
 def _x(group: str, x: float) -> str:
-    return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e") if group != "dropout" else f"{x:g}"
+    from sweeper.study.adaptive import short_lambda
+
+    return short_lambda(x) if group != "dropout" else f"{x:g}"
 
 
 def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) -> str:

@@ -253,7 +253,13 @@ def point_label(point: Point) -> str:
         return f"dropout {x:g}"
     if group == "baseline":
         return "baseline"
-    return f"{GROUP_LABELS[group]} λ ≈ {x:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    return f"{GROUP_LABELS[group]} λ ≈ {short_lambda(x)}"
+
+
+def short_lambda(x: float) -> str:
+    """``1e-4``, ``1.5e-4``: two significant digits at most, since window points fall between
+    the decades."""
+    return f"{x:.1e}".replace(".0e", "e").replace("e-0", "e-").replace("e+0", "e")
 
 
 def bracket_runs(space: SearchSpace, points: int, base_seed: int) -> list[CurveRun]:
