@@ -146,12 +146,17 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         study, created = _open_eval_study(storage, name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
         todo = [r for r in runs if r.key() not in have]
+        # Each evaluate that adds seeds to a finished evaluation is one more look at the test
+        # split: its verdicts spend α over the looks (sweeper.evaluation.results).
+        before = study.user_attrs.get(CONFIG_ATTR)
+        looks = 1 if created or not before else int(before.get("looks", 1)) + (1 if todo else 0)
         for run in todo:
             study.enqueue_trial(run.params, user_attrs=run.user_attrs())
         counts = count_trials(study)
         budget = max(1, counts.finished + counts.running + counts.waiting)
         eval_config = dataclasses.replace(config, kind="evaluate", parent=study_name, pruner="none", budget=budget,
-                                          design="search", points=0, repeats=1, evaluate_seeds=0)
+                                          design="search", points=0, repeats=1, rounds=0, evaluate_seeds=0,
+                                          looks=looks)
         # Written last (as in launch): workers take a study only once its config is present, and
         # re-read the budget from it whenever they load the study.
         study.set_user_attr(CONFIG_ATTR, eval_config.to_attrs())

@@ -17,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
+from sweeper.evaluation.verdicts import Family
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.tasks.api import Objective
 
@@ -75,6 +76,7 @@ class EvaluationData:
     level: float = LEVEL  # family-wise, over every comparison with the baseline
     objective: Objective = Objective()
     compared: int = 0  # comparisons in the family
+    pair_level: float = LEVEL  # the level of each comparison's interval
 
     def gain(self, d: Difference) -> float:
         """How much better than the baseline (positive: better, whatever the direction)."""
@@ -115,7 +117,7 @@ def _run(t: FrozenTrial) -> Run:
     )
 
 
-def summarize(study_name: str, runs: list[Run], objective: Objective = Objective()) -> EvaluationData:
+def summarize(study_name: str, runs: list[Run], objective: Objective = Objective(), looks: int = 1) -> EvaluationData:
     """Group runs by (group, configuration); a group whose best configuration changed between two
     ``sweeper evaluate`` calls keeps one row per configuration."""
     keyed: dict[tuple[str, object], list[Run]] = {}
@@ -131,7 +133,9 @@ def summarize(study_name: str, runs: list[Run], objective: Objective = Objective
     base_seeds = by_seed(base_runs)
     compared = sum(1 for (g, _), rs in keyed.items()
                    if g != "baseline" and len(set(by_seed(rs)) & set(base_seeds)) >= 2)
-    pair_level = 1 - (1 - LEVEL) / max(1, compared)
+    # Bonferroni over the types, and α spent over the looks: a later `evaluate --seeds` with more
+    # seeds is a second look at the same test split (6α/(π² k²) at look k; 3.04% at the first).
+    pair_level = Family(max(1, compared), looks=None, alpha=1 - LEVEL).level(looks)
     groups = []
     order = {g: i for i, g in enumerate(GROUPS)}
     for (group, _), rs in sorted(keyed.items(), key=lambda kv: (order.get(kv[0][0], 99), min(r.number for r in kv[1]))):
@@ -149,13 +153,14 @@ def summarize(study_name: str, runs: list[Run], objective: Objective = Objective
                 vs_baseline=paired(by_seed(rs), base_seeds, pair_level) if group != "baseline" else None,
             )
         )
-    return EvaluationData(study_name, runs, groups, objective=objective, compared=compared)
+    return EvaluationData(study_name, runs, groups, objective=objective, compared=compared, pair_level=pair_level)
 
 
 def collect_evaluation(study: optuna.Study) -> EvaluationData:
     runs = [_run(t) for t in study.get_trials(deepcopy=False) if "eval_seed" in t.user_attrs]
-    objective = Objective.from_dict(study.user_attrs.get(CONFIG_ATTR, {}).get("objective"))
-    return summarize(study.study_name, runs, objective)
+    config = study.user_attrs.get(CONFIG_ATTR, {})
+    objective = Objective.from_dict(config.get("objective"))
+    return summarize(study.study_name, runs, objective, int(config.get("looks", 1) or 1))
 
 
 def short_e(x: float) -> str:
@@ -188,7 +193,7 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
         g = max(winners, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
         d = g.vs_baseline
         assert d is not None and d.low is not None and d.high is not None
-        p = f", paired t-test p = {d.p_value:.2g}" if d.p_value is not None else ""
+        p = ""  # the interval is the test (an unadjusted p would overstate it); the table lists p
         if ev.objective.in_points:
             by, lower = f" by {ev.amount(d.diff)} {what}", ""
         else:  # a minimized error, named with its sign: "test mae -1.93", lower is better

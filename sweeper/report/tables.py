@@ -60,9 +60,9 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
                 f"Δ vs baseline ({delta})", f"Δ {diff_pct} ({delta})", "p"], rows)
         + f"<p class='note'>Each configuration re-trained on train + validation with the same seeds and scored on "
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "
-        f"({ev.compared} comparison{'s' if ev.compared != 1 else ''}: each Δ interval at "
-        f"{100 * (1 - (1 - ev.level) / max(1, ev.compared)):.4g}%, so that all hold at once with "
-        f"{int(ev.level * 100)}% probability); p unadjusted.</p>"
+        f"({ev.compared} comparison{'s' if ev.compared != 1 else ''}, and α spent over the looks at the test "
+        f"split, each later <code>evaluate --seeds</code> one more: every Δ interval at {100 * ev.pair_level:.4g}%, "
+        f"so that all hold at once with {int(ev.level * 100)}% probability); p unadjusted.</p>"
     )
 
 

@@ -38,22 +38,23 @@ def test_a_clear_winner_is_named_with_its_interval_and_test() -> None:
     assert l2.vs_baseline.significant and l2.vs_baseline.p_value < 0.01
     assert not ev.groups[1].vs_baseline.significant
     # By hand, paired by seed: differences 0.030, 0.030, 0.015, 0.023, 0.027 have mean 0.025 and
-    # sd 0.0062849 (variance 158e-6 / 4), se 0.0028107 over df = 4. Two types are compared (L1,
-    # L2), so each interval is at 1 - 0.05/2 = 97.5%: t(0.9875, 4) = 3.4954 (tables: 3.495), and
-    # the interval is 0.025 -+ 0.009825: +1.5 to +3.5 pp; t = 8.89, p = 0.00088.
-    assert l2.vs_baseline.df == 4
-    assert (l2.vs_baseline.low, l2.vs_baseline.high) == pytest.approx((0.015175, 0.034825), abs=2e-6)
-    assert ev.compared == 2
+    # sd 0.0062849 (variance 158e-6 / 4), se 0.0028107 over df = 4; t = 8.89, p = 0.00088. Two
+    # types are compared (L1, L2), at the first look at the test split, which spends
+    # 6 * 5% / pi^2 = 3.04% of the 5%: each interval at 1 - 0.0304/2 = 98.48%, t(0.9924, 4) =
+    # 4.072, and the interval is 0.025 -+ 0.011445: +1.4 to +3.6 pp.
+    assert l2.vs_baseline.df == 4 and l2.vs_baseline.p_value == pytest.approx(0.00088, abs=1e-5)
+    assert (l2.vs_baseline.low, l2.vs_baseline.high) == pytest.approx((0.013555, 0.036445), abs=2e-6)
+    assert ev.compared == 2 and ev.pair_level == pytest.approx(0.98480, abs=1e-5)
     assert re.fullmatch(
         r"L2 \(λ ≈ 3e-4, dropout 0\.2\) beats the unregularized baseline by \+2\.5 pp test accuracy "
-        r"\(95% simultaneous CI \+1\.5 to \+3\.5, paired t-test p = 0\.00088, 5 vs 5 seeds\)", ev.verdict()), ev.verdict()
+        r"\(95% simultaneous CI \+1\.4 to \+3\.6, 5 vs 5 seeds\)", ev.verdict()), ev.verdict()
 
 
 def test_an_unadjusted_welch_winner_is_not_a_winner_after_pairing_and_correction() -> None:
     # Three types against the baseline, 3 seeds each. L1's seeds sit 2.0, 2.5 and 1.5 pp above
     # the baseline's (se 0.2887 pp): its own paired 95% interval (t(0.975, 2) = 4.303: +0.8 to
-    # +3.2 pp) clears zero, but not the 98.33% interval that three comparisons need
-    # (t(0.99167, 2) = 7.65: -0.2 to +4.2).
+    # +3.2 pp) clears zero, but not the 98.99% interval that three comparisons at the first look
+    # need (1 - 0.0304/3; t(0.99493, 2) = 9.859: -0.8 to +4.8).
     ev, _ = _evaluation({
         ("baseline", 0): [0.600, 0.610, 0.620],
         ("l1", 4): [0.620, 0.635, 0.635],
@@ -66,7 +67,7 @@ def test_an_unadjusted_welch_winner_is_not_a_winner_after_pairing_and_correction
     alone = paired({0: 0.620, 1: 0.635, 2: 0.635}, {0: 0.600, 1: 0.610, 2: 0.620}, 0.95)
     assert alone is not None and alone.significant  # the unadjusted rule would say "beats"
     assert not l1.vs_baseline.significant
-    assert (l1.vs_baseline.low, l1.vs_baseline.high) == pytest.approx((-0.0021, 0.0421), abs=1e-3)
+    assert (l1.vs_baseline.low, l1.vs_baseline.high) == pytest.approx((-0.00846, 0.04846), abs=1e-4)
     assert ev.verdict().startswith("no penalty type beats the unregularized baseline beyond noise")
 
 
@@ -78,14 +79,15 @@ def test_noise_only_says_so_and_names_the_closest() -> None:
     })
     text = ev.verdict()
     # Paired by seed: dropout's differences -0.01, +0.02, +0.01 have mean +0.67 pp, sd 0.015275,
-    # se 0.0088192; two types compared, so t(0.9875, 2) = 6.2053: +0.7 -+ 5.5 pp.
+    # se 0.0088192; two types compared at the first look, t(0.9924, 2) = 8.019: +0.7 -+ 7.1 pp.
     assert text.startswith("no penalty type beats the unregularized baseline beyond noise (closest: dropout only "
-                           "(dropout 0.3), +0.7 pp, 95% simultaneous CI -4.8 to +6.1)")
+                           "(dropout 0.3), +0.7 pp, 95% simultaneous CI -6.4 to +7.7)")
     assert "is worse" not in text
     ev, _ = _evaluation({("baseline", 0): [0.60, 0.62, 0.61], ("l1_l2", 7): [0.50, 0.51, 0.52]})
-    # One type compared: differences -0.10, -0.11, -0.09, se 0.005774, t(0.975, 2) = 4.3027.
+    # One type compared: differences -0.10, -0.11, -0.09, se 0.005774; at the first look
+    # 1 - 0.0304 = 96.96%, t(0.9848, 2) = 5.604: -10.0 -+ 3.2 pp.
     assert ev.verdict() == ("no penalty type beats the unregularized baseline beyond noise; "
-                            "L1+L2 is worse by -10.0 pp (95% CI -12.5 to -7.5)")
+                            "L1+L2 is worse by -10.0 pp (95% CI -13.2 to -6.8)")
 
 
 def test_not_evaluated_and_too_few_seeds() -> None:
@@ -126,7 +128,7 @@ def test_a_minimized_error_is_named_with_its_sign() -> None:
     text = summarize("diabetes", runs, Objective("mae", "minimize")).verdict()
     # L2 lowers the error on every seed by 2.0, 2.2, 1.9, 1.6: -1.925 on average.
     assert text.startswith("L2 (λ ≈ 1e-3, dropout 0) beats the unregularized baseline: test mae -1.93 "
-                           "(lower is better; 95% simultaneous CI -2.45 to -1.4"), text
+                           "(lower is better; 95% simultaneous CI -2.55 to -1.3, 4 vs 4 seeds)"), text
     # Without a winner the losers are named, with the sign of the error: L1 adds 2.5, 2.0, 2.5, 2.0.
     text = summarize("diabetes", [r for r in runs if r.group != "l2"], Objective("mae", "minimize")).verdict()
     assert text.startswith("no penalty type beats the unregularized baseline beyond noise; "

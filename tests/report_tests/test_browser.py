@@ -43,7 +43,7 @@ def test_pages_render_every_figure_without_console_errors_or_network(storage, tm
         assert pixel_std(check.screenshot) > 10  # a blank page has ~0
     html = pages[0].read_text()
     assert "L2 (λ ≈ 3e-4, dropout 0.2) beats the unregularized baseline by +4.5 pp" in html
-    assert "Welch&#x27;s t-test" in html and "ResourceExhaustedError: OOM" in html
+    assert "paired t-test by seed, Bonferroni over the types compared" in html and "ResourceExhaustedError: OOM" in html
     assert "not evaluated yet: run `sweeper evaluate plain`" in pages[1].read_text()
     index = open_page(pages[2], [])
     assert index.console_errors == [] and pixel_std(index.screenshot) > 1
