@@ -226,7 +226,7 @@ def change(objective: Objective, gain: float, unit: bool = True) -> str:
     """A gain (positive = better) as the change it is in the objective: ``+1.8 pp`` of accuracy,
     ``MAE -0.83`` of a minimized error."""
     if objective.in_points:
-        return f"{100 * gain:+.1f}" + (" pp" if unit else "")
+        return f"{100 * gain + 0.0:+.1f}".replace("-0.0", "+0.0") + (" pp" if unit else "")
     raw = gain if objective.direction == "maximize" else -gain
     return (f"{objective.name} " if unit else "") + f"{raw:+.3g}"
 
