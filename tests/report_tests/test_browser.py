@@ -101,6 +101,10 @@ def test_a_curve_study_page_draws_bands_and_lists_its_verdicts(tmp_path: Path) -
     assert "1. Response curves: Validation accuracy vs λ and dropout, with 95% bands" in html
     assert '"fill":"tonexty"' in html  # the bands
     assert "unregularized, best epoch (early stopping)" in html
-    assert "L2 helps for λ in [1e-4, 1e-3] (best +4.0 pp at λ ≈ 1e-3, 95% CI +1.5 to +6.5)" in html
+    # 3 seeds per point cannot decide a 4 pp effect once the study's 24 comparisons share the 5%
+    # (tests/report_tests/test_curves.py works the interval out by hand).
+    assert ("L2: undecided, no λ helps beyond noise yet (closest: +4.0 pp at λ ≈ 1e-3, 95% simultaneous CI "
+            "-12.2 to +20.2)") in html
+    assert "All intervals in these verdicts hold at once with 95% probability: 24 comparisons" in html
     text = index.read_text()
-    assert "L1: no λ helps beyond noise" in text and "it hurts at λ ≥ 1e-3" in text
+    assert "L1: undecided, no λ helps beyond noise yet" in text and "Dropout only: undecided" in text
