@@ -249,7 +249,7 @@ done
 python3 - "$W/reports/index.html" "$STUDIES" <<'PY' || fail "the index page lacks a test-split verdict"
 import html, re, sys
 text = html.unescape(open(sys.argv[1]).read())
-verdicts = re.findall(r"<span class='verdict'>(.*?)</span>", text)
+verdicts = re.findall(r"<(?:span|div) class='verdict'>(.*?)</(?:span|div)>", text)
 print("  verdicts:", *verdicts, sep="\n    ")
 bad = [v for v in verdicts if v.startswith(("not evaluated yet", "too few evaluation runs"))]
 sys.exit(0 if len(verdicts) == len(sys.argv[2].split()) and not bad else 1)
