@@ -8,9 +8,10 @@ needs headroom above that for bursts (many trials ending together)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.sampler import BackgroundSampler
 
 
 @dataclass(frozen=True)
@@ -101,29 +102,20 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return values["Rss:"], values["Pss:"]
 
 
-class ProcessSampler:
+class ProcessSampler(BackgroundSampler):
     """The largest RSS and PSS each of ``pids`` reached, sampled every ``every`` seconds."""
 
     def __init__(self, pids: list[int], every: float = 2.0) -> None:
-        self.pids, self.every = pids, every
+        super().__init__(every)
+        self.pids = pids
         self.peak: dict[int, tuple[int, int]] = {}
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._done.wait(self.every):
-            for pid in self.pids:
-                try:
-                    rss, pss = memory_kib(pid)
-                except (FileNotFoundError, ProcessLookupError, KeyError):
-                    continue
-                old = self.peak.get(pid, (0, 0))
-                self.peak[pid] = (max(old[0], rss), max(old[1], pss))
+    def sample(self) -> None:
+        for pid in self.pids:
+            try:
+                rss, pss = memory_kib(pid)
+            except (FileNotFoundError, ProcessLookupError, KeyError):
+                continue
+            old = self.peak.get(pid, (0, 0))
+            self.peak[pid] = (max(old[0], rss), max(old[1], pss))
 
-    def __enter__(self) -> ProcessSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()

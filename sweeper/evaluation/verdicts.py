@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from scipy import special
 
 from sweeper.evaluation.stats import Difference, paired
+from sweeper.tasks.api import Objective
 
 ALPHA = 0.05
 
@@ -203,3 +204,11 @@ def default_margin(in_points: bool, baseline_mean: float | None) -> float:
     if baseline_mean is None or not math.isfinite(baseline_mean) or baseline_mean == 0:
         return 0.01
     return abs(baseline_mean) * 0.01
+
+def change(objective: Objective, gain: float, unit: bool = True) -> str:
+    """A gain (positive = better) as the change it is in the objective: ``+1.8 pp`` of accuracy,
+    ``MAE -0.83`` of a minimized error."""
+    if objective.in_points:
+        return f"{100 * gain + 0.0:+.1f}".replace("-0.0", "+0.0") + (" pp" if unit else "")
+    raw = gain if objective.direction == "maximize" else -gain
+    return (f"{objective.name} " if unit else "") + f"{raw:+.3g}"

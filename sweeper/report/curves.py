@@ -26,6 +26,7 @@ from sweeper.evaluation.verdicts import (
     Comparison,
     Family,
     GroupVerdict,
+    change,
     compare,
     curve_verdict,
     default_margin,
@@ -222,13 +223,6 @@ def _best_epoch(p: TrialPoint, objective: Objective) -> float | None:
     return max(history) if objective.direction == "maximize" else min(history)
 
 
-def change(objective: Objective, gain: float, unit: bool = True) -> str:
-    """A gain (positive = better) as the change it is in the objective: ``+1.8 pp`` of accuracy,
-    ``MAE -0.83`` of a minimized error."""
-    if objective.in_points:
-        return f"{100 * gain + 0.0:+.1f}".replace("-0.0", "+0.0") + (" pp" if unit else "")
-    raw = gain if objective.direction == "maximize" else -gain
-    return (f"{objective.name} " if unit else "") + f"{raw:+.3g}"
 
 
 def interval_text(objective: Objective, c: Comparison, label: str) -> str:

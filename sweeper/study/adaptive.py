@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.evaluation.verdicts import OPEN, Comparison, Family, compare, default_margin
+from sweeper.evaluation.verdicts import OPEN, Comparison, Family, change, compare, default_margin
 from sweeper.study.design import L1_RATIO, CurveRun, dropout_rates, repeat_seed
 from sweeper.study.points import GROUP_LABELS, TrialPoint, group_of
 from sweeper.study.space import BASELINE_PARAMS, SearchSpace
@@ -321,24 +321,22 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         broken = [lam for lam in lams if gains[lam] is not None and gains[lam] < collapse]  # type: ignore[operator]
         break_at = broken[0] if broken else None
         window = [lam for lam in window_lambdas(space, points, break_at) if break_at is None or lam < break_at]
-        if not window:  # the model collapses from the bottom of the range on: nothing to screen
-            for lam in broken:
-                dropped.setdefault(group, {})[lam] = f"collapses the model in the bracket ({_gain_text(gains[lam], objective)}, 1 seed)"
-            continue
-        low = window[0]
+        # An empty window: the model collapses from the bottom of the range on, nothing to screen.
+        low = window[0] if window else math.inf
         for lam in lams:
             if lam in broken:
-                dropped.setdefault(group, {})[lam] = f"collapses the model in the bracket ({_gain_text(gains[lam], objective)}, 1 seed)"
+                dropped.setdefault(group, {})[lam] = _collapsed(gains[lam], objective)
             elif lam < low:
                 dropped.setdefault(group, {})[lam] = "below the transition window (screened on 1 seed)"
-        candidates[group] = sorted(set(window) | {lam for lam in lams if low <= lam and lam not in broken})
+        if window:
+            candidates[group] = sorted(set(window) | {lam for lam in lams if low <= lam and lam not in broken})
     if "none" in space.penalties:
         rates = dropout_rates(space, points)
         kept = []
         for rate in rates:
             g = obs.gain(("dropout", rate), 0)
             if g is not None and g < collapse:
-                dropped.setdefault("dropout", {})[rate] = f"collapses the model in the bracket ({_gain_text(g, objective)}, 1 seed)"
+                dropped.setdefault("dropout", {})[rate] = _collapsed(g, objective)
             else:
                 kept.append(rate)
         if kept:
@@ -417,9 +415,13 @@ def _compare(values: dict[Point, dict[int, float]], point: Point, base: Point, r
     return compare(point[1], mine, theirs, level, sign, diverged)
 
 
+def _collapsed(gain: float | None, objective: Objective) -> str:
+    return f"collapses the model in the bracket ({_gain_text(gain, objective)}, 1 seed)"
+
+
 def _gain_text(gain: float | None, objective: Objective) -> str:
     if gain is None:
         return "no result"
     if not math.isfinite(gain):
         return "diverged"
-    return f"{100 * gain:+.1f} pp" if objective.in_points else f"{gain:+.3g}"
+    return change(objective, gain)

@@ -150,11 +150,10 @@ class SweepConfig:
             if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
                 raise ConfigError("an adaptive design trains every planned trial to the end: leave --pruner and --sampler out")
             values.update(pruner="none", sampler="random")
-            probe = cls(task=loaded.reference, budget=1, options=options, space=space, **values)
             from sweeper.study.adaptive import bracket_runs
 
             # The bracket is queued at launch; each later stage raises the budget by what it queues.
-            budget = len(bracket_runs(space, probe.points, probe.seed))
+            budget = len(bracket_runs(space, values.get("points") or 0, 0))
         if budget is None:
             budget = len(space.grid()) if values.get("sampler") == "grid" else 20
         return cls(task=loaded.reference, budget=budget, options=options, space=space,

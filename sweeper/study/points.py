@@ -49,8 +49,6 @@ class TrialPoint:
     sign: int = 1
     # A curve study's repeat of this configuration (its seed index), else None.
     repeat: int | None = None
-    # An adaptive study's stage of this run ("screen" or "confirm"), else None.
-    stage: str | None = None
 
     @property
     def group(self) -> str:
@@ -126,5 +124,4 @@ def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> Trial
         val_loss=attrs.get("val_loss"),
         sign=1 if objective.direction == "maximize" else -1,
         repeat=attrs.get("repeat"),
-        stage=attrs.get("stage"),
     )

@@ -89,6 +89,8 @@ class Worker:
         self._stale_notes: dict[str, list[str]] = {}
         # Sweeps whose evaluation this worker has queued (or found queued).
         self._evaluated: set[str] = set()
+        # Adaptive studies whose race is over: never replayed again (a race does not reopen).
+        self._raced: set[str] = set()
         self._consecutive_failures = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class Worker:
                 if counts.finished >= config.budget:
                     # A launch may have planned more since (a curve study's new repeats).
                     study, config = self._reload(name)
-                if counts.finished >= config.budget and config.design == "adaptive":
+                if counts.finished >= config.budget and config.design == "adaptive" and name not in self._raced:
                     # A round of the race is over: queue the next one (any worker may; once), and
                     # count again, so that the queued trials are popped rather than new ones sampled.
                     study, config = self._advance(name)
@@ -248,6 +250,8 @@ class Worker:
         from sweeper.study.launch import advance_race
 
         advanced = advance_race(self.settings, name, self.storage)
+        if advanced.plan.stage == "done":
+            self._raced.add(name)
         if advanced.added:
             self.log(f"[worker {self.index}] {name}: {advanced.plan.describe(self._studies[name][1].repeats)}; "
                      f"queued {advanced.added} trial(s)")

@@ -13,12 +13,12 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.postgres import PASSWORD, PostgresServer, _free_port
+from tests.support.sampler import BackgroundSampler
 
 
 def _binary() -> str:
@@ -77,31 +77,28 @@ class PgBouncer:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-class PoolSampler:
+class PoolSampler(BackgroundSampler):
     """Server connections in use and clients waiting for one (``SHOW POOLS``), and the peak
     client connections per sweeper process (``SHOW CLIENTS``, by application_name), sampled in
     a background thread while the ``with`` block runs."""
 
     def __init__(self, bouncer: PgBouncer, database: str, every: float = 0.25) -> None:
-        self.bouncer, self.database, self.every = bouncer, database, every
+        super().__init__(every)
+        self.bouncer, self.database = bouncer, database
         self.samples: list[dict[str, int]] = []
         self.clients_peak: collections.Counter[str] = collections.Counter()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._done.is_set():
-            try:
-                row = self.bouncer.pool(self.database)
-                clients = collections.Counter(c["application_name"] for c in self.bouncer.admin("SHOW CLIENTS")
-                                              if c["application_name"].startswith("sweeper:"))
-            except subprocess.CalledProcessError:
-                row, clients = {}, collections.Counter()
-            if row:
-                self.samples.append(row)
-            for app, n in clients.items():
-                self.clients_peak[app] = max(self.clients_peak[app], n)
-            self._done.wait(self.every)
+    def sample(self) -> None:
+        try:
+            row = self.bouncer.pool(self.database)
+            clients = collections.Counter(c["application_name"] for c in self.bouncer.admin("SHOW CLIENTS")
+                                          if c["application_name"].startswith("sweeper:"))
+        except subprocess.CalledProcessError:
+            row, clients = {}, collections.Counter()
+        if row:
+            self.samples.append(row)
+        for app, n in clients.items():
+            self.clients_peak[app] = max(self.clients_peak[app], n)
 
     def mean(self, column: str) -> float:
         return sum(s.get(column, 0) for s in self.samples) / max(1, len(self.samples))
@@ -109,13 +106,6 @@ class PoolSampler:
     def peak(self, column: str) -> int:
         return max((s.get(column, 0) for s in self.samples), default=0)
 
-    def __enter__(self) -> PoolSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def start(server: PostgresServer, *, pool_size: int = 4, max_client_conn: int = 1000) -> PgBouncer:

@@ -11,10 +11,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.sampler import BackgroundSampler
 
 PASSWORD = "sweeper-test-password"  # test fixture only
 
@@ -82,35 +83,24 @@ class PostgresServer:
                   "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
 
 
-class ConnectionSampler:
+class ConnectionSampler(BackgroundSampler):
     """Peak connections per client process (by sweeper's application_name), sampled from
     pg_stat_activity in a background thread while the ``with`` block runs."""
 
     def __init__(self, server: PostgresServer, every: float = 0.2) -> None:
+        super().__init__(every)
         self.server = server
-        self.every = every
         self.peak: collections.Counter[str] = collections.Counter()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._done.is_set():
-            rows = self.server.sql(
-                "SELECT application_name, count(*) FROM pg_stat_activity "
-                "WHERE application_name LIKE 'sweeper:%' GROUP BY 1"
-            )
-            for line in filter(None, rows.splitlines()):
-                app, n = line.rsplit("|", 1)
-                self.peak[app] = max(self.peak[app], int(n))
-            time.sleep(self.every)
+    def sample(self) -> None:
+        rows = self.server.sql(
+            "SELECT application_name, count(*) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'sweeper:%' GROUP BY 1"
+        )
+        for line in filter(None, rows.splitlines()):
+            app, n = line.rsplit("|", 1)
+            self.peak[app] = max(self.peak[app], int(n))
 
-    def __enter__(self) -> ConnectionSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def start_server(max_connections: int = 100) -> PostgresServer:
