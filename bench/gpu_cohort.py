@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deadline", type=float, default=math.inf, help="time.time() after which no cohort starts")
     args = p.parse_args(argv)
+    if args.probe:
+        # What `sweeper launch` and `sweeper worker` import, so that a package missing on the GPU
+        # machine stops the bench in its first minute, not after every per-gpu run has failed.
+        import sweeper.study.launch  # noqa: F401
+        import sweeper.worker.supervisor  # noqa: F401
+        import sweeper.worker.loop  # noqa: F401
     _emit(describe_device())
     if args.probe:
         return 0
