@@ -1,6 +1,8 @@
-"""The report: ``collect`` reads a study into plain data (tested directly), ``series`` and
-``evaluation`` derive what each figure and table shows, ``render``/``figures`` turn that into
-plotly figures and ``write`` into self-contained HTML pages (plotly.js embedded: works offline)."""
+"""The report: ``collect`` reads a study into plain data (tested directly); ``series``, ``curves``
+and ``outcomes`` derive what each figure, verdict and sentence shows (the evaluation numbers come
+from ``sweeper.evaluation.results``); ``render``, ``curve_figure`` and ``figures`` turn that into
+plotly figures, ``tables`` into HTML tables, ``write`` into self-contained HTML pages (plotly.js
+embedded: works offline) and ``png`` into a PNG of the headline."""
 
 from __future__ import annotations
 
