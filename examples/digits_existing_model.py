@@ -4,7 +4,7 @@
 with Dropout layers at whatever rate you once picked. sweeper does not ask you to edit it: for
 every trial, ``sweeper.regularize`` clones the model (Keras' own ``clone_model``) with the sampled
 penalty on every kernel and every Dropout layer at the sampled rate, and compiles the clone like
-the original. Biases and embeddings stay unpenalised (see README, "Your own model").
+the original. Biases and embeddings stay unpenalised (see docs/tasks.md, "Handing over an existing model").
 
     sweeper check examples/digits_existing_model.py
     sweeper run examples/digits_existing_model.py --trials 24 --workers 2
