@@ -16,8 +16,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
-from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
-from sweeper.evaluation.verdicts import Family
+from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
+from sweeper.stats.verdicts import Family
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.tasks.api import Objective
 

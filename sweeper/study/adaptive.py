@@ -15,7 +15,7 @@ twice queues nothing twice.
 3. **Confirm** (fresh seeds, ``CONFIRM_OFFSET`` on: never a screening seed): the finalist of each
    type (its best screened point by mean paired gain; the others are dropped as behind it) and the
    baseline get ``repeats`` new seeds per round, for at most ``rounds`` rounds. After each round a
-   finalist whose interval (``sweeper.evaluation.verdicts``, α spent over the planned rounds)
+   finalist whose interval (``sweeper.stats.verdicts``, α spent over the planned rounds)
    decides helps, hurts, no difference larger than ±margin or no gain larger than +margin stops
    getting seeds. The verdicts read only the confirmation seeds: the screening data chose the
    finalist, so they are not used to test it.
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.evaluation.verdicts import OPEN, Comparison, Family, change, compare, default_margin
+from sweeper.stats.verdicts import OPEN, Comparison, Family, change, compare, default_margin
 from sweeper.study.design import L1_RATIO, CurveRun, dropout_rates, repeat_seed
 from sweeper.study.points import GROUP_LABELS, TrialPoint, group_of
 from sweeper.study.space import BASELINE_PARAMS, SearchSpace

@@ -74,7 +74,7 @@ class SweepConfig:
     # fraction, else 1% of the baseline): "no difference larger than ±margin".
     margin: float | None = None
     # A fixed curve design's looks: 1 at launch, one more each time a relaunch adds repeats (its
-    # verdicts spend α over them, sweeper.evaluation.verdicts.Family). Not a setting.
+    # verdicts spend α over them, sweeper.stats.verdicts.Family). Not a setting.
     looks: int = 1
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.
