@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from sweeper.tasks.archives import Archive
     from sweeper.tasks.results import TrainingResult
-    from sweeper.study.space import Hyperparams
+    from sweeper.tasks.hyperparams import Hyperparams
 
 DIRECTIONS = ("maximize", "minimize")
 OptionValue = str | int | float | bool

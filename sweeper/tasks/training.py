@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from sweeper.errors import TaskError, TrialDiverged
-from sweeper.tasks.results import TrainingResult
+from sweeper.tasks.results import TrainingResult, train_key
 from sweeper.tasks.api import Objective, TrainingRun
 from sweeper.tasks.data import Splits, length, take
 
@@ -103,8 +103,8 @@ def final_metrics(model: keras.Model, splits: Splits, result: TrainingResult, ru
                             batch_size=run.batch_size, verbose=0, return_dict=True)
     metric = run.objective.metric
     final = {
-        "train_loss": float(scores["loss"]),
-        f"train_{metric}": float(scores.get(metric, math.nan)),
+        train_key("loss"): float(scores["loss"]),
+        train_key(metric): float(scores.get(metric, math.nan)),
         "val_loss": _last(result, "val_loss"),
         f"val_{metric}": _last(result, run.objective.log_key),
     }
