@@ -16,9 +16,10 @@ import keras
 import numpy as np
 
 from sweeper.errors import TaskError, TrialDiverged
-from sweeper.tasks.results import TrainingResult, train_key
-from sweeper.tasks.api import Objective, TrainingRun
 from sweeper.tasks.data import Splits, length, take
+from sweeper.tasks.objective import Objective
+from sweeper.tasks.results import TrainingResult, train_key
+from sweeper.tasks.run import TrainingRun
 
 NEAR_ZERO = 1e-3
 # The train score for the generalization gap is re-measured without dropout on this many samples.
