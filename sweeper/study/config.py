@@ -58,7 +58,7 @@ class SweepConfig:
     # validation with several seeds and scores them on the test split (study ``parent``).
     kind: str = "search"
     parent: str | None = None
-    # SHA-256 prefix of the task's source (sweeper.tasks.loading.fingerprint); "" for none recorded.
+    # SHA-256 prefix of the task's source (sweeper.tasks.fingerprint); "" for none recorded.
     task_fingerprint: str = ""
     objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
     # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.study.design), with

@@ -4,7 +4,7 @@ A task is a subclass of ``Task``. It names itself, says what data it needs and h
 (``load_data``), and builds a compiled Keras model from plain regularization settings
 (``build_model``); sweeper samples those settings, trains, and stores the results. Nothing in a
 task touches Optuna or a database. A task is validated once, when it is loaded
-(``sweeper.tasks.loading``); every problem is then one line naming the file it is in.
+(``sweeper.tasks.loading``, ``sweeper.tasks.validation``); every problem is then one line naming the file it is in.
 
 Keras is imported inside the methods that use it, so that listing and validating tasks stays fast.
 """
