@@ -45,7 +45,7 @@ PLAIN = r"""
 import json, sys, time
 from sweeper.worker.backend import configure
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.archives import fetch
 from sweeper.tasks import DataRequest
 from studies.cifar10 import ARCHIVE, Cifar10

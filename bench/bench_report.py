@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sweeper.report.collect import collect_report  # noqa: E402
 from sweeper.evaluation.results import collect_evaluation  # noqa: E402
 from sweeper.report.write import write_index, write_study_page  # noqa: E402
-from sweeper.study.space import PENALTIES, SearchSpace  # noqa: E402
+from sweeper.study.space import SearchSpace  # noqa: E402
+from sweeper.tasks.hyperparams import PENALTIES  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 
 EPOCHS = 20

@@ -40,7 +40,7 @@ from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sweeper.evaluation.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
+from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
 from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import response_curves  # noqa: E402
 from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402

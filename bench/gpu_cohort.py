@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sweeper.study.space import PENALTIES, Hyperparams  # noqa: E402  (after the path set-up above)
+from sweeper.tasks.hyperparams import PENALTIES, Hyperparams  # noqa: E402  (after the path set-up above)
 
 # The tolerance of the check, as a fraction of the seed-to-seed difference: see `tolerances`.
 NOISE_FRACTION = 0.25

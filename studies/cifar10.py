@@ -14,7 +14,7 @@ import numpy as np
 
 from sweeper.tasks.archives import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import DataError
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks import DataRequest, Splits, Task, TaskDefaults
 
 ARCHIVE = Archive(

@@ -42,7 +42,7 @@ import numpy as np
 
 from sweeper.tasks.archives import Archive, open_tar, stratified_split, stratified_subsample
 from sweeper.errors import ConfigError, DataError
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks import DataRequest, Option, Splits, Task, TaskDefaults
 
 BASE_URL = "https://www.openslr.org/resources/12"

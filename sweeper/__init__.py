@@ -19,7 +19,7 @@ _PUBLIC = {
     "TrainingRun": "sweeper.tasks.api",
     "DataRequest": "sweeper.tasks.data",
     "Splits": "sweeper.tasks.data",
-    "Hyperparams": "sweeper.study.space",
+    "Hyperparams": "sweeper.tasks.hyperparams",
     "Archive": "sweeper.tasks.archives",
     "regularize": "sweeper.tasks.regularize",
     "TrainingResult": "sweeper.tasks.results",

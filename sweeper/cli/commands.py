@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.report import write_reports
     from sweeper.storage import load_study, open_storage
     from sweeper.study.config import eval_study_name
-    from sweeper.tasks.check import validate_for_launch
+    from sweeper.worker.check import validate_for_launch
 
     settings = settings_of(args)
     require_workers(args.workers)
@@ -250,7 +250,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from sweeper.tasks.check import run_check
+    from sweeper.worker.check import run_check
 
     settings = settings_of(args)
     ((loaded, config),) = configs_of(settings, [args.task], args)

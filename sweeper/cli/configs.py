@@ -42,7 +42,8 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 def sweep_config(loaded: LoadedTask, args: argparse.Namespace, options: dict[str, Any] | None = None) -> SweepConfig:
     from sweeper.study.config import SweepConfig
-    from sweeper.study.space import PENALTIES, SearchSpace
+    from sweeper.study.space import SearchSpace
+    from sweeper.tasks.hyperparams import PENALTIES
 
     space_args: dict[str, Any] = {}
     if args.lambda_range:

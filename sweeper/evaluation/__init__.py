@@ -1,2 +1,2 @@
-"""Re-training the best configurations on the test split: planning the runs (``plan``), their
-statistics (``stats``) and what they say (``results``)."""
+"""Re-training the best configurations on the test split: planning the runs (``plan``) and what
+they say (``results``, with the statistics of ``sweeper.stats``)."""

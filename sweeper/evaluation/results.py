@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
-from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
-from sweeper.evaluation.verdicts import Family
+from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
+from sweeper.stats.verdicts import Family
 from sweeper.study.config import CONFIG_ATTR
+from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.tasks.api import Objective
+from sweeper.tasks.hyperparams import dropout_of, l1_ratio_of, lambda_of
+from sweeper.tasks.results import StoredResult
 
 LEVEL = 0.95
 TEST_NAME = "paired t-test by seed, Bonferroni over the types compared"
@@ -55,13 +57,13 @@ class GroupResult:
     def describe(self) -> str:
         """E.g. ``L2 (λ ≈ 3e-4, dropout 0.2)``."""
         parts = []
-        lam = self.params.get("lambda")
+        lam = lambda_of(self.params)
         if self.group not in ("baseline", "dropout") and isinstance(lam, float):
             parts.append(f"λ ≈ {short_e(lam)}")
-        ratio = self.params.get("l1_ratio")
+        ratio = l1_ratio_of(self.params)
         if self.group == "l1_l2" and isinstance(ratio, float):
             parts.append(f"l1_ratio {ratio:.2f}")
-        dropout = float(self.params.get("dropout", 0.0))  # type: ignore[arg-type]
+        dropout = dropout_of(self.params)
         if self.group != "baseline":
             parts.append(f"dropout {dropout:.2f}".rstrip("0").rstrip("."))
         return f"{self.label} ({', '.join(parts)})" if parts else self.label
@@ -113,7 +115,7 @@ def _run(t: FrozenTrial) -> Run:
         seed=attrs.get("eval_seed"),
         params=params,
         value=t.value if t.state == TrialState.COMPLETE else None,
-        reason=attrs.get("stop_reason") or attrs.get("fail_reason"),
+        reason=StoredResult.from_attrs(attrs).reason,
     )
 
 

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from sweeper.report.collect import ReportData
 from sweeper.report.curves import CurvePoint, ResponseCurves, response_curves
 from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, bounds_of
-from sweeper.evaluation.stats import MeanCI
+from sweeper.stats.intervals import MeanCI
 
 DROPOUT_COLOUR = "#ff7f0e"
 

@@ -4,7 +4,7 @@ on the same axes; the unregularized baseline, at its last epoch and at its best 
 stopping early would have given); and a verdict per penalty type that holds at its stated level.
 
 The bands describe each point's spread over seeds. The verdicts are read from comparisons with
-the baseline paired by seed, at the family-wise level of ``sweeper.evaluation.verdicts``: in a
+the baseline paired by seed, at the family-wise level of ``sweeper.stats.verdicts``: in a
 fixed curve design every point of every type is a comparison (at its last epoch, and at its best
 epoch against the baseline's best epoch), and all of them hold at once with 95% probability; in an
 adaptive design only each type's finalist is compared, on its confirmation seeds.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sweeper.evaluation.stats import Difference, MeanCI, mean_ci, paired
-from sweeper.evaluation.verdicts import (
+from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
+from sweeper.stats.verdicts import (
     ALPHA,
     HELPS,
     HURTS,

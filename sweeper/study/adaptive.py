@@ -15,7 +15,7 @@ twice queues nothing twice.
 3. **Confirm** (fresh seeds, ``CONFIRM_OFFSET`` on: never a screening seed): the finalist of each
    type (its best screened point by mean paired gain; the others are dropped as behind it) and the
    baseline get ``repeats`` new seeds per round, for at most ``rounds`` rounds. After each round a
-   finalist whose interval (``sweeper.evaluation.verdicts``, α spent over the planned rounds)
+   finalist whose interval (``sweeper.stats.verdicts``, α spent over the planned rounds)
    decides helps, hurts, no difference larger than ±margin or no gain larger than +margin stops
    getting seeds. The verdicts read only the confirmation seeds: the screening data chose the
    finalist, so they are not used to test it.
@@ -30,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.evaluation.verdicts import OPEN, Comparison, Family, change, compare, default_margin
-from sweeper.study.design import L1_RATIO, CurveRun, dropout_rates, repeat_seed
+from sweeper.stats.verdicts import OPEN, Comparison, Family, change, compare, default_margin
+from sweeper.study.design import L1_RATIO, CurveRun, dropout_rates, repeat_of, repeat_seed
 from sweeper.study.points import GROUP_LABELS, TrialPoint, group_of
-from sweeper.study.space import BASELINE_PARAMS, SearchSpace
+from sweeper.study.space import SearchSpace
 from sweeper.tasks.api import Objective
+from sweeper.tasks.hyperparams import BASELINE_PARAMS, dropout_of, has_penalty, lambda_of, make_params, penalty_of
+from sweeper.tasks.results import StoredResult
 
 if TYPE_CHECKING:
     from sweeper.study.config import SweepConfig
@@ -55,18 +57,18 @@ Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate 
 def x_of(params: dict[str, Any]) -> Point | None:
     """The point of a run's parameters; None for parameters that name no point (a trial that
     failed before its parameters were set)."""
-    if "penalty" not in params:
+    if not has_penalty(params):
         return None
-    penalty = params["penalty"]
-    dropout = float(params.get("dropout", 0.0))
-    group = group_of(penalty, dropout)
+    dropout = dropout_of(params)
+    group = group_of(penalty_of(params), dropout)
     if group == "baseline":
         return group, 0.0
     if group == "dropout":
         return group, round(dropout, 6)
-    if "lambda" not in params:
+    lam = lambda_of(params)
+    if lam is None:
         return None
-    return group, float(f"{float(params['lambda']):.6g}")
+    return group, float(f"{float(lam):.6g}")
 
 
 def params_of(point: Point, space: SearchSpace) -> dict[str, Any]:
@@ -74,11 +76,8 @@ def params_of(point: Point, space: SearchSpace) -> dict[str, Any]:
     if group == "baseline":
         return dict(BASELINE_PARAMS)
     if group == "dropout":
-        return {"penalty": "none", "dropout": x}
-    params: dict[str, Any] = {"penalty": group, "lambda": x, "dropout": space.dropout_low}
-    if group == "l1_l2":
-        params["l1_ratio"] = L1_RATIO
-    return params
+        return make_params("none", dropout=x)
+    return make_params(group, x, space.dropout_low, L1_RATIO)
 
 
 def _round3(x: float) -> float:
@@ -145,7 +144,8 @@ def _best(history: list[float | None], objective: Objective, last: float) -> flo
 def runs_of(trials: Iterable[FrozenTrial], objective: Objective) -> list[Run]:
     out = []
     for t in trials:
-        if "repeat" not in t.user_attrs:
+        repeat = repeat_of(t.user_attrs)
+        if repeat is None:
             continue  # a sampled replacement of a failed planned trial: not part of the design
         # The queued parameters are the run's (a trial caught half-way through setting its own
         # has only some of them).
@@ -155,10 +155,10 @@ def runs_of(trials: Iterable[FrozenTrial], objective: Objective) -> list[Run]:
         last = best = None
         if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
             last = float(t.value)
-            best = _best((t.user_attrs.get("history") or {}).get(objective.log_key) or [], objective, last)
+            best = _best(StoredResult.from_attrs(t.user_attrs).history.get(objective.log_key) or [], objective, last)
         elif t.state == TrialState.PRUNED:  # diverged: the worst value there is
             last = best = objective.worst()
-        out.append(Run(point, int(t.user_attrs["repeat"]), t.state, last, best))
+        out.append(Run(point, int(repeat), t.state, last, best))
     return out
 
 

@@ -58,7 +58,7 @@ class SweepConfig:
     # validation with several seeds and scores them on the test split (study ``parent``).
     kind: str = "search"
     parent: str | None = None
-    # SHA-256 prefix of the task's source (sweeper.tasks.loading.fingerprint); "" for none recorded.
+    # SHA-256 prefix of the task's source (sweeper.tasks.fingerprint); "" for none recorded.
     task_fingerprint: str = ""
     objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
     # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.study.design), with
@@ -74,7 +74,7 @@ class SweepConfig:
     # fraction, else 1% of the baseline): "no difference larger than ±margin".
     margin: float | None = None
     # A fixed curve design's looks: 1 at launch, one more each time a relaunch adds repeats (its
-    # verdicts spend α over them, sweeper.evaluation.verdicts.Family). Not a setting.
+    # verdicts spend α over them, sweeper.stats.verdicts.Family). Not a setting.
     looks: int = 1
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.

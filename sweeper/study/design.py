@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from sweeper.study.space import BASELINE_PARAMS, SearchSpace
+from sweeper.study.space import SearchSpace
+from sweeper.tasks.hyperparams import BASELINE_PARAMS, make_params
 
 CURVE_ROLE = "curve"
 L1_RATIO = 0.5  # the L1+L2 curve splits λ evenly between the two penalties
+# The user attrs of a curve study's queued trial (``CurveRun.user_attrs``).
+ROLE, REPEAT, FIXED_SEED, STAGE = "role", "repeat", "fixed_seed", "stage"
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,15 @@ class CurveRun:
         return (tuple(sorted((k, round(v, 12) if isinstance(v, float) else v) for k, v in self.params.items())), self.repeat)
 
     def user_attrs(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {"role": CURVE_ROLE, "repeat": self.repeat, "fixed_seed": self.seed}
+        attrs: dict[str, Any] = {ROLE: CURVE_ROLE, REPEAT: self.repeat, FIXED_SEED: self.seed}
         if self.stage is not None:
-            attrs["stage"] = self.stage
+            attrs[STAGE] = self.stage
         return attrs
+
+
+def repeat_of(attrs: Mapping[str, Any]) -> int | None:
+    """The repeat of a curve study's trial (from its user attrs), None for any other trial."""
+    return attrs.get(REPEAT)
 
 
 def lambdas(space: SearchSpace, points: int) -> list[float]:
@@ -69,13 +78,9 @@ def curve_configs(space: SearchSpace, points: int) -> list[dict[str, Any]]:
     for penalty in space.penalties:
         if penalty == "none":
             continue
-        for lam in lambdas(space, points):
-            config: dict[str, Any] = {"penalty": penalty, "lambda": lam, "dropout": base_dropout}
-            if penalty == "l1_l2":
-                config["l1_ratio"] = L1_RATIO
-            configs.append(config)
+        configs += [make_params(penalty, lam, base_dropout, L1_RATIO) for lam in lambdas(space, points)]
     if with_none:
-        configs += [{"penalty": "none", "dropout": rate} for rate in dropout_rates(space, points)]
+        configs += [make_params("none", dropout=rate) for rate in dropout_rates(space, points)]
     return configs
 
 

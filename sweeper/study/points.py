@@ -9,7 +9,10 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.study.design import repeat_of
 from sweeper.tasks.api import Objective
+from sweeper.tasks.hyperparams import dropout_of, l1_ratio_of, lambda_of, penalty_of
+from sweeper.tasks.results import StoredResult
 
 GROUPS = ("baseline", "dropout", "l1", "l2", "l1_l2")
 GROUP_LABELS = {"baseline": "unregularized", "dropout": "dropout only", "l1": "L1", "l2": "L2", "l1_l2": "L1+L2"}
@@ -101,27 +104,26 @@ def collect_points(trials: list[FrozenTrial], objective: Objective = Objective()
 
 def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> TrialPoint:
     params = trial.params
-    attrs = trial.user_attrs
+    result = StoredResult.from_attrs(trial.user_attrs)
     value = trial.value
     if value is None and trial.intermediate_values:
         value = trial.intermediate_values[max(trial.intermediate_values)]
-    penalty = params.get("penalty", "none")
     return TrialPoint(
         number=trial.number,
         state=STATE_NAMES[trial.state],
-        penalty=penalty,
-        lam=params.get("lambda") if penalty != "none" else None,
-        l1_ratio=params.get("l1_ratio"),
-        dropout=float(params.get("dropout", 0.0)),
+        penalty=penalty_of(params),
+        lam=lambda_of(params),
+        l1_ratio=l1_ratio_of(params),
+        dropout=dropout_of(params),
         value=value,
-        train_value=attrs.get(f"train_{objective.metric}"),
-        sparsity=attrs.get("sparsity"),
-        epochs_run=attrs.get("epochs_run"),
-        history=attrs.get("history") or {},
-        reason=attrs.get("stop_reason") or attrs.get("fail_reason"),
+        train_value=result.train(objective.metric),
+        sparsity=result.sparsity,
+        epochs_run=result.epochs_run,
+        history=result.history,
+        reason=result.reason,
         params=dict(params),
-        train_loss=attrs.get("train_loss"),
-        val_loss=attrs.get("val_loss"),
+        train_loss=result.train("loss"),
+        val_loss=result.val("loss"),
         sign=1 if objective.direction == "maximize" else -1,
-        repeat=attrs.get("repeat"),
+        repeat=repeat_of(trial.user_attrs),
     )

@@ -1,8 +1,7 @@
 """The search space shared by every case study, and the only code that touches an Optuna trial.
 
-Models receive a plain ``Hyperparams``; ``SearchSpace.suggest`` samples one from a trial. ``lambda``
-is sampled only when a penalty is chosen and ``l1_ratio`` only for ``l1_l2``, so the parameter
-importances and plots never see meaningless values.
+Models receive a plain ``Hyperparams`` (``sweeper.tasks.hyperparams``, with the names a trial's
+params are stored under); ``SearchSpace.suggest`` samples one from a trial.
 """
 
 from __future__ import annotations
@@ -13,67 +12,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sweeper.errors import ConfigError
+# BASELINE_PARAMS is imported from here by study.launch and evaluation.plan.
+from sweeper.tasks.hyperparams import (  # noqa: F401
+    BASELINE_PARAMS,
+    DEFAULT_L1_RATIO,
+    DROPOUT,
+    L1_RATIO,
+    LAMBDA,
+    PENALTIES,
+    PENALTY,
+    Hyperparams,
+    make_params,
+)
 
 if TYPE_CHECKING:
     import optuna
-
-PENALTIES = ("none", "l1", "l2", "l1_l2")
-BASELINE_PARAMS: dict[str, Any] = {"penalty": "none", "dropout": 0.0}
-
-
-@dataclass(frozen=True)
-class Hyperparams:
-    """Plain regularization settings a model is built from."""
-
-    penalty: str = "none"
-    lam: float = 0.0
-    l1_ratio: float = 0.5
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.penalty not in PENALTIES:
-            raise ConfigError(f"unknown penalty {self.penalty!r}: use one of {', '.join(PENALTIES)}")
-
-    @property
-    def l1(self) -> float:
-        if self.penalty == "l1":
-            return self.lam
-        if self.penalty == "l1_l2":
-            return self.lam * self.l1_ratio
-        return 0.0
-
-    @property
-    def l2(self) -> float:
-        if self.penalty == "l2":
-            return self.lam
-        if self.penalty == "l1_l2":
-            return self.lam * (1.0 - self.l1_ratio)
-        return 0.0
-
-    def kernel_regularizer(self) -> Any:
-        """A fresh Keras regularizer for one kernel, or None for no penalty."""
-        if self.penalty == "none" or self.lam == 0.0:
-            return None
-        import keras
-
-        return keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Hyperparams:
-        """Rebuild from a trial's stored params (the inverse of ``SearchSpace.suggest``)."""
-        penalty = params.get("penalty", "none")
-        return cls(
-            penalty=penalty,
-            lam=float(params.get("lambda", 0.0)) if penalty != "none" else 0.0,
-            l1_ratio=float(params.get("l1_ratio", 0.5)),
-            dropout=float(params.get("dropout", 0.0)),
-        )
-
-    def describe(self) -> str:
-        if self.penalty == "none":
-            return f"penalty=none dropout={self.dropout:.2f}"
-        extra = f" l1_ratio={self.l1_ratio:.2f}" if self.penalty == "l1_l2" else ""
-        return f"penalty={self.penalty} lambda={self.lam:.2e}{extra} dropout={self.dropout:.2f}"
 
 
 @dataclass(frozen=True)
@@ -107,17 +60,17 @@ class SearchSpace:
             )
 
     def suggest(self, trial: optuna.trial.BaseTrial) -> Hyperparams:
-        penalty = trial.suggest_categorical("penalty", list(self.penalties))
+        penalty = trial.suggest_categorical(PENALTY, list(self.penalties))
         lam = 0.0
-        l1_ratio = 0.5
+        l1_ratio = DEFAULT_L1_RATIO
         if penalty != "none":
-            lam = trial.suggest_float("lambda", self.lambda_low, self.lambda_high, log=True)
+            lam = trial.suggest_float(LAMBDA, self.lambda_low, self.lambda_high, log=True)
         if penalty == "l1_l2":
-            l1_ratio = trial.suggest_float("l1_ratio", 0.05, 0.95)
+            l1_ratio = trial.suggest_float(L1_RATIO, 0.05, 0.95)
         if self.dropout_low == self.dropout_high:
             dropout = self.dropout_low
         else:
-            dropout = trial.suggest_float("dropout", self.dropout_low, self.dropout_high)
+            dropout = trial.suggest_float(DROPOUT, self.dropout_low, self.dropout_high)
         return Hyperparams(penalty=penalty, lam=lam, l1_ratio=l1_ratio, dropout=dropout)
 
     def grid(self, dropout_levels: int = 3) -> list[dict[str, Any]]:
@@ -134,13 +87,9 @@ class SearchSpace:
         for penalty in self.penalties:
             for dropout in dropouts:
                 if penalty == "none":
-                    points.append({"penalty": penalty, "dropout": dropout})
+                    points.append(make_params(penalty, dropout=dropout))
                     continue
-                for lam in lambdas:
-                    point = {"penalty": penalty, "lambda": lam, "dropout": dropout}
-                    if penalty == "l1_l2":
-                        point["l1_ratio"] = 0.5
-                    points.append(point)
+                points += [make_params(penalty, lam, dropout) for lam in lambdas]
         return points
 
     def to_dict(self) -> dict[str, Any]:

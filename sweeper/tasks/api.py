@@ -4,30 +4,31 @@ A task is a subclass of ``Task``. It names itself, says what data it needs and h
 (``load_data``), and builds a compiled Keras model from plain regularization settings
 (``build_model``); sweeper samples those settings, trains, and stores the results. Nothing in a
 task touches Optuna or a database. A task is validated once, when it is loaded
-(``sweeper.tasks.loading``); every problem is then one line naming the file it is in.
+(``sweeper.tasks.loading``, ``sweeper.tasks.validation``); every problem is then one line naming the file it is in.
 
 Keras is imported inside the methods that use it, so that listing and validating tasks stays fast.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sweeper.tasks.data import DataRequest, Splits
+from sweeper.tasks.objective import Objective
+from sweeper.tasks.run import TrainingRun
 
 if TYPE_CHECKING:
     import keras
 
     from sweeper.tasks.archives import Archive
+    from sweeper.tasks.hyperparams import Hyperparams
     from sweeper.tasks.results import TrainingResult
-    from sweeper.study.space import Hyperparams
 
-DIRECTIONS = ("maximize", "minimize")
+__all__ = ["Description", "Objective", "Option", "Task", "TaskDefaults", "TrainingRun"]
+
 OptionValue = str | int | float | bool
 
 
@@ -101,77 +102,6 @@ def _parse_bool(raw: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError
-
-
-_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What a trial is scored by: a metric the compiled model logs, measured on the validation
-    split (``val_<metric>`` in Keras' logs; the test split under ``sweeper evaluate``), and whether
-    higher or lower is better. ``label`` names it in reports (default: the metric's name)."""
-
-    metric: str = "accuracy"
-    direction: str = "maximize"
-    label: str | None = None
-
-    def __post_init__(self) -> None:
-        if not _METRIC.match(self.metric) or self.metric.startswith("val_"):
-            raise ValueError(
-                f"Objective metric {self.metric!r} must be a Keras metric name such as 'accuracy', "
-                "'auc' or 'loss' (without 'val_': it is always measured on the validation split)"
-            )
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"Objective direction {self.direction!r} must be 'maximize' or 'minimize'")
-
-    @property
-    def log_key(self) -> str:
-        """The key of Keras' epoch logs the trial is scored by."""
-        return f"val_{self.metric}"
-
-    @property
-    def name(self) -> str:
-        """A short name: the label, or the metric with underscores as spaces."""
-        return self.label or self.metric.replace("_", " ")
-
-    def on(self, split: str) -> str:
-        """E.g. ``validation accuracy`` or ``test AUC``."""
-        return f"{split} {self.name}"
-
-    @property
-    def in_points(self) -> bool:
-        """Differences read as percentage points: a fraction that is maximized (accuracy, AUC).
-        Losses and errors are minimized and shown as plain differences."""
-        return self.direction == "maximize"
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether value ``a`` is better than ``b``."""
-        return a > b if self.direction == "maximize" else a < b
-
-    def worst(self) -> float:
-        return -math.inf if self.direction == "maximize" else math.inf
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "direction": self.direction, "label": self.label}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Objective:
-        return cls(**dict(data)) if data else cls()
-
-
-@dataclass
-class TrainingRun:
-    """What ``Task.train`` is handed for one trial. ``report(epoch, logs)`` must be called after
-    every epoch with Keras-style logs holding the objective's key: it reports to the study and may
-    raise ``optuna.TrialPruned`` (let it propagate) or stop the trial."""
-
-    epochs: int
-    batch_size: int
-    learning_rate: float | None
-    objective: Objective
-    report: Callable[[int, dict[str, float]], None]
-    result: TrainingResult
 
 
 class Task:

@@ -1,6 +1,7 @@
-"""What ``sweeper studies`` lists: the built-in tasks and those installed packages register under
-the ``sweeper.tasks`` entry-point group, each with its data set, model, defaults and options. A
-registered task that cannot be loaded is listed with why, not dropped."""
+"""What ``sweeper studies`` lists: the tasks registered under the ``sweeper.tasks`` entry-point
+group (the built-in case studies, then those of installed packages), each with its data set,
+model, defaults and options. A registered task that cannot be loaded is listed with why, not
+dropped."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from sweeper.errors import TaskError
 from sweeper.tasks.api import Description
-from sweeper.tasks.loading import load_task, task_references
+from sweeper.tasks.entry_points import task_references
+from sweeper.tasks.loading import load_task
 
 
 def describe_tasks(search_path: Sequence[Path] = ()) -> list[Description]:

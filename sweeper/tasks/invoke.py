@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from sweeper.errors import SweeperError, TaskError
 from sweeper.settings import Settings
 from sweeper.tasks.data import DataRequest, Splits
-from sweeper.tasks.loading import LoadedTask, describe_exception
+from sweeper.tasks.loading import LoadedTask
+from sweeper.tasks.where import describe_exception
 
 T = TypeVar("T")
 

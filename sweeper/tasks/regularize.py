@@ -28,7 +28,7 @@ from sweeper.errors import TaskError
 if TYPE_CHECKING:
     import keras
 
-    from sweeper.study.space import Hyperparams
+    from sweeper.tasks.hyperparams import Hyperparams
 
 # (weight attribute, regularizer argument) of the kernels sweeper penalises.
 KERNELS = (

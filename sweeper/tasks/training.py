@@ -16,9 +16,10 @@ import keras
 import numpy as np
 
 from sweeper.errors import TaskError, TrialDiverged
-from sweeper.tasks.results import TrainingResult
-from sweeper.tasks.api import Objective, TrainingRun
 from sweeper.tasks.data import Splits, length, take
+from sweeper.tasks.objective import Objective
+from sweeper.tasks.results import TrainingResult, train_key
+from sweeper.tasks.run import TrainingRun
 
 NEAR_ZERO = 1e-3
 # The train score for the generalization gap is re-measured without dropout on this many samples.
@@ -103,8 +104,8 @@ def final_metrics(model: keras.Model, splits: Splits, result: TrainingResult, ru
                             batch_size=run.batch_size, verbose=0, return_dict=True)
     metric = run.objective.metric
     final = {
-        "train_loss": float(scores["loss"]),
-        f"train_{metric}": float(scores.get(metric, math.nan)),
+        train_key("loss"): float(scores["loss"]),
+        train_key(metric): float(scores.get(metric, math.nan)),
         "val_loss": _last(result, "val_loss"),
         f"val_{metric}": _last(result, run.objective.log_key),
     }

@@ -61,7 +61,7 @@ def test_an_unadjusted_welch_winner_is_not_a_winner_after_pairing_and_correction
         ("l2", 5): [0.600, 0.605, 0.625],
         ("dropout", 2): [0.590, 0.615, 0.615],
     })
-    from sweeper.evaluation.stats import paired
+    from sweeper.stats.intervals import paired
 
     l1 = next(g for g in ev.groups if g.group == "l1")
     alone = paired({0: 0.620, 1: 0.635, 2: 0.635}, {0: 0.600, 1: 0.610, 2: 0.620}, 0.95)

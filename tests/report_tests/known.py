@@ -9,7 +9,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
-from sweeper.study.space import PENALTIES, SearchSpace
+from sweeper.study.space import SearchSpace
+from sweeper.tasks.hyperparams import PENALTIES
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, current_versions
 
 DISTRIBUTIONS = {

@@ -10,7 +10,7 @@ import pytest
 
 from sweeper.errors import DataError
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from studies import cifar10
 from tests.support.archives import make_cifar10
 from tests.support.tasks import build, load
@@ -72,7 +72,7 @@ JAX_STEP = """
 import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from tests.support.tasks import build, fit, load
 splits = load("cifar10", Settings(data_mirror={mirror!r}, data_dir={cache!r}), train_size=64)
 model = build("cifar10", Hyperparams("l1_l2", lam=1e-4, l1_ratio=0.5, dropout=0.2), splits, 1e-3)

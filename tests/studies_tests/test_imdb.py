@@ -10,7 +10,7 @@ import pytest
 from studies import imdb
 from sweeper.errors import DataError
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks import Splits
 from tests.support.tasks import build, load
 from tests.support.archives import make_imdb

@@ -13,7 +13,7 @@ from sweeper.cli.configs import sweep_config as _sweep_config
 from sweeper.cli.parser import build_parser
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks import Splits, load_task
 from tests.support.tasks import build, load
 from tests.support.archives import make_librispeech
@@ -173,7 +173,7 @@ JAX_STEP = """
 import numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from tests.support.tasks import build, fit, load
 from studies import librispeech
 splits = load("librispeech", Settings(data_mirror={mirror!r}, data_dir={cache!r}))

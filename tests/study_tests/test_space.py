@@ -4,7 +4,8 @@ import optuna
 import pytest
 
 from sweeper.errors import ConfigError
-from sweeper.study.space import BASELINE_PARAMS, Hyperparams, SearchSpace, spread
+from sweeper.study.space import SearchSpace, spread
+from sweeper.tasks.hyperparams import BASELINE_PARAMS, Hyperparams
 
 
 def test_lambda_is_sampled_only_with_a_penalty() -> None:

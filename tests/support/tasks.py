@@ -7,7 +7,7 @@ from typing import Any
 
 from sweeper.tasks.results import TrainingResult
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks import DataRequest, Objective, Splits, TrainingRun, load_task, resolve_options
 from sweeper.tasks.invoke import load_splits
 

@@ -11,7 +11,7 @@ import pytest
 
 from sweeper.errors import TaskError
 from sweeper.tasks import Objective, load_task, resolve_options
-from sweeper.tasks.loading import fingerprint
+from sweeper.tasks.fingerprint import fingerprint
 
 GOOD = '''
 from sweeper import DataRequest, Hyperparams, Option, Splits, Task, TaskDefaults
@@ -88,7 +88,62 @@ def test_fingerprint_follows_the_code(tmp_path: Path) -> None:
     assert load_task(str(copy)).fingerprint == first  # same code, same fingerprint
     changed = _write(tmp_path, "fp_c.py", GOOD + "\n# changed\n")
     assert load_task(str(changed)).fingerprint != first
-    assert fingerprint(load_task("cifar10").task, load_task("cifar10").source) == load_task("cifar10").fingerprint
+
+
+def test_fingerprint_reads_the_source_and_the_class_file(tmp_path: Path) -> None:
+    """The reference's file and the file defining the task's class both count; a task with no
+    file to read is fingerprinted by its class's name."""
+    _write(tmp_path / "fp_pkg", "__init__.py", "")
+    base = _write(tmp_path / "fp_pkg", "base.py", GOOD)
+    user = _write(tmp_path, "fp_user.py", "from fp_pkg.base import Tiny\ntask = Tiny()\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from fp_pkg.base import Tiny
+    finally:
+        sys.path.remove(str(tmp_path))
+    task = Tiny()
+    first = fingerprint(task, user)
+    assert len(first) == 16 and fingerprint(task, user) == first
+    user.write_text(user.read_text() + "# an edit to the file the reference names\n")
+    second = fingerprint(task, user)
+    assert second != first
+    base.write_text(base.read_text() + "# an edit to the class's own file\n")
+    assert fingerprint(task, user) not in (first, second)
+    assert fingerprint(task, None) != fingerprint(task, user)  # the class file alone
+
+
+def test_the_builtins_are_declared_in_pyproject_and_load() -> None:
+    """The case studies are entry points of the sweeper.tasks group in sweeper's own pyproject.toml
+    (what `pip install` registers), each naming the class its module defines."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["sweeper.tasks"]
+    assert declared == {"cifar10": "studies.cifar10:Cifar10", "librispeech": "studies.librispeech:LibriSpeech",
+                        "imdb": "studies.imdb:Imdb"}
+    for name, target in declared.items():
+        loaded = load_task(name)
+        assert loaded.origin == "built-in" and loaded.name == name
+        assert f"{type(loaded.task).__module__}:{type(loaded.task).__name__}" == target
+
+
+def test_builtins_are_found_in_installed_metadata_like_any_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed sweeper (a wheel: no pyproject.toml beside the package) finds its case studies
+    through its entry points alone, and labels them built-in."""
+    from sweeper.tasks import entry_points, loading
+
+    monkeypatch.setattr(entry_points, "_checkout_entry_points", lambda: [])
+    monkeypatch.setattr(loading, "_LOADED", {})
+    site = tmp_path / "site"
+    info = site / "sweeper-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sweeper\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[sweeper.tasks]\nimdb = studies.imdb:Imdb\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert entry_points.task_references() == [("imdb", "built-in")]
+    assert load_task("imdb").origin == "built-in"
+    with pytest.raises(TaskError, match=r"^built-in task 'cifar10' is not registered: reinstall sweeper \(pip install -e \.\)$"):
+        load_task("cifar10")
 
 
 BAD = [
@@ -125,7 +180,7 @@ def test_a_bad_task_file_is_one_line_naming_the_file_and_the_piece(tmp_path: Pat
 def test_a_missing_file_and_an_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(TaskError, match=r"task file nope.py not found \(looked at"):
         load_task("nope.py")
-    with pytest.raises(TaskError, match=r"unknown task 'nosuchtask': not a built-in task \(cifar10, librispeech, imdb\)"):
+    with pytest.raises(TaskError, match=r"unknown task 'nosuchtask': not a built-in task \(cifar10, imdb, librispeech\)"):
         load_task("nosuchtask")
     with pytest.raises(TaskError, match=r"has no 'Missing': name a Task subclass"):
         load_task("studies.cifar10:Missing")
@@ -196,5 +251,5 @@ def test_objective_names_and_directions() -> None:
 
 def teardown_module() -> None:
     # Modules the tests imported from their temporary folders must not leak into other tests.
-    for name in [m for m in sys.modules if m.startswith(("sweeper_task_", "pkg_a", "demo_pkg", "mytask"))]:
+    for name in [m for m in sys.modules if m.startswith(("sweeper_task_", "pkg_a", "demo_pkg", "mytask", "fp_pkg"))]:
         del sys.modules[name]

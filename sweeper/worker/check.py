@@ -6,7 +6,8 @@ steps and an evaluation on a slice of the data. It reports what a user needs to 
 (shapes, parameters, step time, an estimated epoch and trial time) and what would make the sweep
 meaningless: a model that ignores the sampled penalty fails the check; one without a Dropout layer
 at the sampled rate gets a warning. ``sweeper run`` runs the same probe on one model before it
-stores anything. Nothing here touches a database.
+stores anything. Nothing here touches a database. It lives with the worker, whose backend set-up
+it reports, and is run by the CLI's ``check`` and ``run``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import numpy as np
 
 from sweeper.errors import TaskError
 from sweeper.settings import Settings
-from sweeper.study.space import Hyperparams, SearchSpace
 from sweeper.study.config import SweepConfig
+from sweeper.study.space import SearchSpace
 from sweeper.tasks.api import Task
 from sweeper.tasks.data import Splits, are_class_labels, describe_inputs, length, take
+from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
 
@@ -48,14 +50,6 @@ class ModelProbe:
     penalised: int  # kernels carrying the sampled penalty
     kernels: int
     dropout_rates: list[float]
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class CheckReport:
-    loaded: LoadedTask
-    config: SweepConfig
-    lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

@@ -1,5 +1,5 @@
-"""The statistics of ``sweeper evaluate``: a t-interval per group, and Welch's t-test (with its
-Welch-Satterthwaite interval) for each group against the unregularized baseline.
+"""The t-statistics of ``sweeper evaluate`` and the reports: a t-interval per group, and Welch's
+t-test (with its Welch-Satterthwaite interval) for each group against the unregularized baseline.
 
 Welch rather than Student: regularized and unregularized runs need not have the same variance
 across seeds, and with a handful of seeds per group nothing lets us assume they do.

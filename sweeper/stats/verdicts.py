@@ -28,11 +28,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from scipy import special
 
-from sweeper.evaluation.stats import Difference, paired
-from sweeper.tasks.api import Objective
+from sweeper.stats.intervals import Difference, paired
 
 ALPHA = 0.05
 
@@ -205,7 +205,22 @@ def default_margin(in_points: bool, baseline_mean: float | None) -> float:
         return 0.01
     return abs(baseline_mean) * 0.01
 
-def change(objective: Objective, gain: float, unit: bool = True) -> str:
+
+class Scale(Protocol):
+    """What ``change`` needs of an objective (``sweeper.tasks.Objective`` has it): whether its
+    differences read as percentage points, its direction, and its name."""
+
+    @property
+    def in_points(self) -> bool: ...
+
+    @property
+    def direction(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def change(objective: Scale, gain: float, unit: bool = True) -> str:
     """A gain (positive = better) as the change it is in the objective: ``+1.8 pp`` of accuracy,
     ``MAE -0.83`` of a minimized error."""
     if objective.in_points:

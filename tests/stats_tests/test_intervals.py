@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from sweeper.evaluation.stats import paired, mean_ci, welch
+from sweeper.stats.intervals import paired, mean_ci, welch
 
 # Welch's t-test, example 1 of the Wikipedia article: t = -2.46, df = 24.99, p = 0.021.
 A1 = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4]
