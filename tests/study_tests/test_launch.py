@@ -46,6 +46,27 @@ def test_launch_with_other_settings_says_what_differs(storage_url: str) -> None:
         launch(settings, "cifar10", _config(epochs=5))
 
 
+
+def test_a_relaunch_with_other_task_code_is_refused_and_changes_nothing(tmp_path, monkeypatch) -> None:
+    """The study's workers would refuse the edited code (fingerprint), so launch refuses it too,
+    before touching the study: its queue and its stored config stay as they were."""
+    from tests.worker_tests.test_loop import USER_TASK
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_task.py").write_text(USER_TASK)
+    settings = Settings(storage=f"sqlite:///{tmp_path / 's.db'}")
+    launch(settings, "mine", SweepConfig.for_task("my_task.py", budget=2))
+    stored = optuna.load_study(study_name="mine", storage=open_storage(settings)).user_attrs[CONFIG_ATTR]
+    (tmp_path / "my_task.py").write_text(USER_TASK.replace("0.3", "0.2"))
+    __import__("sweeper.tasks.loading", fromlist=["_LOADED"])._LOADED.clear()
+    edited = SweepConfig.for_task("my_task.py", budget=2)
+    assert edited.task_fingerprint != SweepConfig.from_attrs(stored).task_fingerprint
+    with pytest.raises(ConfigError, match=r"study 'mine' was launched with other code for task 'my_task.py'"):
+        launch(settings, "mine", edited)
+    study = optuna.load_study(study_name="mine", storage=open_storage(settings))
+    assert study.user_attrs[CONFIG_ATTR] == stored
+    assert [t.state for t in study.trials] == [TrialState.WAITING]
+
 def test_grid_launch_enqueues_evenly_spread_points(tmp_path) -> None:
     settings = Settings(storage=f"sqlite:///{tmp_path / 'g.db'}")
     space = SearchSpace(lambda_low=1e-4, lambda_high=1e-2)
