@@ -1,8 +1,9 @@
 """The study database: opening it (``engine``), riding out outages (``retry``), budgets enforced
 where trials are created (``resilient``), a trial's rows in SQLAlchemy Core (``trial_rows``),
-counts by state (``counts``), locks between processes (``locks``), the reads sweeper makes beside
-Optuna's (``queries``), and what a failure means to a user (``errors``). Driver errors become a
-one-line ``StorageError`` here and nowhere else."""
+counts by state (``counts``), the Study a worker drives (``study``), locks between processes
+(``locks``), the reads sweeper makes beside Optuna's (``queries``), and what a failure means to a
+user (``errors``). Driver errors become a one-line ``StorageError`` here and nowhere else, and
+Optuna's private names are read in ``optuna_private`` and nowhere else."""
 
 from __future__ import annotations
 

@@ -11,9 +11,10 @@ from typing import Any
 import optuna
 import sqlalchemy
 import sqlalchemy.orm
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.storage import optuna_private
+from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
 from sweeper.storage.retry import retried
 from sweeper.storage.trial_rows import CoreTrialRows
 
@@ -60,7 +61,7 @@ class ResilientRDBStorage(CoreTrialRows):
         the version getters); a test keeps these attributes in step with Optuna's constructor."""
         self = cls.__new__(cls)
         self.engine_kwargs = engine_kwargs
-        self.url = self._fill_storage_url_template(url)
+        self.url = fill_url_template(url)
         self.skip_compatibility_check = True
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
@@ -80,9 +81,7 @@ class ResilientRDBStorage(CoreTrialRows):
     def __getattr__(self, name: str) -> Any:
         if name != "_version_manager" or "engine" not in self.__dict__:
             raise AttributeError(name)
-        from optuna.storages._rdb.storage import _VersionManager
-
-        manager = self.__dict__[name] = _VersionManager(self.url, self.engine, self.scoped_session)
+        manager = self.__dict__[name] = version_manager(self)
         return manager
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
@@ -114,9 +113,7 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def _pop_within_budget(self, trial_id: int) -> bool:
         """WAITING -> RUNNING (Optuna's queue pop), refused when the budget is claimed."""
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
             # The study row first, as in create_new_trial, so the two never deadlock.
             models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
@@ -153,14 +150,12 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         created, self._just_created = self._just_created, None
-        if created is not None and created._trial_id == trial_id:
+        if created is not None and optuna_private.trial_id(created) == trial_id:
             return created  # served once: later reads see other writers' changes
         return super().get_trial(trial_id)
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
 

@@ -32,12 +32,13 @@ from sweeper.errors import ConfigError, DataError, NoStudyError, SweeperError, T
 from sweeper.settings import Settings
 from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr, study_user_attrs
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
+from sweeper.storage.optuna_private import study_id
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
 from sweeper.tasks import LoadedTask, load_task
 from sweeper.worker import collector
 from sweeper.worker.data_cache import DataCache
 from sweeper.worker.notes import note, stale_notes
-from sweeper.worker.study import WorkerStudy
+from sweeper.storage.study import WorkerStudy
 from sweeper.worker.trial import Shutdown, StopSignal, TrialOutcome, TrialRunner
 
 EXIT_DONE = 0
@@ -229,7 +230,7 @@ class Worker:
                 sampler=config.make_sampler(self.sampler_seed),
                 pruner=config.make_pruner(),
             )
-            self.storage.budgets[study._study_id] = config.budget
+            self.storage.budgets[study_id(study)] = config.budget
             self._studies[name] = (study, config)
             self._stale_notes[name] = stale_notes(attrs, self.name)
         return self._studies[name]
@@ -241,7 +242,7 @@ class Worker:
         study, config = self._studies[name]
         fresh = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
         if fresh != config:
-            self.storage.budgets[study._study_id] = fresh.budget
+            self.storage.budgets[study_id(study)] = fresh.budget
             self._studies[name] = (study, fresh)
         return self._studies[name]
 
@@ -288,7 +289,7 @@ class Worker:
             study, _ = self._studies[name]
             assert self.storage is not None
             for key in self._stale_notes.pop(name, []):
-                self.storage.set_study_user_attr(study._study_id, key, None)
+                self.storage.set_study_user_attr(study_id(study), key, None)
         return self._tasks[name]
 
     def _prepare(self, name: str) -> bool:

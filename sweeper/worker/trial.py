@@ -21,6 +21,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
+from sweeper.storage import optuna_private
 from sweeper.study.config import SweepConfig
 from sweeper.study.space import Hyperparams
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
@@ -78,7 +79,7 @@ def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
         if key in trial.user_attrs:
             return int(trial.user_attrs[key])
     # The trial's frozen copy, read when the trial was created, saves a query per trial.
-    system_attrs = trial._cached_frozen_trial.system_attrs
+    system_attrs = optuna_private.frozen(trial).system_attrs
     original = system_attrs.get("failed_trial", trial.number)
     return (base_seed * 1_000_003 + int(original)) % (2**31 - 1)
 
@@ -115,7 +116,7 @@ class TrialRunner:
         """The objective ``study.optimize`` calls for one trial; ``outcome`` records how it ended."""
 
         def objective(trial: optuna.Trial) -> float:
-            outcome.trial_id = trial._trial_id
+            outcome.trial_id = optuna_private.trial_id(trial)
             try:
                 with trial.study.one_snapshot():  # type: ignore[attr-defined]
                     hp = config.space.suggest(trial)
@@ -197,8 +198,8 @@ class TrialRunner:
         self._set_attrs(trial, attrs)
 
     def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-        self.storage.set_trial_user_attrs(trial._trial_id, attrs)
-        trial._cached_frozen_trial.user_attrs.update(attrs)  # as Trial.set_user_attr does
+        self.storage.set_trial_user_attrs(optuna_private.trial_id(trial), attrs)
+        optuna_private.frozen(trial).user_attrs.update(attrs)  # as Trial.set_user_attr does
 
     def requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
         """A trial interrupted by SIGTERM/Ctrl-C, or one that lost the database, is failed now and

@@ -22,6 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
+from sweeper.storage.optuna_private import forget_cached_trials
 
 
 class WorkerStudy(optuna.Study):
@@ -32,13 +33,13 @@ class WorkerStudy(optuna.Study):
     @contextmanager
     def one_snapshot(self) -> Iterator[None]:
         """Reads inside share one snapshot of the study's trials (the sampler's reads)."""
-        self._thread_local.cached_all_trials = None
+        forget_cached_trials(self)
         self._snapshot = True
         try:
             yield
         finally:
             self._snapshot = False
-            self._thread_local.cached_all_trials = None
+            forget_cached_trials(self)
 
     def _get_trials(
         self,
