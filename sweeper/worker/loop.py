@@ -2,7 +2,7 @@
 
 Budget rule: a study is done when ``complete + pruned == budget``. A trial is created (or a queued
 one popped) only while finished *and running* trials are below the budget: the storage checks that
-in the creating transaction (``ResilientRDBStorage.budgets``), so concurrent workers never
+in the creating transaction (the claim's ``ClaimContext``), so concurrent workers never
 overshoot. While only other workers' running trials stand between the study and its budget a
 worker waits for them (they may still fail and need running again), reaping stale ones meanwhile.
 
@@ -13,7 +13,7 @@ one log line and a note for ``sweeper status``, and the others are served. A swe
 
 Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat; one trial's
 execution is ``sweeper.worker.trial``. On SQLite the creation also holds the claim lock, released
-as soon as the trial row is RUNNING (the storage's ``on_trial_claimed`` hook).
+as soon as the trial row is RUNNING (the claim's ``on_claimed``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from sweeper.errors import ConfigError, DataError, NoStudyError, SweeperError, T
 from sweeper.settings import Settings
 from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr, study_user_attrs
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
-from sweeper.storage.optuna_private import study_id
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
 from sweeper.tasks import LoadedTask, load_task
 from sweeper.worker import collector
@@ -82,7 +81,7 @@ class Worker:
         self.storage: optuna.storages.RDBStorage | None = None
         self.runner: TrialRunner | None = None
         self._backend_ready = False
-        self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
+        self._studies: dict[str, tuple[WorkerStudy, SweepConfig]] = {}
         self._tasks: dict[str, LoadedTask] = {}
         # Studies this worker cannot run (task code missing or different, data unreadable), why.
         self._set_aside: dict[str, SweeperError] = {}
@@ -218,7 +217,7 @@ class Worker:
                 announced = True
             self._sleep(POLL_SECONDS)
 
-    def _study(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+    def _study(self, name: str) -> tuple[WorkerStudy, SweepConfig]:
         if name not in self._studies:
             assert self.storage is not None
             attrs = study_user_attrs(self.storage, name)
@@ -230,23 +229,21 @@ class Worker:
                 sampler=config.make_sampler(self.sampler_seed),
                 pruner=config.make_pruner(),
             )
-            self.storage.budgets[study_id(study)] = config.budget
             self._studies[name] = (study, config)
             self._stale_notes[name] = stale_notes(attrs, self.name)
         return self._studies[name]
 
-    def _reload(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+    def _reload(self, name: str) -> tuple[WorkerStudy, SweepConfig]:
         """The study with its stored config read again (its budget may have grown)."""
         assert self.storage is not None
         attrs = study_user_attrs(self.storage, name)
         study, config = self._studies[name]
         fresh = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
         if fresh != config:
-            self.storage.budgets[study_id(study)] = fresh.budget
             self._studies[name] = (study, fresh)
         return self._studies[name]
 
-    def _advance(self, name: str) -> tuple[optuna.Study, SweepConfig]:
+    def _advance(self, name: str) -> tuple[WorkerStudy, SweepConfig]:
         """Queue an adaptive study's next round if its race goes on, and take the grown budget."""
         from sweeper.study.launch import advance_race
 
@@ -289,7 +286,7 @@ class Worker:
             study, _ = self._studies[name]
             assert self.storage is not None
             for key in self._stale_notes.pop(name, []):
-                self.storage.set_study_user_attr(study_id(study), key, None)
+                study.set_user_attr(key, None)
         return self._tasks[name]
 
     def _prepare(self, name: str) -> bool:
@@ -340,17 +337,13 @@ class Worker:
                 splits = self.data.for_config(self._tasks[name], config)
                 objective = self.runner.objective(self._tasks[name], splits, config, outcome)
                 # The lock is released as soon as the trial row is RUNNING (created or popped).
-                self.storage.on_trial_claimed = claim.close
-                study.queue_hint = counts.waiting > 0
-                study.optimize(objective, n_trials=1, catch=(Exception,))
+                study.run_one(objective, budget=config.budget, queued=counts.waiting > 0, on_claimed=claim.close)
             except BudgetMet:
                 # Another worker claimed the last free slot between the count above and the insert.
                 return "wait"
             except Shutdown as stop:
                 self.runner.requeue(study, outcome.trial_id, f"stopped by {stop}")
                 raise
-            finally:
-                self.storage.on_trial_claimed = None
         if outcome.lost_database is not None:
             self.runner.requeue(study, outcome.trial_id, "lost the database")
         if outcome.trial_id is not None:
