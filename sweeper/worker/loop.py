@@ -29,6 +29,7 @@ from contextlib import ExitStack
 import optuna
 
 from sweeper.errors import ConfigError, DataError, NoStudyError, SweeperError, TaskError, WorkerError
+from sweeper.evaluation.stages import NextStage, next_stage
 from sweeper.settings import Settings
 from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr, study_user_attrs
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
@@ -125,18 +126,17 @@ class Worker:
                 if counts.finished >= config.budget:
                     # A launch may have planned more since (a curve study's new repeats).
                     study, config = self._reload(name)
-                if counts.finished >= config.budget and config.design == "adaptive" and name not in self._raced:
-                    # A round of the race is over: queue the next one (any worker may; once), and
-                    # count again, so that the queued trials are popped rather than new ones sampled.
-                    study, config = self._advance(name)
-                    counts = count_trials(study)
+                    if counts.finished >= config.budget:
+                        # What comes next (a race's next round, the evaluation) is launch work.
+                        step = next_stage(self.settings, self.storage, study, config, counts,
+                                          raced=name in self._raced, evaluated=name in self._evaluated)
+                        self._take(name, step)
+                        config, counts = step.config, step.counts
+                        if step.evaluation and step.evaluation not in names:
+                            names.append(step.evaluation)  # served like any other study, from the next round
+                            added = True
                 if counts.finished < config.budget:
                     open_.append((counts.finished / config.budget, name, counts))
-                elif config.evaluate_seeds and config.kind == "search" and name not in self._evaluated:
-                    evaluation = self._queue_evaluation(name, config)
-                    if evaluation and evaluation not in names:
-                        names.append(evaluation)  # served like any other study, from the next round
-                        added = True
             if not open_:
                 if added:
                     continue
@@ -243,33 +243,17 @@ class Worker:
             self._studies[name] = (study, fresh)
         return self._studies[name]
 
-    def _advance(self, name: str) -> tuple[WorkerStudy, SweepConfig]:
-        """Queue an adaptive study's next round if its race goes on, and take the grown budget."""
-        from sweeper.study.launch import advance_race
-
-        advanced = advance_race(self.settings, name, self.storage)
-        if advanced.plan.stage == "done":
+    def _take(self, name: str, step: NextStage) -> None:
+        """What came after a met budget: the study's stored config, and what not to do again."""
+        if step.raced:
             self._raced.add(name)
-        if advanced.added:
-            self.log(f"[worker {self.index}] {name}: {advanced.plan.describe(self._studies[name][1].repeats)}; "
-                     f"queued {advanced.added} trial(s)")
-        return self._reload(name)
-
-    def _queue_evaluation(self, name: str, config: SweepConfig) -> str | None:
-        """The sweep's budget is met and it asks for evaluation: queue the test-split re-training
-        of its best configurations (idempotent: every worker that sees the budget met may call
-        it), and return the evaluation study's name to serve it too."""
-        from sweeper.evaluation.plan import prepare
-
-        self._evaluated.add(name)
-        try:
-            plan = prepare(self.settings, name, config.evaluate_seeds, self.storage)
-        except NoStudyError as exc:  # no complete trial to evaluate (all pruned or diverged)
-            self.log(f"[worker {self.index}] no evaluation of {name}: {exc}")
-            return None
-        if plan.enqueued:
-            self.log(f"[worker {self.index}] {name} finished its budget: {plan.describe()}")
-        return plan.eval_study
+        if step.evaluated:
+            self._evaluated.add(name)
+        study, config = self._studies[name]
+        if step.config != config:
+            self._studies[name] = (study, step.config)
+        for line in step.notes:
+            self.log(f"[worker {self.index}] {line}")
 
     def _task(self, name: str, config: SweepConfig) -> LoadedTask:
         """The study's task, loaded once; ``TaskError`` when this machine lacks its code or has
