@@ -1,20 +1,18 @@
 """One trial, once a worker has claimed it: its configuration sampled, its task trained, its
 results stored, and, when a stop signal or a lost database ends it, its copy queued again.
 
-A stop signal (SIGTERM, Ctrl-C) raises ``Shutdown`` in the main thread while a trial trains. Library
-code can mishandle it: swallow it and return early, or replace it with an error of its own in its
-clean-up (TensorFlow's graph contexts: "Nesting violated for default stack"). A received stop
-therefore wins wherever the trial ends: at the next epoch boundary, on an early return, or on any
-error, the trial is failed as stopped and queued again.
+A stop signal (SIGTERM, Ctrl-C) raises ``Shutdown`` (``sweeper.worker.lifecycle``) in the main
+thread while a trial trains. Library code can mishandle it: swallow it and return early, or replace
+it with an error of its own in its clean-up (TensorFlow's graph contexts: "Nesting violated for
+default stack"). A received stop therefore wins wherever the trial ends: at the next epoch
+boundary, on an early return, or on any error, the trial is failed as stopped and queued again.
 """
 
 from __future__ import annotations
 
 import math
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import optuna
@@ -26,40 +24,10 @@ from sweeper.study.config import SweepConfig
 from sweeper.study.space import Hyperparams
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.results import TrainingResult
+from sweeper.worker.lifecycle import Shutdown, StopSignal
 
 # What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
 PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
-
-
-class Shutdown(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM/SIGINT while a trial trains."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class StopSignal:
-    """The stop signal a worker received, if any: raised as ``Shutdown`` inside a trial, noted
-    outside one (the worker then stops between trials)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.in_trial = False
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signum = signum
-        if self.in_trial:
-            raise Shutdown(signum)
-
-    @property
-    def received(self) -> bool:
-        return self.signum is not None
-
-    def raise_if_received(self) -> None:
-        """At a point where a stop lost inside library code must still end the trial."""
-        if self.signum is not None:
-            raise Shutdown(self.signum)
 
 
 @dataclass
