@@ -193,6 +193,7 @@ def _reportable(storage: Any) -> list[str]:
     page says what happened); the others are named."""
     from optuna.trial import TrialState
 
+    from sweeper.storage.optuna_private import study_id
     from sweeper.study.config import CONFIG_ATTR
 
     names = []
@@ -200,7 +201,7 @@ def _reportable(storage: Any) -> list[str]:
         config = summary.user_attrs.get(CONFIG_ATTR)
         if config is None or config.get("kind") != "search":
             continue
-        states = storage.get_all_trials(summary._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        states = storage.get_all_trials(study_id(summary), deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
         if states:
             names.append(summary.study_name)
         else:

@@ -24,16 +24,8 @@ from sweeper.study.points import GROUPS, best_mean_per_group, best_per_group, co
 from sweeper.settings import Settings
 from sweeper.study.space import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
-from sweeper.study.config import (
-    CONFIG_ATTR,
-    EVAL_SUFFIX,
-    VERSION_ATTR,
-    SweepConfig,
-    check_versions,
-    current_versions,
-    eval_study_name,
-    is_eval_study,
-)
+from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+from sweeper.evaluation.eval_study import eval_study_name, find_eval_study, is_eval_study, sweep_of
 from sweeper.tasks.api import Objective
 
 # A run in one of these states is not run again: done (complete; pruned = diverged, which the
@@ -123,7 +115,7 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     if is_eval_study(study_name):
         raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
-                          f"e.g. sweeper evaluate {study_name[: -len(EVAL_SUFFIX)]}")
+                          f"e.g. sweeper evaluate {sweep_of(study_name)}")
     storage = storage or open_storage(settings, create_tables=True)
     with launch_lock(settings.storage):
         parent = load_study(storage, study_name)
@@ -143,7 +135,7 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve",
                          chosen=_finalists(config, trials) if config.design == "adaptive" else None)
         name = eval_study_name(study_name)
-        study, created = _open_eval_study(storage, name, config)
+        study, created = _open_eval_study(storage, study_name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
         todo = [r for r in runs if r.key() not in have]
         # Each evaluate that adds seeds to a finished evaluation is one more look at the test
@@ -172,16 +164,14 @@ def _finalists(config: SweepConfig, trials: list[FrozenTrial]) -> dict[str, dict
     return {g: params_of(plan.finalists[g].point, config.space) for g in GROUPS if g in plan.finalists}
 
 
-def _open_eval_study(storage: optuna.storages.BaseStorage, name: str, config: SweepConfig) -> tuple[optuna.Study, bool]:
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
+def _open_eval_study(storage: optuna.storages.BaseStorage, sweep: str, config: SweepConfig) -> tuple[optuna.Study, bool]:
+    study = find_eval_study(storage, sweep)
+    if study is None:
         objective = config.goal
-        study = optuna.create_study(study_name=name, storage=storage, direction=objective.direction)
+        study = optuna.create_study(study_name=eval_study_name(sweep), storage=storage, direction=objective.direction)
         study.set_metric_names([f"test_{objective.metric}"])
         study.set_user_attr(VERSION_ATTR, current_versions())
         study.set_user_attr("task", config.task)
         return study, True
-    attrs = storage.get_study_user_attrs(study_id)
-    check_versions(name, attrs.get(VERSION_ATTR))
-    return optuna.load_study(study_name=name, storage=storage), False
+    check_versions(study.study_name, study.user_attrs.get(VERSION_ATTR))
+    return study, False

@@ -12,9 +12,9 @@ import optuna
 import plotly.graph_objects as go
 
 from sweeper.errors import ReportError
-from sweeper.study.config import EVAL_SUFFIX
+from sweeper.evaluation.eval_study import find_eval_study, is_eval_study, sweep_of
 from sweeper.report.collect import ReportData, collect_report
-from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict
+from sweeper.evaluation.results import collect_evaluation, verdict
 from sweeper.report.figures import (
     evaluation_figure,
     gap_figure,
@@ -54,17 +54,12 @@ FIGURE_IDS = [f[0] for f in FIGURES]
 
 def load_report(storage: optuna.storages.BaseStorage, name: str) -> ReportData:
     """Collect one study and, when ``sweeper evaluate`` has run, its evaluation study."""
-    if name.endswith(EVAL_SUFFIX):
+    if is_eval_study(name):
         raise ReportError(f"{name!r} holds evaluation runs: report the study it evaluates, "
-                          f"`sweeper report {name[: -len(EVAL_SUFFIX)]}`")
+                          f"`sweeper report {sweep_of(name)}`")
     study = optuna.load_study(study_name=name, storage=storage)
-    evaluation: EvaluationData | None = None
-    try:
-        storage.get_study_id_from_name(name + EVAL_SUFFIX)
-    except KeyError:
-        pass
-    else:
-        evaluation = collect_evaluation(optuna.load_study(study_name=name + EVAL_SUFFIX, storage=storage))
+    evaluation_study = find_eval_study(storage, name)
+    evaluation = collect_evaluation(evaluation_study) if evaluation_study is not None else None
     return collect_report(study, evaluation)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from sweeper.storage.optuna_private import storage_behind_cache, study_id, study_storage
+
 
 @dataclass(frozen=True)
 class TrialCounts:
@@ -27,12 +29,12 @@ def count_trials(study: optuna.Study) -> TrialCounts:
     """Counts from one snapshot: counting state by state in separate reads misses a trial that
     moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget. On our
     storage that is one aggregate query (workers count under the claim lock: it must be short)."""
-    storage = getattr(study._storage, "_backend", study._storage)  # behind Optuna's cache
+    storage = storage_behind_cache(study)
     if hasattr(storage, "count_trials_by_state"):
-        states = collections.Counter(storage.count_trials_by_state(study._study_id))
+        states = collections.Counter(storage.count_trials_by_state(study_id(study)))
     else:
         states = collections.Counter(
-            t.state for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            t.state for t in study_storage(study).get_all_trials(study_id(study), deepcopy=False)
         )
     return TrialCounts(
         complete=states[TrialState.COMPLETE],

@@ -7,9 +7,9 @@ from typing import Any
 
 import optuna
 import sqlalchemy
-from optuna.storages._rdb import models
 
 from sweeper.errors import NoStudyError
+from sweeper.storage.optuna_private import models
 from sweeper.storage.errors import driver_errors, redact
 
 

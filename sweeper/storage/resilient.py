@@ -4,35 +4,35 @@ SQLAlchemy Core (``sweeper.storage.trial_rows``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import optuna
 import sqlalchemy
 import sqlalchemy.orm
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.storage import optuna_private
+from sweeper.storage.claim import BudgetMet, ClaimContext
+from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
 from sweeper.storage.retry import retried
 from sweeper.storage.trial_rows import CoreTrialRows
-
-class BudgetMet(Exception):
-    """Trial creation refused: the study's budget is already complete, pruned or running."""
-
 
 class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
     failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
     heartbeat thread's calls are retried too, so an outage never makes a live trial look stale.
 
-    Budgets are enforced where trials are created. For a study in ``budgets`` (the worker sets
-    them), a new RUNNING trial is inserted, or a queued one popped, only if the study's
-    complete + pruned + running trials stay within its budget; the count and the insert share one
-    transaction that holds the study row's lock (Optuna takes it ``FOR UPDATE`` to number trials),
-    so concurrent workers on PostgreSQL never overshoot, with no lock held across round trips.
-    Otherwise ``BudgetMet`` is raised. SQLite has no row locks: workers there also take the
-    ``claim_lock`` file lock, which ``on_trial_claimed`` lets them release once the trial exists.
+    Budgets are enforced where trials are created. Inside ``claiming(context)`` (a worker's
+    claim, ``sweeper.storage.claim.ClaimContext``), a new RUNNING trial of the context's study is
+    inserted, or a queued one popped, only if the study's complete + pruned + running trials stay
+    within its budget; the count and the insert share one transaction that holds the study row's
+    lock (Optuna takes it ``FOR UPDATE`` to number trials), so concurrent workers on PostgreSQL
+    never overshoot, with no lock held across round trips. Otherwise ``BudgetMet`` is raised.
+    SQLite has no row locks: workers there also take the ``claim_lock`` file lock, which the
+    context's ``on_claimed`` lets them release once the trial exists.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -40,8 +40,7 @@ class ResilientRDBStorage(CoreTrialRows):
         self._init_ours()
 
     def _init_ours(self) -> None:
-        self.budgets: dict[int, int] = {}
-        self.on_trial_claimed: Callable[[], None] | None = None
+        self._claim: ClaimContext | None = None
         self._just_created: FrozenTrial | None = None
 
     @classmethod
@@ -60,7 +59,7 @@ class ResilientRDBStorage(CoreTrialRows):
         the version getters); a test keeps these attributes in step with Optuna's constructor."""
         self = cls.__new__(cls)
         self.engine_kwargs = engine_kwargs
-        self.url = self._fill_storage_url_template(url)
+        self.url = fill_url_template(url)
         self.skip_compatibility_check = True
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
@@ -80,16 +79,25 @@ class ResilientRDBStorage(CoreTrialRows):
     def __getattr__(self, name: str) -> Any:
         if name != "_version_manager" or "engine" not in self.__dict__:
             raise AttributeError(name)
-        from optuna.storages._rdb.storage import _VersionManager
-
-        manager = self.__dict__[name] = _VersionManager(self.url, self.engine, self.scoped_session)
+        manager = self.__dict__[name] = version_manager(self)
         return manager
+
+    @contextmanager
+    def claiming(self, context: ClaimContext) -> Iterator[None]:
+        """Trials created or popped inside are claims within ``context``'s budget."""
+        if self._claim is not None:
+            raise RuntimeError("a claim is already under way on this storage")
+        self._claim = context
+        try:
+            yield
+        finally:
+            self._claim = None
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
         # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
         # heartbeat callback's re-queued copies are WAITING: not a claim, never refused.
         claim = template_trial is None or template_trial.state == TrialState.RUNNING
-        if claim and study_id in self.budgets and not self._room(session, study_id):
+        if claim and not self._room(session, study_id):
             raise BudgetMet(f"study {study_id} has no budget left")
         return super()._get_prepared_new_trial(study_id, template_trial, session)
 
@@ -106,7 +114,7 @@ class ResilientRDBStorage(CoreTrialRows):
         return created
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
-        if state == TrialState.RUNNING and self.budgets:
+        if state == TrialState.RUNNING and self._claim is not None:
             return self._pop_within_budget(trial_id)
         if state.is_finished():
             return self._finish(trial_id, state, values)
@@ -114,9 +122,7 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def _pop_within_budget(self, trial_id: int) -> bool:
         """WAITING -> RUNNING (Optuna's queue pop), refused when the budget is claimed."""
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             study_id = models.TrialModel.find_or_raise_by_id(trial_id, session).study_id
             # The study row first, as in create_new_trial, so the two never deadlock.
             models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
@@ -124,7 +130,7 @@ class ResilientRDBStorage(CoreTrialRows):
             self.check_trial_is_updatable(trial_id, trial.state)
             if trial.state != TrialState.WAITING:
                 return False
-            if study_id in self.budgets and not self._room(session, study_id):
+            if not self._room(session, study_id):
                 return False
             trial.state = TrialState.RUNNING
             trial.datetime_start = datetime.now()
@@ -132,9 +138,13 @@ class ResilientRDBStorage(CoreTrialRows):
         return True
 
     def _room(self, session: Any, study_id: int) -> bool:
+        """Whether the current claim leaves room for one more trial of ``study_id`` (always,
+        outside a claim or for another study)."""
+        if self._claim is None or self._claim.study_id != study_id:
+            return True
         counts = self._state_counts(session, study_id)
         claimed = sum(counts.get(s, 0) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-        return claimed < self.budgets[study_id]
+        return claimed < self._claim.budget
 
     @staticmethod
     def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:
@@ -147,20 +157,17 @@ class ResilientRDBStorage(CoreTrialRows):
         )
 
     def _claimed(self) -> None:
-        callback, self.on_trial_claimed = self.on_trial_claimed, None
-        if callback is not None:
-            callback()
+        if self._claim is not None:
+            self._claim.claimed()
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         created, self._just_created = self._just_created, None
-        if created is not None and created._trial_id == trial_id:
+        if created is not None and optuna_private.trial_id(created) == trial_id:
             return created  # served once: later reads see other writers' changes
         return super().get_trial(trial_id)
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
 

@@ -6,10 +6,13 @@ a dozen such calls (three parameters, an intermediate value per epoch, attrs, th
 32 workers on one machine that Python work, not the database, is what trials wait for. Here each
 call is one transaction of two or three plain statements with the same checks, the same errors
 (``KeyError`` for an unknown trial, ``UpdateFinishedTrialError`` for a finished one, ``ValueError``
-for an incompatible distribution) and the same rows. ``tests/test_trial_rows.py`` runs every call
-both ways against one database and compares what was stored.
+for an incompatible distribution) and the same rows. ``tests/storage_tests/test_trial_rows.py`` runs
+every call both ways against one database and compares what was stored.
 
-Only PostgreSQL and SQLite are covered (their upserts); other databases use Optuna's own methods.
+``CoreTrialRows`` is the base of the storage every command opens (``ResilientRDBStorage`` in
+``sweeper.storage.resilient``, which adds the retries and the budget); the Optuna tables and
+session it uses come from ``sweeper.storage.optuna_private``. Only PostgreSQL and SQLite are
+covered (their upserts); other databases use Optuna's own methods.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import sqlalchemy
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from optuna import distributions
-from optuna.storages._rdb import models
-from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
+
+from sweeper.storage.optuna_private import models, scoped_session
 
 # Which child table a row of the one-query trial read comes from.
 _PARAM, _VALUE, _USER, _SYSTEM, _STEP = range(5)
@@ -62,12 +65,12 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             where.append(sqlalchemy.or_(_TRIALS.c.trial_id.in_(included), _TRIALS.c.trial_id > trial_id_greater_than))
         elif trial_id_greater_than > -1:
             where.append(_TRIALS.c.trial_id > trial_id_greater_than)
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
             return _read_trials(session, where)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        with _create_scoped_session(self.scoped_session) as session:
+        with scoped_session(self) as session:
             found = _read_trials(session, [_TRIALS.c.trial_id == trial_id])
         if not found:
             raise KeyError(models.NOT_FOUND_MSG)

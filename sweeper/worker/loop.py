@@ -1,25 +1,25 @@
 """A worker process: takes trials from the launched studies until every budget is met.
 
+Each round it counts every study it serves and tries the open ones least progress first
+(``sweeper.worker.schedule``); what comes after a met budget is launch work
+(``sweeper.evaluation.stages``). What it knows of each study, and the studies it sets aside, are
+in ``sweeper.worker.studies``; its signals, exit codes and failure streak in
+``sweeper.worker.lifecycle``; one trial's execution in ``sweeper.worker.trial``.
+
 Budget rule: a study is done when ``complete + pruned == budget``. A trial is created (or a queued
 one popped) only while finished *and running* trials are below the budget: the storage checks that
-in the creating transaction (``ResilientRDBStorage.budgets``), so concurrent workers never
-overshoot. While only other workers' running trials stand between the study and its budget a
-worker waits for them (they may still fail and need running again), reaping stale ones meanwhile.
+in the creating transaction (the claim's ``ClaimContext``), so concurrent workers never overshoot.
+While only other workers' running trials stand between the study and its budget a worker waits for
+them (they may still fail and need running again), reaping stale ones meanwhile.
 
-The studies are served least progress first. A study this machine cannot run (its task's code is
-missing or differs, its data cannot be read, another sweeper version launched it) is set aside with
-one log line and a note for ``sweeper status``, and the others are served. A sweep launched with
-``--evaluate-seeds`` gets its evaluation queued by the worker that sees its budget met, and served.
-
-Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat; one trial's
-execution is ``sweeper.worker.trial``. On SQLite the creation also holds the claim lock, released
-as soon as the trial row is RUNNING (the storage's ``on_trial_claimed`` hook).
+Trials run through ``study.optimize(n_trials=1)`` so that Optuna drives the heartbeat. On SQLite
+the creation also holds the claim lock, released as soon as the trial row is RUNNING (the claim's
+``on_claimed``).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import time
 import zlib
@@ -28,24 +28,26 @@ from contextlib import ExitStack
 
 import optuna
 
-from sweeper.errors import ConfigError, DataError, NoStudyError, SweeperError, TaskError, WorkerError
+from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
-from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr, study_user_attrs
+from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
-from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
-from sweeper.tasks import LoadedTask, load_task
+from sweeper.study.config import CONFIG_ATTR
 from sweeper.worker import collector
 from sweeper.worker.data_cache import DataCache
-from sweeper.worker.notes import note, stale_notes
-from sweeper.worker.study import WorkerStudy
-from sweeper.worker.trial import Shutdown, StopSignal, TrialOutcome, TrialRunner
-
-EXIT_DONE = 0
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
-POLL_SECONDS = 2.0
-# A worker whose trials keep failing has a broken setup, not bad luck: stop instead of burning trials.
-MAX_CONSECUTIVE_FAILURES = 5
+from sweeper.worker.lifecycle import (
+    POLL_SECONDS,
+    FailureStreak,
+    Shutdown,
+    StopSignal,
+    exit_code,
+    finish,
+    handling_stops,
+    wait_for_studies,
+)
+from sweeper.worker.schedule import next_round
+from sweeper.worker.studies import ServedStudies
+from sweeper.worker.trial import TrialOutcome, TrialRunner
 
 # Optuna logs a traceback for every failed trial (and for each worker stopped by Ctrl-C); the
 # worker prints one line per trial with its reason instead. --debug shows Optuna's warnings.
@@ -80,223 +82,66 @@ class Worker:
         self.stop = StopSignal()
         self.storage: optuna.storages.RDBStorage | None = None
         self.runner: TrialRunner | None = None
+        self.studies: ServedStudies | None = None
         self._backend_ready = False
-        self._studies: dict[str, tuple[optuna.Study, SweepConfig]] = {}
-        self._tasks: dict[str, LoadedTask] = {}
-        # Studies this worker cannot run (task code missing or different, data unreadable), why.
-        self._set_aside: dict[str, SweeperError] = {}
-        # Notes of this host's exited workers that could not run a study: cleared once this one can.
-        self._stale_notes: dict[str, list[str]] = {}
-        # Sweeps whose evaluation this worker has queued (or found queued).
-        self._evaluated: set[str] = set()
-        # Adaptive studies whose race is over: never replayed again (a race does not reopen).
-        self._raced: set[str] = set()
-        self._consecutive_failures = 0
+        self._failures = FailureStreak()
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    def _say(self, line: str) -> None:
+        self.log(f"[worker {self.index}] {line}")
+
     def run(self) -> int:
-        previous = {s: signal.signal(s, self.stop.handle) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            return self._run()
-        except Shutdown as stop:
-            return _exit_code(stop.signum)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+        with handling_stops(self.stop):
+            try:
+                return self._run()
+            except Shutdown as stop:
+                return exit_code(stop.signum)
 
     @property
     def _trained(self) -> bool:
         return self.runner is not None and self.runner.trained
 
     def _run(self) -> int:
-        names = self._wait_for_studies()
+        names = wait_for_studies(self.wanted, self._ready_studies, self.settings.wait_for_study, self.stop, self._say)
+        assert self.studies is not None
         while not self.stop.received:
-            open_ = []
-            added = False
-            for name in list(names):
-                if name in self._set_aside:
+            round_ = next_round(names, self.studies)
+            names += round_.joined  # served like any other study, from the next round
+            if not round_.open:
+                if round_.joined:
                     continue
-                try:
-                    study, config = self._study(name)
-                except ConfigError as exc:  # launched by another sweeper/Optuna version
-                    self._put_aside(name, exc)
-                    continue
-                counts = count_trials(study)
-                if counts.finished >= config.budget:
-                    # A launch may have planned more since (a curve study's new repeats).
-                    study, config = self._reload(name)
-                if counts.finished >= config.budget and config.design == "adaptive" and name not in self._raced:
-                    # A round of the race is over: queue the next one (any worker may; once), and
-                    # count again, so that the queued trials are popped rather than new ones sampled.
-                    study, config = self._advance(name)
-                    counts = count_trials(study)
-                if counts.finished < config.budget:
-                    open_.append((counts.finished / config.budget, name, counts))
-                elif config.evaluate_seeds and config.kind == "search" and name not in self._evaluated:
-                    evaluation = self._queue_evaluation(name, config)
-                    if evaluation and evaluation not in names:
-                        names.append(evaluation)  # served like any other study, from the next round
-                        added = True
-            if not open_:
-                if added:
-                    continue
-                return self._finish(names)
+                return finish(names, self.studies.set_aside, self._trained, self._say)
             progressed = False
-            for _, name, counts in sorted(open_, key=lambda o: o[:2]):  # least progress first
+            for name, counts in round_.open:
                 try:
                     stale_counts = self._prepare(name)
                 except (ConfigError, DataError) as exc:
                     # This machine cannot run the study (its task's code is missing or differs, its
                     # data cannot be read): nothing was claimed; other workers may serve it.
-                    self._put_aside(name, exc)
+                    self.studies.put_aside(name, exc)
                     continue
                 if self._run_one(name, counts, stale_counts) == "ran":
                     progressed = True
                     break
             if not progressed:
-                self._sleep(POLL_SECONDS)
-        return _exit_code(self.stop.signum)
+                self.stop.sleep(POLL_SECONDS)
+        return exit_code(self.stop.signum)
 
-    def _finish(self, names: list[str]) -> int:
-        """No study left that this worker can serve: done, unless it could serve none at all."""
-        if not self._set_aside:
-            self.log(f"[worker {self.index}] all budgets met ({', '.join(names)}); exiting")
-            return EXIT_DONE
-        if not self._trained:
-            # Nothing here can run on this machine: a setup error, with the first reason.
-            raise next(iter(self._set_aside.values()))
-        served = [n for n in names if n not in self._set_aside]
-        self.log(f"[worker {self.index}] all budgets met ({', '.join(served)}); "
-                 f"left to workers that can run them: {', '.join(self._set_aside)}; exiting")
-        return EXIT_DONE
-
-    def _put_aside(self, name: str, exc: SweeperError) -> None:
-        """Say once why this worker leaves a study alone, and note it in the study for status."""
-        self._set_aside[name] = exc
-        self.log(f"[worker {self.index}] cannot serve study {name}: {exc}; leaving its trials to workers that can")
-        assert self.storage is not None
-        self.storage.set_study_user_attr(self.storage.get_study_id_from_name(name), *note(self.name, str(exc)))
-
-    def _sleep(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.stop.received and time.monotonic() < end:
-            time.sleep(min(0.2, end - time.monotonic()))
-
-    # -- studies -----------------------------------------------------------------------------
-    def _wait_for_studies(self) -> list[str]:
-        """Studies to serve; waits (bounded) for ``launch`` to create them."""
-        deadline = time.monotonic() + self.settings.wait_for_study
-        announced = False
-        while True:
-            try:
-                if self.storage is None:
-                    self.storage = open_storage(self.settings, check_schema=False)
-                    self.runner = TrialRunner(self.storage, self.stop, self.name, self.sampler_seed, self.log, self.index)
-                # launch stores a study's config last: a study without it is still being made.
-                ready = studies_with_attr(self.storage, CONFIG_ATTR)
-                if self.wanted:
-                    missing = [n for n in self.wanted if n not in ready]
-                    if not missing:
-                        return list(self.wanted)
-                elif ready:
-                    return ready
-                else:
-                    missing = ["any study"]
-            except NoStudyError:
-                missing = self.wanted or ["any study"]
-            if time.monotonic() > deadline or self.stop.received:
-                raise NoStudyError(
-                    f"gave up after {self.settings.wait_for_study:.0f} s waiting for "
-                    f"{', '.join(missing)} to be launched: run `sweeper launch TASK` first"
-                )
-            if not announced:
-                self.log(
-                    f"[worker {self.index}] waiting up to {self.settings.wait_for_study:.0f} s "
-                    f"for {', '.join(missing)} to be launched"
-                )
-                announced = True
-            self._sleep(POLL_SECONDS)
-
-    def _study(self, name: str) -> tuple[optuna.Study, SweepConfig]:
-        if name not in self._studies:
-            assert self.storage is not None
-            attrs = study_user_attrs(self.storage, name)
-            check_versions(name, attrs.get(VERSION_ATTR))
-            config = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
-            study = WorkerStudy(
-                study_name=name,
-                storage=self.storage,
-                sampler=config.make_sampler(self.sampler_seed),
-                pruner=config.make_pruner(),
-            )
-            self.storage.budgets[study._study_id] = config.budget
-            self._studies[name] = (study, config)
-            self._stale_notes[name] = stale_notes(attrs, self.name)
-        return self._studies[name]
-
-    def _reload(self, name: str) -> tuple[optuna.Study, SweepConfig]:
-        """The study with its stored config read again (its budget may have grown)."""
-        assert self.storage is not None
-        attrs = study_user_attrs(self.storage, name)
-        study, config = self._studies[name]
-        fresh = SweepConfig.from_attrs(attrs[CONFIG_ATTR])
-        if fresh != config:
-            self.storage.budgets[study._study_id] = fresh.budget
-            self._studies[name] = (study, fresh)
-        return self._studies[name]
-
-    def _advance(self, name: str) -> tuple[optuna.Study, SweepConfig]:
-        """Queue an adaptive study's next round if its race goes on, and take the grown budget."""
-        from sweeper.study.launch import advance_race
-
-        advanced = advance_race(self.settings, name, self.storage)
-        if advanced.plan.stage == "done":
-            self._raced.add(name)
-        if advanced.added:
-            self.log(f"[worker {self.index}] {name}: {advanced.plan.describe(self._studies[name][1].repeats)}; "
-                     f"queued {advanced.added} trial(s)")
-        return self._reload(name)
-
-    def _queue_evaluation(self, name: str, config: SweepConfig) -> str | None:
-        """The sweep's budget is met and it asks for evaluation: queue the test-split re-training
-        of its best configurations (idempotent: every worker that sees the budget met may call
-        it), and return the evaluation study's name to serve it too."""
-        from sweeper.evaluation.plan import prepare
-
-        self._evaluated.add(name)
-        try:
-            plan = prepare(self.settings, name, config.evaluate_seeds, self.storage)
-        except NoStudyError as exc:  # no complete trial to evaluate (all pruned or diverged)
-            self.log(f"[worker {self.index}] no evaluation of {name}: {exc}")
-            return None
-        if plan.enqueued:
-            self.log(f"[worker {self.index}] {name} finished its budget: {plan.describe()}")
-        return plan.eval_study
-
-    def _task(self, name: str, config: SweepConfig) -> LoadedTask:
-        """The study's task, loaded once; ``TaskError`` when this machine lacks its code or has
-        other code than the study was launched with."""
-        if name not in self._tasks:
-            loaded = load_task(config.task, self.settings.task_dirs)
-            if config.task_fingerprint and loaded.fingerprint != config.task_fingerprint:
-                raise TaskError(
-                    f"{loaded.where} differs from the code study {name} was launched with (fingerprint "
-                    f"{loaded.fingerprint}, launched {config.task_fingerprint}): deploy the launched "
-                    "version of the task to this machine, or launch the new code under a new --study-name"
-                )
-            self._tasks[name] = loaded
-            study, _ = self._studies[name]
-            assert self.storage is not None
-            for key in self._stale_notes.pop(name, []):
-                self.storage.set_study_user_attr(study._study_id, key, None)
-        return self._tasks[name]
+    def _ready_studies(self) -> list[str]:
+        """The launched studies (launch stores a study's config last: a study without it is still
+        being made); opens the storage on first success (``NoStudyError`` before launch)."""
+        if self.storage is None:
+            self.storage = open_storage(self.settings, check_schema=False)
+            self.runner = TrialRunner(self.storage, self.stop, self.name, self.sampler_seed, self.log, self.index)
+            self.studies = ServedStudies(self.settings, self.storage, self.name, self.sampler_seed, self._say)
+        return studies_with_attr(self.storage, CONFIG_ATTR)
 
     def _prepare(self, name: str) -> bool:
         """Load the task, configure the backend and load the data before claiming a trial: a
         study this machine cannot run is set aside without touching it; a finished study never
         loads anything. True when something had to be loaded (which can take minutes)."""
-        _, config = self._studies[name]
-        task = self._task(name, config)
+        assert self.studies is not None
+        task = self.studies.task(name)
+        config = self.studies.get(name).config
         loaded = False
         if task.task.uses_keras and not self._backend_ready:
             from sweeper.worker import backend
@@ -313,14 +158,14 @@ class Worker:
             loaded = True
         return loaded
 
-    # -- one trial ---------------------------------------------------------------------------
     def _run_one(self, name: str, counts: TrialCounts, stale_counts: bool) -> str:
         """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'. ``counts``
         were just read by the caller (stale when it then loaded data); the storage re-checks the
         budget when it creates the trial."""
         self.stop.raise_if_received()  # stopped while loading data: claim nothing
-        study, config = self._study(name)
-        assert self.storage is not None and self.runner is not None
+        assert self.storage is not None and self.runner is not None and self.studies is not None
+        served = self.studies.get(name)
+        study, config, task = served.study, served.config, self.studies.task(name)
         outcome = TrialOutcome()
         with ExitStack() as claim:
             claim.enter_context(claim_lock(self.storage, name))
@@ -336,42 +181,22 @@ class Worker:
                     return "done"
                 if counts.finished + counts.running >= config.budget:
                     return "wait"
-                splits = self.data.for_config(self._tasks[name], config)
-                objective = self.runner.objective(self._tasks[name], splits, config, outcome)
+                splits = self.data.for_config(task, config)
+                objective = self.runner.objective(task, splits, config, outcome)
                 # The lock is released as soon as the trial row is RUNNING (created or popped).
-                self.storage.on_trial_claimed = claim.close
-                study.queue_hint = counts.waiting > 0
-                study.optimize(objective, n_trials=1, catch=(Exception,))
+                study.run_one(objective, budget=config.budget, queued=counts.waiting > 0, on_claimed=claim.close)
             except BudgetMet:
                 # Another worker claimed the last free slot between the count above and the insert.
                 return "wait"
             except Shutdown as stop:
                 self.runner.requeue(study, outcome.trial_id, f"stopped by {stop}")
                 raise
-            finally:
-                self.storage.on_trial_claimed = None
         if outcome.lost_database is not None:
             self.runner.requeue(study, outcome.trial_id, "lost the database")
         if outcome.trial_id is not None:
-            self._count(*self.runner.ended(study, config, outcome))
+            state, attrs = self.runner.ended(study, config, outcome)
+            self._failures.add(state == optuna.trial.TrialState.FAIL, attrs)
         return "ran"
-
-    def _count(self, state: optuna.trial.TrialState, attrs: dict[str, object]) -> None:
-        failed = state == optuna.trial.TrialState.FAIL
-        self._consecutive_failures = self._consecutive_failures + 1 if failed else 0
-        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-            raise WorkerError(
-                f"{self._consecutive_failures} trials in a row failed in this worker, the last with "
-                f"{attrs.get('fail_reason', 'an unknown error')}: fix the cause and start the worker again"
-            )
-
-
-def _exit_code(signum: int | None) -> int:
-    if signum == signal.SIGTERM:
-        return EXIT_SIGTERM
-    if signum == signal.SIGINT:
-        return EXIT_SIGINT
-    return EXIT_DONE
 
 
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,

@@ -1,64 +1,33 @@
 """One trial, once a worker has claimed it: its configuration sampled, its task trained, its
 results stored, and, when a stop signal or a lost database ends it, its copy queued again.
 
-A stop signal (SIGTERM, Ctrl-C) raises ``Shutdown`` in the main thread while a trial trains. Library
-code can mishandle it: swallow it and return early, or replace it with an error of its own in its
-clean-up (TensorFlow's graph contexts: "Nesting violated for default stack"). A received stop
-therefore wins wherever the trial ends: at the next epoch boundary, on an early return, or on any
-error, the trial is failed as stopped and queued again.
+A stop signal (SIGTERM, Ctrl-C) raises ``Shutdown`` (``sweeper.worker.lifecycle``) in the main
+thread while a trial trains. Library code can mishandle it: swallow it and return early, or replace
+it with an error of its own in its clean-up (TensorFlow's graph contexts: "Nesting violated for
+default stack"). A received stop therefore wins wherever the trial ends: at the next epoch
+boundary, on an early return, or on any error, the trial is failed as stopped and queued again.
 """
 
 from __future__ import annotations
 
 import math
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
+from sweeper.storage import optuna_private
 from sweeper.study.config import SweepConfig
 from sweeper.study.space import Hyperparams
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.results import TrainingResult
+from sweeper.worker.lifecycle import Shutdown, StopSignal
 
 # What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
 PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
-
-
-class Shutdown(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM/SIGINT while a trial trains."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class StopSignal:
-    """The stop signal a worker received, if any: raised as ``Shutdown`` inside a trial, noted
-    outside one (the worker then stops between trials)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.in_trial = False
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signum = signum
-        if self.in_trial:
-            raise Shutdown(signum)
-
-    @property
-    def received(self) -> bool:
-        return self.signum is not None
-
-    def raise_if_received(self) -> None:
-        """At a point where a stop lost inside library code must still end the trial."""
-        if self.signum is not None:
-            raise Shutdown(self.signum)
 
 
 @dataclass
@@ -78,7 +47,7 @@ def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
         if key in trial.user_attrs:
             return int(trial.user_attrs[key])
     # The trial's frozen copy, read when the trial was created, saves a query per trial.
-    system_attrs = trial._cached_frozen_trial.system_attrs
+    system_attrs = optuna_private.frozen(trial).system_attrs
     original = system_attrs.get("failed_trial", trial.number)
     return (base_seed * 1_000_003 + int(original)) % (2**31 - 1)
 
@@ -115,7 +84,7 @@ class TrialRunner:
         """The objective ``study.optimize`` calls for one trial; ``outcome`` records how it ended."""
 
         def objective(trial: optuna.Trial) -> float:
-            outcome.trial_id = trial._trial_id
+            outcome.trial_id = optuna_private.trial_id(trial)
             try:
                 with trial.study.one_snapshot():  # type: ignore[attr-defined]
                     hp = config.space.suggest(trial)
@@ -197,8 +166,8 @@ class TrialRunner:
         self._set_attrs(trial, attrs)
 
     def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-        self.storage.set_trial_user_attrs(trial._trial_id, attrs)
-        trial._cached_frozen_trial.user_attrs.update(attrs)  # as Trial.set_user_attr does
+        self.storage.set_trial_user_attrs(optuna_private.trial_id(trial), attrs)
+        optuna_private.frozen(trial).user_attrs.update(attrs)  # as Trial.set_user_attr does
 
     def requeue(self, study: optuna.Study, trial_id: int | None, why: str) -> None:
         """A trial interrupted by SIGTERM/Ctrl-C, or one that lost the database, is failed now and

@@ -16,6 +16,7 @@ from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
 from sweeper.storage import (
     BudgetMet,
+    ClaimContext,
     ResilientRDBStorage,
     claim_lock,
     describe_failure,
@@ -24,6 +25,7 @@ from sweeper.storage import (
     studies_with_attr,
     study_user_attrs,
 )
+from sweeper.storage import optuna_private
 from tests.support import procs
 from tests.support.postgres import PASSWORD, PostgresServer
 
@@ -91,33 +93,48 @@ def test_claim_lock_is_exclusive_between_processes_sharing_a_sqlite_study(tmp_pa
     thread.join(10)
 
 
-def _study_with_budget(url: str, budget: int) -> tuple[ResilientRDBStorage, int]:
-    storage = open_storage(Settings(storage=url), create_tables=True)
-    study_id = optuna.create_study(study_name="s", storage=storage)._study_id
-    storage.budgets[study_id] = budget
-    return storage, study_id
+def _study(url: str, name: str = "s", storage: ResilientRDBStorage | None = None) -> tuple[ResilientRDBStorage, int]:
+    storage = storage or open_storage(Settings(storage=url), create_tables=True)
+    return storage, optuna_private.study_id(optuna.create_study(study_name=name, storage=storage))
 
 
 def test_trial_creation_stops_at_the_budget_counting_running_trials(storage_url: str) -> None:
-    storage, study_id = _study_with_budget(storage_url, 3)
-    first = storage.create_new_trial(study_id)
-    storage.create_new_trial(study_id)
-    storage.set_trial_state_values(first, TrialState.COMPLETE, [0.5])
-    storage.create_new_trial(study_id)
-    with pytest.raises(BudgetMet):
-        storage.create_new_trial(study_id)  # 1 complete + 2 running
-    # A failed trial frees its slot, and re-queueing it (a WAITING copy) is never refused.
-    storage.set_trial_state_values(first + 1, TrialState.FAIL)
-    waiting = FrozenTrial(number=-1, state=TrialState.WAITING, value=None, datetime_start=None,
-                          datetime_complete=None, params={}, distributions={}, user_attrs={},
-                          system_attrs={}, intermediate_values={}, trial_id=-1)
-    queued = storage.create_new_trial(study_id, template_trial=waiting)
-    another = storage.create_new_trial(study_id, template_trial=waiting)
-    assert storage.set_trial_state_values(queued, TrialState.RUNNING)  # popped into the free slot
-    assert not storage.set_trial_state_values(another, TrialState.RUNNING)  # budget claimed
+    storage, study_id = _study(storage_url)
+    claims: list[int] = []
+    with storage.claiming(ClaimContext(study_id, 3, on_claimed=lambda: claims.append(1))):
+        first = storage.create_new_trial(study_id)
+        assert claims == [1]  # as soon as the trial exists
+        storage.create_new_trial(study_id)
+        storage.set_trial_state_values(first, TrialState.COMPLETE, [0.5])
+        storage.create_new_trial(study_id)
+        with pytest.raises(BudgetMet):
+            storage.create_new_trial(study_id)  # 1 complete + 2 running
+        # A failed trial frees its slot, and re-queueing it (a WAITING copy) is never refused.
+        storage.set_trial_state_values(first + 1, TrialState.FAIL)
+        waiting = FrozenTrial(number=-1, state=TrialState.WAITING, value=None, datetime_start=None,
+                              datetime_complete=None, params={}, distributions={}, user_attrs={},
+                              system_attrs={}, intermediate_values={}, trial_id=-1)
+        queued = storage.create_new_trial(study_id, template_trial=waiting)
+        another = storage.create_new_trial(study_id, template_trial=waiting)
+        assert storage.set_trial_state_values(queued, TrialState.RUNNING)  # popped into the free slot
+        assert not storage.set_trial_state_values(another, TrialState.RUNNING)  # budget claimed
+    assert claims == [1]  # once per claim
     states = [t.state for t in storage.get_all_trials(study_id)]
     assert states.count(TrialState.RUNNING) + states.count(TrialState.COMPLETE) == 3
     assert states.count(TrialState.WAITING) == 1
+    # The budget is the claim's, not the storage's: nothing of it stays after the claim.
+    assert storage.set_trial_state_values(another, TrialState.RUNNING)
+
+
+def test_a_claim_budgets_only_its_own_study_and_claims_do_not_nest(storage_url: str) -> None:
+    storage, study_id = _study(storage_url)
+    _, other = _study(storage_url, "other", storage)
+    with storage.claiming(ClaimContext(study_id, 0)):
+        storage.create_new_trial(other)
+        with pytest.raises(BudgetMet):
+            storage.create_new_trial(study_id)
+        with pytest.raises(RuntimeError, match="already under way"), storage.claiming(ClaimContext(other, 1)):
+            pass
 
 
 def test_a_new_trial_is_read_back_from_its_creation_once(storage_url: str) -> None:
@@ -139,21 +156,21 @@ def test_a_new_trial_is_read_back_from_its_creation_once(storage_url: str) -> No
 def test_racing_creators_on_postgres_never_overshoot_the_budget(postgres_url: str) -> None:
     """Eight processes' worth of connections race to create trials; exactly the budget is made,
     straight to the server and through PgBouncer's 4 server connections."""
-    _, study_id = _study_with_budget(postgres_url, 40)
+    _, study_id = _study(postgres_url)
     created: list[int] = []
     refused: list[int] = []
     start = threading.Barrier(8)
 
     def creator() -> None:
         storage = open_storage(Settings(storage=postgres_url), check_schema=False)
-        storage.budgets[study_id] = 40
         start.wait()
-        while True:
-            try:
-                created.append(storage.create_new_trial(study_id))
-            except BudgetMet:
-                refused.append(1)
-                return
+        with storage.claiming(ClaimContext(study_id, 40)):
+            while True:
+                try:
+                    created.append(storage.create_new_trial(study_id))
+                except BudgetMet:
+                    refused.append(1)
+                    return
 
     threads = [threading.Thread(target=creator) for _ in range(8)]
     for t in threads:

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 from sweeper.settings import Settings
 from sweeper.study.space import SearchSpace
 from sweeper.storage import open_storage
-from sweeper.worker.study import WorkerStudy
+from sweeper.storage.study import WorkerStudy
 
 
 def _study(tmp_path: Path) -> tuple[WorkerStudy, list[int]]:

@@ -10,18 +10,23 @@ per trial, and it is what saturates the database server. This study:
   count just before it asks, ``queue_hint``, or a fresh one);
 - serves every read made while sampling one trial from one snapshot, taken at its first read.
 
+A worker claims and runs a trial through ``run_one``: the claim (``sweeper.storage.claim``) carries
+the study's budget into the storage's creating transaction.
+
 Pruners read outside the snapshot, so their medians stay as fresh as Optuna makes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from contextlib import contextmanager
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.storage.claim import ClaimContext
 from sweeper.storage.counts import count_trials
+from sweeper.storage.optuna_private import forget_cached_trials, storage_behind_cache, study_id
 
 
 class WorkerStudy(optuna.Study):
@@ -29,16 +34,27 @@ class WorkerStudy(optuna.Study):
     # Whether the worker's latest count saw queued trials; None: count again before popping.
     queue_hint: bool | None = None
 
+    def run_one(self, objective: Callable[[optuna.Trial], float], *, budget: int, queued: bool | None,
+                on_claimed: Callable[[], None] | None = None) -> None:
+        """Claim one trial and run ``objective`` on it through ``optimize(n_trials=1)``, so that
+        Optuna drives the heartbeat (the objective's errors fail the trial). The claim pops a
+        queued trial first (``queued``: whether the caller's count just saw any; None: count
+        again), stays within ``budget`` (``BudgetMet`` otherwise) and calls ``on_claimed`` as
+        soon as the trial row is RUNNING."""
+        self.queue_hint = queued
+        with storage_behind_cache(self).claiming(ClaimContext(study_id(self), budget, on_claimed)):  # type: ignore[attr-defined]
+            self.optimize(objective, n_trials=1, catch=(Exception,))
+
     @contextmanager
     def one_snapshot(self) -> Iterator[None]:
         """Reads inside share one snapshot of the study's trials (the sampler's reads)."""
-        self._thread_local.cached_all_trials = None
+        forget_cached_trials(self)
         self._snapshot = True
         try:
             yield
         finally:
             self._snapshot = False
-            self._thread_local.cached_all_trials = None
+            forget_cached_trials(self)
 
     def _get_trials(
         self,
