@@ -16,7 +16,7 @@ def resolve_study(storage: Any, settings: Settings, given: str) -> str:
     """``given`` when a study has that name; else the one study launched from the task reference
     ``given``; else ``given`` unchanged (the caller's own error then names it)."""
     from sweeper.storage.queries import study_names
-    from sweeper.study.config import CONFIG_ATTR
+    from sweeper.study.config import CONFIG_ATTR, is_eval_study
 
     names = study_names(storage)
     if given in names:
@@ -25,7 +25,7 @@ def resolve_study(storage: Any, settings: Settings, given: str) -> str:
     wanted = _same_file(given)
     for summary in storage.get_all_studies():
         task = (summary.user_attrs.get(CONFIG_ATTR) or {}).get("task")
-        if summary.study_name.endswith(".eval") or not isinstance(task, str):
+        if is_eval_study(summary.study_name) or not isinstance(task, str):
             continue
         if task == given or (wanted is not None and _same_file(task) == wanted):
             matches.append(summary.study_name)

@@ -301,7 +301,10 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
         stopped = f"against the unregularized model stopped at its best epoch, each at its best epoch: {change(objective, e.gain.diff)} ({interval_text(objective, e, ci)})"
         outcome = e.outcome(margin)
         if outcome == HELPS:
-            text += f"; it helps on top of early stopping too ({stopped})"
+            # "too" only after a "helps": an undecided type can still beat early stopping at
+            # their best epochs (IMDb's L2 in docs/findings.md), which must not read as a second help.
+            also = " too" if v.outcome == HELPS else ""
+            text += f"; it helps on top of early stopping{also} ({stopped})"
         elif outcome == HURTS:
             text += f"; early stopping alone does better ({stopped})"
         else:

@@ -76,3 +76,23 @@ def test_the_quoted_point_is_also_compared_with_early_stopping() -> None:
     assert curves.verdicts["l2"].endswith(
         "against the unregularized model stopped at its best epoch, each at its best epoch: -1.0 pp "
         "(95% simultaneous CI -17.2 to +15.2), not decided")
+
+
+def test_a_type_undecided_at_its_last_epoch_that_beats_early_stopping_is_not_said_to_help_too() -> None:
+    """IMDb's race (docs/findings.md): L2 undecided at its last epoch, yet ahead of the baseline
+    stopped at its best epoch. The sentence says the second, without a "too" that reads as a help."""
+    from sweeper.report.curves import sentence
+    from sweeper.stats.verdicts import compare, finalist_verdict
+
+    curves = response_curves(collect_report(curve_study()))
+    base = {r: 0.75 for r in range(6)}
+    last = compare(1e-2, {r: 0.75 + (0.03 if r % 2 else -0.01) for r in range(6)}, base, 0.95, 1)
+    early = compare(1e-2, {r: 0.77 + 0.001 * r for r in range(6)}, base, 0.95, 1)
+    v = finalist_verdict("l2", last, 0.01, racing=False, early=early)
+    assert v.outcome == "undecided" and early.outcome(0.01) == "helps"
+    text = sentence(v, curves, [])
+    assert "undecided after the last round" in text
+    assert "; it helps on top of early stopping (against the unregularized model stopped at its best epoch" in text
+    assert "too" not in text
+    helped = finalist_verdict("l2", early, 0.01, racing=False, early=early)
+    assert "; it helps on top of early stopping too (" in sentence(helped, curves, [])
