@@ -113,7 +113,10 @@ def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.
     fig.update_xaxes(title_text="dropout rate", row=2, col=2)
     fig.update_yaxes(title_text=o.on("validation"), row=1, col=1)
     fig.update_yaxes(title_text=gap, row=2, col=1)
-    repeats = max([p.n for pts in curves.penalties.values() for p in pts] + [p.n for p in curves.dropout] + [0])
+    # An adaptive study's points have from 1 seed (bracket) to 20 (a finalist): say the range, not
+    # the most, which would read as if every point had it.
+    ns = [p.n for pts in curves.penalties.values() for p in pts] + [p.n for p in curves.dropout] or [0]
+    repeats = f"{max(ns)}" if min(ns) == max(ns) else f"{min(ns)}–{max(ns)}"
     fig.update_layout(
         title=f"{data.study}: response curves, mean over {repeats} seeds per point with 95% bands",
         template="plotly_white", height=820, legend=dict(orientation="h", x=0, y=1.04, yanchor="bottom"),
