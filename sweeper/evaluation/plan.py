@@ -22,7 +22,7 @@ from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
 from sweeper.study.points import GROUPS, best_mean_per_group, best_per_group, collect_points, params_key
 from sweeper.settings import Settings
-from sweeper.study.space import BASELINE_PARAMS
+from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 from sweeper.evaluation.eval_study import eval_study_name, find_eval_study, is_eval_study, sweep_of

@@ -19,7 +19,8 @@ from sweeper.errors import ConfigError
 from sweeper.settings import Settings
 from sweeper.study.adaptive import RacePlan, bracket_runs, race, runs_of
 from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
-from sweeper.study.space import BASELINE_PARAMS, spread
+from sweeper.study.space import spread
+from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 

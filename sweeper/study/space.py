@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sweeper.errors import ConfigError
-# BASELINE_PARAMS is imported from here by study.launch and evaluation.plan.
-from sweeper.tasks.hyperparams import (  # noqa: F401
-    BASELINE_PARAMS,
+from sweeper.tasks.hyperparams import (
     DEFAULT_L1_RATIO,
     DROPOUT,
     L1_RATIO,

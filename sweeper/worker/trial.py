@@ -21,9 +21,9 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.errors import StorageError, TaskError, TrialDiverged
 from sweeper.storage import optuna_private
 from sweeper.study.config import SweepConfig
-from sweeper.study.space import Hyperparams
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
-from sweeper.tasks.results import TrainingResult
+from sweeper.tasks.hyperparams import Hyperparams
+from sweeper.tasks.results import FAIL_REASON, STOP_REASON, TrainingResult
 from sweeper.worker.lifecycle import Shutdown, StopSignal
 
 # What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
@@ -160,9 +160,9 @@ class TrialRunner:
         self.stop.in_trial = False
         attrs = result.as_attrs()
         if stop_reason:
-            attrs["stop_reason"] = stop_reason
+            attrs[STOP_REASON] = stop_reason
         if fail_reason:
-            attrs["fail_reason"] = fail_reason
+            attrs[FAIL_REASON] = fail_reason
         self._set_attrs(trial, attrs)
 
     def _set_attrs(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
@@ -192,7 +192,7 @@ class TrialRunner:
             number, params, attrs, state, value = t.number, t.params, t.user_attrs, t.state, t.value
         key = f"test_{config.goal.metric}" if config.kind == "evaluate" else config.goal.log_key
         shown = f"{key}={value:.4f}" if value is not None else f"{key}=-"
-        reason = attrs.get("stop_reason") or attrs.get("fail_reason") or ""
+        reason = attrs.get(STOP_REASON) or attrs.get(FAIL_REASON) or ""
         self.log(
             f"[worker {self.index}] {study.study_name} trial {number} {state.name.lower()} "
             f"{Hyperparams.from_params(params).describe()} {shown} epochs={attrs.get('epochs_run', 0)} "
