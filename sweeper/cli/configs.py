@@ -112,8 +112,6 @@ def configs_of(settings: Settings, tasks: list[str], args: argparse.Namespace) -
             for task in loaded]
 
 
-
-
 def require_workers(count: int) -> int:
     """``--workers`` of run, worker and evaluate."""
     if count < 1:
