@@ -45,14 +45,15 @@ def origin_of(entry: metadata.EntryPoint) -> str:
     return f"entry point of {dist}"
 
 
-def builtin_names() -> list[str]:
-    return sorted(name for name, entry in entry_points().items() if is_builtin(entry))
+def builtin_names(found: dict[str, metadata.EntryPoint] | None = None) -> list[str]:
+    """The built-in tasks among ``found`` (default: every registered task), by name."""
+    return sorted(name for name, entry in (entry_points() if found is None else found).items() if is_builtin(entry))
 
 
 def task_references() -> list[tuple[str, str]]:
     """(reference, origin) of every task ``sweeper studies`` lists: built-ins, then entry points."""
     found = entry_points()
-    refs = [(name, "built-in") for name in builtin_names()]
+    refs = [(name, "built-in") for name in builtin_names(found)]
     return refs + [(name, origin_of(entry)) for name, entry in sorted(found.items()) if not is_builtin(entry)]
 
 

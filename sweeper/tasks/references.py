@@ -104,8 +104,9 @@ def _import_module(reference: str, module_name: str) -> ModuleType:
     if spec is None:
         if unregistered_study(reference):
             raise TaskError(f"built-in task {reference!r} is not registered: reinstall sweeper (pip install -e .)")
-        builtins = builtin_names()
-        others = [name for name in entry_points() if name not in builtins]
+        found = entry_points()  # reads the installed metadata and the checkout's pyproject.toml once
+        builtins = builtin_names(found)
+        others = [name for name in found if name not in builtins]
         close = difflib.get_close_matches(reference, [*builtins, *others], n=1)
         if close:
             raise TaskError(f"unknown task {reference!r}: did you mean {close[0]}? (`sweeper studies` lists the tasks)")
