@@ -74,8 +74,8 @@ def test_the_quoted_point_is_also_compared_with_early_stopping() -> None:
     early = curves.decisions["l2"].early
     assert (early.gain.diff, early.gain.low, early.gain.high) == pytest.approx((-0.01, -0.01 - HALF, -0.01 + HALF))
     assert curves.verdicts["l2"].endswith(
-        "against the unregularized model stopped at its best epoch, each at its best epoch: -1.0 pp "
-        "(95% simultaneous CI -17.2 to +15.2), not decided")
+        "with early stopping on both sides, each seed stopped at the epoch where the mean curve of its "
+        "configuration's other seeds peaks: -1.0 pp (95% simultaneous CI -17.2 to +15.2), not decided")
 
 
 def test_a_type_undecided_at_its_last_epoch_that_beats_early_stopping_is_not_said_to_help_too() -> None:
@@ -92,7 +92,7 @@ def test_a_type_undecided_at_its_last_epoch_that_beats_early_stopping_is_not_sai
     assert v.outcome == "undecided" and early.outcome(0.01) == "helps"
     text = sentence(v, curves, [])
     assert "undecided after the last round" in text
-    assert "; it helps on top of early stopping (against the unregularized model stopped at its best epoch" in text
+    assert "; it helps on top of early stopping (with early stopping on both sides, " in text
     assert "too" not in text
     helped = finalist_verdict("l2", early, 0.01, racing=False, early=early)
     assert "; it helps on top of early stopping too (" in sentence(helped, curves, [])

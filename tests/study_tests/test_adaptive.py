@@ -76,7 +76,8 @@ def test_a_collapsed_point_is_dropped_after_its_first_round_and_the_window_sits_
     screened = {x_of(r.params) for r in state.queue}
     # L1 collapses at 1e-2 and 1e-1 in the bracket: neither gets another seed.
     assert ("l1", 1e-2) not in screened and ("l1", 1e-1) not in screened
-    assert state.dropped["l1"][1e-2].startswith("collapses the model in the bracket (-50.0 pp, 1 seed)")
+    assert state.dropped["l1"][1e-2] == ("looked collapsed on the bracket's one seed (-50.0 pp; the threshold is "
+                                         "-5.0 pp); not a tested claim")
     # Its window: 3 points a third of 2.5 decades apart from 2.5 decades below the break,
     # 10^-4.5, 10^-3.67, 10^-2.83, with the bracket points inside it (1e-4, 1e-3).
     assert window_lambdas(SPACE, 3, 1e-2) == [3.16e-5, 2.15e-4, 1.47e-3]
