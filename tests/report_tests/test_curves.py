@@ -129,27 +129,29 @@ def _study_of(histories: dict[tuple[str, float], list[list[float]]], budget: int
 
 
 def test_noisier_epochs_do_not_win_on_top_of_early_stopping_under_a_null() -> None:
-    """No setting changes the expected score at any epoch, but L2's epochs are noisier (±3 pp
-    against ±0.1 pp): its own best epoch is +3 pp on every seed, which the old rule (each run's
-    maximum, on the scores that judge it) called "helps on top of early stopping". Stopped where
-    the other seeds' mean curve peaks, its seeds land on noise of either sign."""
+    """No setting changes the expected score at any epoch, but L2's epochs are noisier (sd 1.5 pp
+    against 0.1 pp): its own best epoch is about +2.8 pp above its mean on every seed, which the
+    old rule (each run's maximum, on the scores that judge it) called "helps on top of early
+    stopping" (+2.6 pp, its family-wise interval clear of 0). Stopped where the other seeds' mean
+    curve peaks, its seeds land on noise of either sign."""
     import numpy as np
+
+    from sweeper.stats.verdicts import compare
 
     rng = np.random.default_rng(7)
     seeds, epochs = 12, 20
     shift = rng.normal(0, 0.02, seeds)
-    base = [[0.6 + shift[r] + 0.001 * float(rng.choice([-1, 1])) for _ in range(epochs)] for r in range(seeds)]
-    l2 = [[0.6 + shift[r] + 0.03 * float(rng.choice([-1, 1])) for _ in range(epochs)] for r in range(seeds)]
-    for curve in (*base, *l2):
-        curve[-1] = curve[-2]  # the last epoch: no effect either (so the last-epoch verdict stays quiet)
+    base = [list(0.6 + shift[r] + rng.normal(0, 0.001, epochs)) for r in range(seeds)]
+    l2 = [list(0.6 + shift[r] + rng.normal(0, 0.015, epochs)) for r in range(seeds)]
     curves = response_curves(collect_report(_study_of({("baseline", 0.0): base, ("l2", 1e-3): l2})))
     early = curves.decisions["l2"].early
     assert early is not None and early.outcome(0.01) != "helps"
-    assert abs(early.gain.diff) < 0.02
+    assert abs(early.gain.diff) < 0.01
     assert "helps on top of early stopping" not in curves.verdicts["l2"]
-    # What the old rule saw: each run's own maximum, +3 pp on every seed.
-    old = [max(a) - max(b) for a, b in zip(l2, base)]
-    assert min(old) > 0.025
+    # What the old rule saw: each run's own maximum, at the same family-wise level: "helps".
+    old = compare(1e-3, {r: max(c) for r, c in enumerate(l2)}, {r: max(c) for r, c in enumerate(base)},
+                  early.level, 1)
+    assert old is not None and old.gain.diff > 0.02 and old.outcome(0.01) == "helps"
 
 
 def test_a_fixed_design_read_while_runs_are_pending_prints_no_verdict() -> None:

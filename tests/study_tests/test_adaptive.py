@@ -240,3 +240,31 @@ def test_the_early_stopping_epochs_come_from_the_screening_seeds() -> None:
     assert (f.epoch, f.base_epoch) == (3, 1)
     # Scored at those epochs: +1 pp against +1 pp on every seed, the jitter at epoch 0 ignored.
     assert f.early is not None and f.early.gain.diff == pytest.approx(0.0)
+
+
+def test_the_collapse_threshold_follows_the_bracket_s_noise() -> None:
+    """On a noisy task (the bracket's gains spread by about 3.6 pp, IMDb's paired sd) a point 9 pp
+    below the baseline on its one seed is noise, not a collapse: the old fixed threshold (5
+    margins, 5 pp) dropped it and placed the window below it. The threshold is now 4 robust sd of
+    the bracket's gains; a real collapse (-50 pp) still counts."""
+    spread = [0.036, -0.036, 0.024, -0.024, 0.048, -0.048, 0.012, -0.012, 0.03, -0.03]
+
+    def value(run: CurveRun) -> float:
+        group, x = x_of(run.params)
+        if group == "baseline":
+            return 0.60
+        if group == "l1" and x >= 1e-2:
+            return 0.10
+        if group == "l2" and x == 1e-4:
+            return 0.51  # -9 pp on the bracket's seed
+        i = int(round(-math.log10(x))) if group != "dropout" else int(x * 10)
+        return 0.60 + spread[(i + len(group)) % len(spread)]
+
+    state = _plan([_done(r, value(r)) for r in bracket_runs(SPACE, 3, 0)])
+    assert state.stage == "screen"
+    assert not any(why.startswith("looked collapsed") for why in state.dropped.get("l2", {}).values())
+    # So L2 has no break, and its window sits at the top of the range (not below 1e-4).
+    assert {x for g, x in (x_of(r.params) for r in state.queue) if g == "l2"} == {2.15e-3, 1e-2, 1.47e-2, 1e-1}
+    assert {x for x, why in state.dropped["l1"].items() if why.startswith("looked collapsed")} == {1e-2, 1e-1}
+    threshold = float(state.dropped["l1"][1e-2].split("the threshold is ")[1].split(" pp")[0])
+    assert -threshold > 9.0  # in pp: beyond the -9 pp of noise
