@@ -1,6 +1,6 @@
 """Response curves of a planned study (pure): per weight penalty, the objective's mean over the
 repeats at each λ with its 95% t-band; the same against the dropout rate; the generalization gap
-on the same axes; the unregularized baseline, at its last epoch and at its best epoch (what
+on the same axes; the unregularized baseline, at its last epoch and stopped early (what
 stopping early would have given); and a verdict per penalty type that holds at its stated level.
 
 The bands describe each point's spread over seeds. The verdicts are read from comparisons with
@@ -47,7 +47,7 @@ from sweeper.tasks.api import Objective
 
 LEVEL = 0.95
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
-# Each point of a fixed design is compared at its last epoch and at its best epoch.
+# Each point of a fixed design is compared at its last epoch and stopped early.
 COMPARISONS_PER_POINT = 2
 
 
@@ -87,7 +87,7 @@ class ResponseCurves:
 
     @property
     def early_stopping_gain(self) -> float | None:
-        """How much better the baseline's best epoch is than its last (≥ 0)."""
+        """How much better the baseline stopped early is than at its last epoch."""
         if self.best_epoch is None or self.baseline is None:
             return None
         sign = 1 if self.objective.direction == "maximize" else -1

@@ -8,6 +8,7 @@ import html
 from sweeper.report.collect import ReportData
 from sweeper.evaluation.results import EvaluationData
 from sweeper.report.series import best_table, unfinished
+from sweeper.study.points import GROUP_LABELS
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:
@@ -62,7 +63,11 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "
         f"({ev.compared} comparison{'s' if ev.compared != 1 else ''}, and α spent over the looks at the test "
         f"split, each later <code>evaluate --seeds</code> one more: every Δ interval at {100 * ev.pair_level:.4g}%, "
-        f"so that all hold at once with {int(ev.level * 100)}% probability); p unadjusted.</p>"
+        f"so that all hold at once with {int(ev.level * 100)}% probability); p unadjusted. A run that diverged "
+        f"is scored at the metric's worst value in its pair, on the baseline's side as on the type's; the verdict "
+        f"is read only once no planned run is pending.</p>"
+        + "".join(f"<p class='note'>{html.escape(GROUP_LABELS.get(g, g))} not evaluated: {html.escape(why)}.</p>"
+                  for g, why in ev.left_out.items())
     )
 
 

@@ -14,7 +14,7 @@ from tests.report_tests.known import CURVE_BASELINE, CURVE_OFFSETS, curve_study
 
 T_975_DF2 = 4.302652729749464  # Student's t quantile for 95% and 2 degrees of freedom (tables)
 # The stored design plans 12 points (3 penalties x 3 λ, 3 dropout rates; 8 of them have trials),
-# each compared at its last and at its best epoch: 24 comparisons. A fixed design may be looked at
+# each compared at its last epoch and stopped early: 24 comparisons. A fixed design may be looked at
 # again with more repeats, so its α is spent as 6α/(π² k²) at look k: 3.04% at the first. Each
 # interval is at 1 - a with a = 0.0304/24. With 2 degrees of freedom the t quantile has a closed
 # form (F(t) = 1/2 + t / (2 sqrt(2 + t^2))): t^2 = 2 (1 - a)^2 / (1 - (1 - a)^2), t = 28.07.

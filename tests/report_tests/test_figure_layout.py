@@ -45,7 +45,7 @@ def test_bands_of_accuracy_stop_at_one_and_baselines_are_named_in_the_legend() -
     # On the panels, the baselines' labels sat on the dropout curve (which starts at the baseline).
     assert not [a.text for a in fig.layout.annotations if a.text and a.text.startswith("unregularized")]
     names = [trace.name for trace in fig.data if trace.showlegend is not False]
-    assert "unregularized, last epoch (n=3)" in names and "unregularized, best epoch (early stopping)" in names
+    assert "unregularized, last epoch (n=3)" in names and "unregularized, stopped early (epoch from its other seeds)" in names
 
 
 def test_a_curve_study_s_lambda_dropout_map_has_a_dropout_axis() -> None:
