@@ -124,7 +124,7 @@ def response_curves(data: ReportData) -> ResponseCurves:
                                          x=f.point[1])
                      for g, f in race.finalists.items()}
         for g in groups:
-            decisions.setdefault(g, GroupVerdict(g, "too few", None, scope="finalist"))
+            decisions.setdefault(g, GroupVerdict(g, "stopped" if race.stopped else "too few", None, scope="finalist"))
         family, stage = race.family, race.stage
         race_text = race.describe(int((data.config or {}).get("repeats", 1)))
         epochs = {g: (f.epoch + 1, f.base_epoch + 1) for g, f in race.finalists.items()
@@ -309,7 +309,9 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
     m = change(objective, margin).lstrip("+")
     c = v.quoted
     if c is None:
-        if v.scope == "finalist":
+        if v.outcome == "stopped":
+            text = f"{label}: no verdict, the race stopped early ({curves.race_text.removeprefix('race stopped: ')})"
+        elif v.scope == "finalist":
             if v.finalist_x is not None:
                 text = (f"{label}: finalist {axis} ≈ {_x(v.group, v.finalist_x)} (ranked first in screening), "
                         "first confirmation round under way")
@@ -356,7 +358,7 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
                      f"at {axis} ≈ {_x(v.group, worst.x)})")
     if v.more_seeds:
         per = "" if v.scope == "finalist" else " per point"
-        text += f"; about {v.more_seeds} more seeds{per} (with the baseline's) would settle it"
+        text += f"; about {v.more_seeds} more seed{'s' if v.more_seeds != 1 else ''}{per} (with the baseline's) would settle it"
     e = v.early
     if e is not None and e.gain.low is not None:
         epochs = curves.epochs.get(v.group)

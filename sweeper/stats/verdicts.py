@@ -104,17 +104,25 @@ class Comparison:
             return NO_GAIN
         return OPEN
 
-    def seeds_to_settle(self, margin: float) -> int:
-        """About how many more seeds would close this comparison at its level: the interval's
-        half width has to shrink below the distance that decides (to 0 when the gain looks
-        positive, to ``margin`` otherwise). A normal-approximation estimate, at least 1."""
+    def seeds_to_settle(self, margin: float) -> int | None:
+        """About how many more seeds would close this comparison at its level, if the mean and
+        spread stayed as they are: the interval's half width (Student's t at the larger sample,
+        not the normal's, which promised a settled verdict one seed away that the next seed's t
+        could not give) has to shrink below the distance that decides: to 0 when the gain looks
+        positive, to ``margin`` otherwise ("no gain larger than +margin"). At least 1; None when
+        the seeds show no spread to extrapolate from (every seed gave the same difference)."""
         d = self.gain.diff
         target = max(d, margin - d) if d > 0 else margin - d
-        if self.sd <= 0 or target <= 0 or not math.isfinite(d):
+        if self.sd <= 0 or not math.isfinite(d):
+            return None
+        if target <= 0:
             return 1
-        z = float(special.ndtri(0.5 + self.level / 2))
-        needed = math.ceil((z * self.sd / target) ** 2)
-        return max(1, needed - self.n)
+        q = 0.5 + self.level / 2
+        for more in range(1, 10_000):
+            n = self.n + more
+            if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
+                return more
+        return 10_000
 
 
 def compare(x: float, values: Mapping[int, float], baseline: Mapping[int, float], level: float,
@@ -208,8 +216,8 @@ def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
         outcome = NO_DIFFERENCE if all(outcomes[c.x] == NO_DIFFERENCE for c in comparisons) else NO_GAIN
         return GroupVerdict(group, outcome, closest, (), hurts, early.get(closest.x), comparisons=tuple(comparisons))
     undecided = [c for c in comparisons if outcomes[c.x] == OPEN]
-    more = max(c.seeds_to_settle(margin) for c in undecided if c.gain.low is not None) if any(
-        c.gain.low is not None for c in undecided) else None
+    more = max((m for c in undecided if c.gain.low is not None and (m := c.seeds_to_settle(margin)) is not None),
+               default=None)
     return GroupVerdict(group, "undecided", closest, (), hurts, early.get(closest.x), more,
                         comparisons=tuple(comparisons))
 

@@ -285,6 +285,7 @@ class RacePlan:
     family: Family | None = None
     screen_bound: int = 0  # at the bracket: at most this many screening trials follow
     groups: int = len(WEIGHT_PENALTIES) + 1  # the types the race may have a finalist of
+    stopped: str = ""  # why the race ended before its rounds (a model that never learns)
 
     @property
     def open_points(self) -> list[Point]:
@@ -299,7 +300,7 @@ class RacePlan:
 
     def describe(self, repeats: int) -> str:
         if self.stage == "done":
-            return "race finished"
+            return f"race stopped: {self.stopped}" if self.stopped else "race finished"
         what = {"bracket": "bracketing each penalty's λ range", "screen": "screening the transition"}.get(
             self.stage, f"confirmation round {self.round}/{self.rounds}")
         opened = ", ".join(point_label(p) for p in self.open_points)
@@ -375,6 +376,10 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     if pending:
         return pending
 
+    stuck = never_learns(obs, [x_of(r.params) for r in bracket], objective)  # type: ignore[misc]
+    if stuck:
+        # Screening and racing it would spend ~100 trials to learn that nothing differs.
+        return RacePlan("done", 0, rounds, [], 0, margin, {}, {}, None, groups=groups, stopped=stuck)
     threshold = collapse_threshold(obs, [x_of(r.params) for r in bracket[1:]], margin)  # type: ignore[misc]
     collapse = -threshold
     dropped: dict[str, dict[float, str]] = {}
@@ -477,6 +482,22 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         if pending:
             return pending
     return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family, groups=groups)
+
+
+def never_learns(obs: Observations, points: list[Point], objective: Objective) -> str:
+    """Why the model learns nothing, or "": every bracket run (the baseline's and each penalty's)
+    ended at the same value, and none moved over its epochs (a model at chance whatever its
+    settings: unscaled inputs, a learning rate far too high, labels that do not match the loss)."""
+    finals = [v for p in points for v in obs.last.get(p, {}).values()]
+    curves = [c for p in points for c in obs.curves.get(p, {}).values()]
+    if len(finals) < 2 or len(obs.diverged) >= len(finals):
+        return ""
+    values = finals + [v for c in curves for v in c]
+    if max(values) - min(values) > 1e-9:
+        return ""
+    return (f"the model does not learn: all {len(finals)} bracket runs, the unregularized baseline's too, ended at "
+            f"{objective.on('validation')} {finals[0]:.4g} and never moved over their epochs, so no setting can be "
+            "told from another; check the data and the model (`sweeper check` probes it)")
 
 
 def collapse_threshold(obs: Observations, points: list[Point], margin: float) -> float:

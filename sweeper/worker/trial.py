@@ -123,7 +123,7 @@ class TrialRunner:
 
         result = TrainingResult()
         run = TrainingRun(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                          objective=objective, report=report, result=result)
+                          objective=objective, report=report, result=result, seed=seed)
         self.stop.in_trial = self.trained = True
         try:
             self.stop.raise_if_received()

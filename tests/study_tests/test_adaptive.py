@@ -268,3 +268,19 @@ def test_the_collapse_threshold_follows_the_bracket_s_noise() -> None:
     assert {x for x, why in state.dropped["l1"].items() if why.startswith("looked collapsed")} == {1e-2, 1e-1}
     threshold = float(state.dropped["l1"][1e-2].split("the threshold is ")[1].split(" pp")[0])
     assert -threshold > 9.0  # in pp: beyond the -9 pp of noise
+
+
+def test_a_model_that_never_learns_stops_the_race_after_the_bracket_saying_why() -> None:
+    """A model at chance whatever its settings (the digits example at lr 50, unscaled): the old
+    race spent 134 trials on it and printed "undecided ... about 1 more seeds would settle it".
+    Every bracket run ends at the same value and none moves over its epochs: the race stops."""
+    def run_of(run: CurveRun) -> optuna.trial.FrozenTrial:
+        t = _done(run, 0.1)
+        t.set_user_attr("history", {"val_accuracy": [0.1, 0.1, 0.1]})
+        return t
+
+    state = _plan([run_of(r) for r in bracket_runs(SPACE, 3, 0)])
+    assert state.stage == "done" and state.queue == [] and state.trials_left(4) == 0
+    assert state.stopped.startswith("the model does not learn: all 22 bracket runs, the unregularized baseline's "
+                                    "too, ended at validation accuracy 0.1 and never moved over their epochs")
+    assert state.describe(4).startswith("race stopped: the model does not learn")
