@@ -44,6 +44,7 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
     delta = "pp" if ev.objective.in_points else ev.objective.metric
     v, dv = (".2f", "+.2f") if ev.objective.in_points else (".4g", "+.3g")
     rows = []
+    said = f"<p class='verdict'>Test split: {html.escape(ev.verdict())}</p>"
     for g in ev.groups:
         s, d = g.summary, g.vs_baseline
         rows.append([
@@ -57,7 +58,8 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
             "–" if d is None or d.p_value is None else f"{d.p_value:.3g}",
         ])
     return (
-        _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
+        said
+        + _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
                 f"Δ vs baseline ({delta})", f"Δ {diff_pct} ({delta})", "p"], rows)
         + f"<p class='note'>Each configuration re-trained on train + validation with the same seeds and scored on "
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "

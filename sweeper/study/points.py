@@ -52,6 +52,7 @@ class TrialPoint:
     sign: int = 1
     # A curve study's repeat of this configuration (its seed index), else None.
     repeat: int | None = None
+    wall_time_s: float | None = None  # how long it trained
 
     @property
     def group(self) -> str:
@@ -183,4 +184,5 @@ def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> Trial
         val_loss=result.val("loss"),
         sign=1 if objective.direction == "maximize" else -1,
         repeat=repeat_of(trial.user_attrs),
+        wall_time_s=result.wall_time_s,
     )
