@@ -72,12 +72,12 @@ def trial_seconds(data: ReportData) -> float | None:
 
 
 def cost(trials: int, seconds: float | None, how: str = "about") -> str:
-    """``about 130 trials (≈ 26 min at the measured 12 s a trial, one worker)``."""
+    """``about 130 trials, ≈ 26 min at the measured 12 s a trial with one worker``."""
     if seconds is None:
         return f"{how} {trials} trials"
     minutes = trials * seconds / 60
     when = f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
-    return f"{how} {trials} trials (≈ {when} at the measured {seconds:.3g} s a trial, one worker)"
+    return f"{how} {trials} trials, ≈ {when} at the measured {seconds:.3g} s a trial with one worker"
 
 
 def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ def test_a_search_leads_with_the_best_per_type_as_single_runs_and_the_cost_of_de
                            "L1 65.0% (λ ≈ 1.0e-3), L2 70.0% (λ ≈ 3.0e-4, dropout 0.2), L1+L2 66.0% (λ ≈ 1.0e-4, dropout 0.1). ")
     # What deciding costs: the adaptive design's bound, at the trials' measured 3 s each.
     assert "To decide whether each helps, run `sweeper run cifar10 --design adaptive`: at most " in text
-    assert "trials (≈ " in text and "at the measured 3 s a trial, one worker)." in text
+    assert "trials, ≈ " in text and "at the measured 3 s a trial with one worker." in text
     assert "not evaluated yet" not in text
 
 
