@@ -166,7 +166,28 @@ def test_fleet_workers_go_through_the_pooler_and_the_rest_straight_to_the_databa
     secret = db_secret("fleet")["stringData"]
     assert secret["pooled-url"] == SAMPLE_URL.replace("db.example.internal:5432", "sweeper-pgbouncer:5432")
     assert secret["pgbouncer-databases"] == "[databases]\nsweeper = host=db.example.internal port=5432 dbname=sweeper\n"
-    assert secret["pgbouncer-userlist"] == '"sweeper" "s3cret"\n'
+    assert secret["pgbouncer-userlist"].startswith('"sweeper" "s3cret"\n"pgbouncer_stats" ')
+    assert "stats_users = pgbouncer_stats" in ini
+
+
+def test_the_pooler_is_no_single_point_of_failure() -> None:
+    """Two PgBouncer pods, spread over nodes, and a disruption budget that a drain can meet one
+    pod at a time (minAvailable below the replicas, or the drain would wait for ever)."""
+    docs = rendered("fleet")
+    deployment = one(docs, "Deployment", "sweeper-pgbouncer")
+    replicas = deployment["spec"]["replicas"]
+    assert replicas >= 2
+    (budget,) = of_kind(docs, "PodDisruptionBudget")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in budget["spec"]["selector"]["matchLabels"].items())
+    assert 1 <= budget["spec"]["minAvailable"] < replicas
+    (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert all(labels.get(k) == v for k, v in spread["labelSelector"]["matchLabels"].items())
+    # Its image is pinned, as the sweeper image is: every restart runs the tested PgBouncer.
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    image = container["image"]
+    assert "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
 
 
 def test_the_secret_holds_what_each_overlay_needs() -> None:
