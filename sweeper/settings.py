@@ -37,6 +37,11 @@ class Settings:
     # Folders (separated by os.pathsep) where task files and modules are looked up, after the
     # working directory: e.g. /tasks in the compose stack.
     task_path: str = ""
+    # CPU threads that the worker processes of one `sweeper worker` command share (each gets
+    # threads / processes for TensorFlow's and OpenMP's pools, unless --threads says otherwise):
+    # None = the machine's cores. A container's CPU limit is not its machine's cores: the
+    # Kubernetes worker pod sets it from its own CPU limit.
+    threads: int | None = None
 
     @classmethod
     def resolve(
@@ -64,6 +69,9 @@ class Settings:
                 f"heartbeat interval must be > 0 seconds, got {self.heartbeat_interval}: "
                 "set SWEEPER_HEARTBEAT_INTERVAL to a positive integer"
             )
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"SWEEPER_THREADS must be at least 1, got {self.threads}: "
+                              "set it to the CPU cores the workers may use, or leave it unset for all of them")
         if self.grace_period <= self.heartbeat_interval:
             raise ConfigError(
                 f"grace period ({self.grace_period} s) must exceed the heartbeat interval "

@@ -50,3 +50,16 @@ def test_each_field_is_coerced_by_its_annotation() -> None:
     assert Settings.resolve({"debug": False}, {"SWEEPER_DEBUG": "1"}).debug is False  # the flag wins
     with pytest.raises(ConfigError, match=r"SWEEPER_WAIT_FOR_STUDY='soon' is not a valid float: fix the value"):
         Settings.resolve({}, {"SWEEPER_WAIT_FOR_STUDY": "soon"})
+
+
+def test_threads_come_from_the_environment_and_reach_child_processes() -> None:
+    settings = Settings.resolve({}, environ={"SWEEPER_THREADS": "12"})
+    assert settings.threads == 12
+    assert settings.to_env()["SWEEPER_THREADS"] == "12"
+    assert Settings.resolve({}, environ={}).threads is None  # the machine's cores
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_threads_below_one_are_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="SWEEPER_THREADS must be at least 1"):
+        Settings.resolve({}, environ={"SWEEPER_THREADS": value})
