@@ -30,6 +30,7 @@ import sqlalchemy.dialects.sqlite
 from optuna import distributions
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.storage import optuna_private
 from sweeper.storage.optuna_private import models, scoped_session
 
 # Which child table a row of the one-query trial read comes from.
@@ -58,16 +59,27 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         filters. Every worker makes this call once per trial, and it carries every running trial
         of the study."""
         included = {i for i in included_trial_ids if i <= trial_id_greater_than}
-        where = [_TRIALS.c.study_id == study_id]
+        of_study = [_TRIALS.c.study_id == study_id]
         if states is not None:
-            where.append(_TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
+            of_study.append(_TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
+        where = list(of_study)
         if included and trial_id_greater_than > -1:
             where.append(sqlalchemy.or_(_TRIALS.c.trial_id.in_(included), _TRIALS.c.trial_id > trial_id_greater_than))
         elif trial_id_greater_than > -1:
             where.append(_TRIALS.c.trial_id > trial_id_greater_than)
         with scoped_session(self) as session:
             models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
-            return _read_trials(session, where)
+            try:
+                return _read_trials(session, where)
+            except sqlalchemy.exc.OperationalError:
+                if not included:
+                    raise
+                # As Optuna does: the IN list has more ids than the database takes variables
+                # (SQLite: 32,766, and the list is in each of the read's six statements), so read
+                # the study's trials without it and keep the wanted ones here.
+                session.rollback()
+                return [t for t in _read_trials(session, of_study)
+                        if optuna_private.trial_id(t) in included or optuna_private.trial_id(t) > trial_id_greater_than]
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with scoped_session(self) as session:
@@ -92,9 +104,11 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             self.check_trial_is_updatable(trial_id, state)
             yield conn
 
+    def _dialect(self) -> Any:
+        return sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
+
     def _upsert(self, conn: Any, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-        dialect = sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
-        insert = dialect.insert(table).values(rows)
+        insert = self._dialect().insert(table).values(rows)
         updated = {c: insert.excluded[c] for c in rows[0] if c not in keys}
         conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated))
 
@@ -122,10 +136,11 @@ class CoreTrialRows(optuna.storages.RDBStorage):
                     previous_distribution = distributions.json_to_distribution(previous)
             if previous_distribution is not None:
                 distributions.check_distribution_compatibility(previous_distribution, distribution)
-            conn.execute(_PARAMS.insert().values(
+            # A parameter set twice keeps its first value, as Optuna's ignored integrity error does.
+            conn.execute(self._dialect().insert(_PARAMS).values(
                 trial_id=trial_id, param_name=param_name, param_value=param_value_internal,
                 distribution_json=distributions.distribution_to_json(distribution),
-            ))
+            ).on_conflict_do_nothing(index_elements=["trial_id", "param_name"]))
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         if not self._core_writes:
