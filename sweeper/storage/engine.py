@@ -68,6 +68,7 @@ def open_storage(
     # opening only reads, and workers starting together skip the lock instead of queueing on it.
     if read_only or (not create_tables and not check_schema):
         storage = ResilientRDBStorage.on_stamped_schema(url, engine_kwargs, **_heartbeat_kwargs(settings))
+        storage.retry_seconds = settings.storage_retry
         # Checked on the storage's own engine: its connection serves the next query.
         if _schema_stamped(storage.engine, url):
             return storage
@@ -75,7 +76,9 @@ def open_storage(
         if read_only:
             raise NoStudyError(f"no sweeper tables in {redact(url)} yet: run `sweeper launch TASK` first")
     with launch_lock(url):
-        return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
+        storage = _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
+    storage.retry_seconds = settings.storage_retry
+    return storage
 
 
 def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:
