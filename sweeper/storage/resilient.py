@@ -16,11 +16,11 @@ import sqlalchemy
 import sqlalchemy.orm
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.errors import StorageError
+from sweeper.settings import Settings
 from sweeper.storage import optuna_private
 from sweeper.storage.claim import BudgetMet, ClaimContext
 from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
-from sweeper.errors import StorageError
-from sweeper.settings import Settings
 from sweeper.storage.retry import MAX_RETRY_WAIT, call_with_retry, retried
 from sweeper.storage.stale import StaleWatch
 from sweeper.storage.trial_rows import CoreTrialRows
@@ -233,9 +233,10 @@ def _age_s(now: Any, beat: Any) -> float:
     return (now.replace(tzinfo=None) - beat.replace(tzinfo=None)).total_seconds()
 
 
-# Every call Optuna and sweeper make on a storage (the heartbeat's apart): each is retried through an outage and leaves
-# as a StorageError when it cannot be done (sweeper.storage.retry), so no caller handles a driver
-# error. Internal ones are listed because Optuna's trial cache and heartbeat call them directly.
+# Every call Optuna and sweeper make on a storage (but the heartbeat, retried briefly above): each
+# is retried through an outage and leaves as a StorageError when it cannot be done
+# (sweeper.storage.retry), so no caller handles a driver error. Internal ones are listed because
+# Optuna's trial cache and stale-trial check call them directly.
 RETRIED_METHODS = (
     "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",

@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
-from sweeper.storage import optuna_private
+from sweeper.storage import MAX_RETRIES_PER_TRIAL, optuna_private
 from sweeper.study.config import SweepConfig
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.hyperparams import Hyperparams
@@ -79,18 +79,19 @@ def requeue_uncounted(study: optuna.Study, trial: FrozenTrial) -> None:
 def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: FrozenTrial) -> None:
     """A live trial was reaped (its worker found it failed): the reap is not the configuration's
     fault, so the copy Optuna's retry callback queued loses that entry of its ``retry_history``;
-    when the callback queued none (the retry limit), a copy is queued uncounted."""
-    copies = [t for t in storage.get_all_trials(optuna_private.study_id(study), deepcopy=False)
+    when the retry limit kept the callback from queueing one, a copy is queued uncounted."""
+    reruns = [t for t in storage.get_all_trials(optuna_private.study_id(study), deepcopy=False)
               if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]]
-    for copy in copies:
-        if copy.state.is_finished():
+    for rerun in reruns:
+        if rerun.state.is_finished():
             continue
         try:
-            storage.set_trial_system_attr(optuna_private.trial_id(copy), "retry_history",
-                                          copy.system_attrs["retry_history"][:-1])
+            storage.set_trial_system_attr(optuna_private.trial_id(rerun), "retry_history",
+                                          rerun.system_attrs["retry_history"][:-1])
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # finished meanwhile: its count no longer matters
-    if not copies:
+    # (Below the limit the callback queues the copy itself, perhaps a moment after the reap.)
+    if not reruns and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL:
         requeue_uncounted(study, trial)
 
 
