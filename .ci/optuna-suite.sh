@@ -24,5 +24,5 @@ for db in $dbs; do
   PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" python3 -m pytest -q -p no:cacheprovider -p tests.support.optuna_suite \
     --import-mode=importlib --rootdir "$src" -c "$src/pyproject.toml" --color=no -o timeout=600 \
     --suite-storage "$storage" --suite-db "$db" \
-    "$src"/tests/storages_tests/{test_storages.py,test_cached_storage.py,test_with_server.py}
+    -ra "$src"/tests/storages_tests/{test_storages.py,test_cached_storage.py,test_with_server.py}
 done

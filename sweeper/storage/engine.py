@@ -1,8 +1,10 @@
 """Opening the study database.
 
 PostgreSQL gets a small pool (2 connections per process: one for Optuna's calls, one for the
-heartbeat or the claim lock), ``pool_pre_ping`` so a restarted server is survived, and heartbeats
-with a retry callback so a killed worker's trial is failed and run again with the same parameters.
+heartbeat or the claim lock) without ``pool_pre_ping``: every use of the storage's engine is
+retried (``sweeper.storage.retry``), so a connection a restart killed costs one failed attempt
+after the outage instead of a ``SELECT 1`` in every transaction. Heartbeats come with a retry
+callback so a killed worker's trial is failed and run again with the same parameters.
 Tables are created only by ``launch`` (``create_tables=True``), never raced by workers; commands
 that only read (``read_only=True``) create nothing, not even an empty SQLite file or a lock file.
 """
@@ -46,7 +48,7 @@ def open_storage(
     ``NoStudyError``, and nothing is created."""
     url = settings.storage
     parsed = _parse(url)
-    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         # Several local processes share one file: wait for its lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}

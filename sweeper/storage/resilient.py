@@ -27,7 +27,7 @@ from sweeper.storage.trial_rows import CoreTrialRows
 
 class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
-    failed one is retried with backoff (the pool's pre-ping replaces dead connections) for
+    failed one is retried with backoff (a dead connection is dropped from the pool) for
     ``retry_seconds``. The heartbeat thread's calls are retried too and never end the thread, and
     a trial is judged stale only once this process has watched its heartbeat stand still since
     the database was last away (``sweeper.storage.stale``): an outage never makes a live trial

@@ -104,6 +104,30 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             self.check_trial_is_updatable(trial_id, state)
             yield conn
 
+    def _upsert_running(self, trial_id: int, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+        """``_upsert`` of a trial that must not be finished yet, checked in the same statement
+        (``INSERT ... SELECT ... WHERE EXISTS``): one round trip where a read of the state and
+        the write took two. Only when nothing was written is the state read, to raise Optuna's
+        error (``KeyError``, ``UpdateFinishedTrialError``)."""
+        updatable = sqlalchemy.exists().where(
+            _TRIALS.c.trial_id == trial_id, _TRIALS.c.state.in_([TrialState.RUNNING, TrialState.WAITING]))
+        columns = list(rows[0])
+        source = sqlalchemy.union_all(*(
+            sqlalchemy.select(*(sqlalchemy.literal(row[c], table.c[c].type).label(c) for c in columns)).where(updatable)
+            for row in rows)) if len(rows) > 1 else sqlalchemy.select(
+            *(sqlalchemy.literal(rows[0][c], table.c[c].type).label(c) for c in columns)).where(updatable)
+        insert = self._dialect().insert(table).from_select(columns, source)
+        updated = {c: insert.excluded[c] for c in columns if c not in keys}
+        with self.engine.begin() as conn:
+            written = conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated)).rowcount
+            if written:
+                return
+            state = conn.execute(sqlalchemy.select(_TRIALS.c.state).where(_TRIALS.c.trial_id == trial_id)).scalar()
+        if state is None:
+            raise KeyError(models.NOT_FOUND_MSG)
+        self.check_trial_is_updatable(trial_id, state)
+        raise RuntimeError(f"trial {trial_id} is {state.name} and yet nothing was written")  # not reached
+
     def _dialect(self) -> Any:
         return sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
 
@@ -146,9 +170,8 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         if not self._core_writes:
             return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
         stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(intermediate_value)
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _STEPS, [{"trial_id": trial_id, "step": step, "intermediate_value": stored,
-                                         "intermediate_value_type": kind}], ("trial_id", "step"))
+        self._upsert_running(trial_id, _STEPS, [{"trial_id": trial_id, "step": step, "intermediate_value": stored,
+                                                 "intermediate_value_type": kind}], ("trial_id", "step"))
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         """Several user attrs in one transaction (a trial stores about ten at its end)."""
@@ -156,9 +179,8 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             for key, value in attrs.items():
                 super().set_trial_user_attr(trial_id, key, value)
             return
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _USER_ATTRS, [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-                                             for k, v in attrs.items()], ("trial_id", "key"))
+        self._upsert_running(trial_id, _USER_ATTRS, [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+                                                     for k, v in attrs.items()], ("trial_id", "key"))
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.set_trial_user_attrs(trial_id, {key: value})
@@ -166,9 +188,8 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         if not self._core_writes:
             return super().set_trial_system_attr(trial_id, key, value)
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _SYSTEM_ATTRS, [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}],
-                         ("trial_id", "key"))
+        self._upsert_running(trial_id, _SYSTEM_ATTRS, [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}],
+                             ("trial_id", "key"))
 
     def _finish(self, trial_id: int, state: TrialState, values: Sequence[float] | None) -> bool:
         """``set_trial_state_values`` to a finished state (Optuna's tell), row locked as Optuna

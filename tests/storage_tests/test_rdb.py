@@ -66,11 +66,19 @@ def test_a_worker_storage_on_a_stamped_schema_is_optunas_without_alembic(storage
     assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
-def test_postgres_pool_is_small_and_pre_pinged(pg_url: str) -> None:
+def test_postgres_pool_is_small_and_survives_a_restart_without_pre_ping(pg_url: str, postgres_server: PostgresServer) -> None:
     storage = open_storage(Settings(storage=pg_url), create_tables=True)
     assert storage.engine.pool.size() == 2
-    assert storage.engine.pool._pre_ping
+    assert not storage.engine.pool._pre_ping  # no SELECT 1 per transaction: every call is retried instead
     assert storage.heartbeat_interval == Settings().heartbeat_interval
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    trial_id = storage.create_new_trial(study_id)
+    storage.record_heartbeat(trial_id)
+    postgres_server.restart()  # the pooled connections die with the server
+    storage.set_trial_user_attr(trial_id, "after", "restart")
+    storage.record_heartbeat(trial_id)
+    assert storage.get_trial(trial_id).user_attrs == {"after": "restart"}
+    assert [s.study_name for s in storage.get_all_studies()] == ["s"]
 
 
 def test_claim_lock_is_exclusive_between_processes_sharing_a_sqlite_study(tmp_path: Path) -> None:
