@@ -31,6 +31,10 @@ class Settings:
     # seconds without a beat it is failed and re-queued with the same parameters.
     heartbeat_interval: int = 10
     grace_period: int = 40
+    # How long a storage call keeps retrying while the database or its pooler is away (a
+    # failover, a restart, a node drain) before a worker gives its trial up as lost; a live
+    # trial is never reaped for an outage, however long (sweeper.storage.stale).
+    storage_retry: float = 600.0
     # How long a worker waits for a study to be launched before giving up.
     wait_for_study: float = 300.0
     debug: bool = False
@@ -72,6 +76,11 @@ class Settings:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"SWEEPER_THREADS must be at least 1, got {self.threads}: "
                               "set it to the CPU cores the workers may use, or leave it unset for all of them")
+        if self.storage_retry <= 0:
+            raise ConfigError(
+                f"storage retry window must be > 0 seconds, got {self.storage_retry}: "
+                "set SWEEPER_STORAGE_RETRY to how long a database outage may last, e.g. 600"
+            )
         if self.grace_period <= self.heartbeat_interval:
             raise ConfigError(
                 f"grace period ({self.grace_period} s) must exceed the heartbeat interval "
