@@ -316,7 +316,7 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
                 text = (f"{label}: finalist {axis} ≈ {_x(v.group, v.finalist_x)} (ranked first in screening), "
                         "first confirmation round under way")
             elif points and all(p.dropped for p in points):
-                text = (f"{label}: every {axis} screened looked collapsed on 1–2 screening seeds (not a tested "
+                text = (f"{label}: every {axis} screened collapsed or diverged on a bracket or screening seed (not a tested "
                         "claim); nothing left to confirm")
             else:
                 text = f"{label}: not screened yet"

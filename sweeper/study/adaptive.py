@@ -13,8 +13,8 @@ twice queues nothing twice.
    larger, or diverged. The threshold scales with the noise so that a noisy task does not see
    collapses in seed noise. ``points`` new λ values go log-spaced into the ``WINDOW_DECADES`` below
    λ_b, where a penalty that changes the fit without destroying it acts (above the range's top
-   when nothing breaks). Bracket points that looked collapsed are dropped after their first round
-   (on 1 seed: the page says so, it is no tested claim); bracket points below the window are left
+   when nothing breaks). Bracket points that collapsed on that one seed are dropped after their
+   first round (the page says so: a fact about one run, no tested claim); bracket points below the window are left
    there (the model has not started to change).
 3. **Confirm** (fresh seeds, ``CONFIRM_OFFSET`` on: never a screening seed): the finalist of each
    type (its best screened point by mean paired gain; the others are dropped as behind it) and the
@@ -433,9 +433,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
             if not known:
                 continue
             mean = sum(known) / len(known)
-            if mean < collapse:
-                dropped.setdefault(group, {})[x] = (f"looked collapsed in screening ({_gain_text(mean, objective)}, "
-                                                   f"mean of {len(known)} seeds; not a tested claim)")
+            if mean < collapse:  # so at least one seed fell past the threshold
+                dropped.setdefault(group, {})[x] = _collapsed_in_screening(obs, (group, x), threshold, objective)
             else:
                 means[x] = mean
         if not means:
@@ -548,9 +547,27 @@ def _compare(obs: Observations, values: dict[Point, dict[int, float]], point: Po
 
 
 def _collapsed(gain: float | None, threshold: float, objective: Objective, diverged: bool) -> str:
-    what = "diverged" if diverged else _gain_text(gain, objective)
-    return (f"looked collapsed on the bracket's one seed ({what}; the threshold is "
-            f"{change(objective, -threshold)}); not a tested claim")
+    """What happened on the bracket's one seed, in words: a fact about that run, not a tested claim
+    about the point (its other seeds might not collapse)."""
+    if diverged:
+        return "diverged on the bracket's one seed (a non-finite loss); not run again"
+    return (f"collapsed on the bracket's one seed ({_gain_text(gain, objective)}, past the collapse threshold "
+            f"{change(objective, -threshold)}); not run again")
+
+
+def _collapsed_in_screening(obs: Observations, point: Point, threshold: float, objective: Objective) -> str:
+    """Which of the point's screening seeds collapsed or diverged: facts about those runs."""
+    seeds = range(SCREEN_SEEDS)
+    div = sum((point, r) in obs.diverged for r in seeds)
+    fell = [g for r in seeds if (point, r) not in obs.diverged and (g := obs.gain(point, r)) is not None and g < -threshold]
+    parts = []
+    if fell:
+        worst = min(fell)
+        parts.append(f"collapsed on {len(fell)} of its {SCREEN_SEEDS} screening seeds "
+                     f"({_gain_text(worst, objective)}{' at worst' if len(fell) > 1 else ''})")
+    if div:
+        parts.append(f"diverged on {div} of its {SCREEN_SEEDS} screening seeds")
+    return " and ".join(parts) + "; not raced (no tested claim about its other seeds)"
 
 
 def _gain_text(gain: float | None, objective: Objective) -> str:

@@ -78,8 +78,8 @@ def test_a_collapsed_point_is_dropped_after_its_first_round_and_the_window_sits_
     screened = {x_of(r.params) for r in state.queue}
     # L1 collapses at 1e-2 and 1e-1 in the bracket: neither gets another seed.
     assert ("l1", 1e-2) not in screened and ("l1", 1e-1) not in screened
-    assert state.dropped["l1"][1e-2] == ("looked collapsed on the bracket's one seed (-50.0 pp; the threshold is "
-                                         "-5.0 pp); not a tested claim")
+    assert state.dropped["l1"][1e-2] == ("collapsed on the bracket's one seed (-50.0 pp, past the collapse threshold "
+                                         "-5.0 pp); not run again")
     # Its window: 3 points a third of 2.5 decades apart from 2.5 decades below the break,
     # 10^-4.5, 10^-3.67, 10^-2.83, with the bracket points inside it (1e-4, 1e-3).
     assert window_lambdas(SPACE, 3, 1e-2) == [3.16e-5, 2.15e-4, 1.47e-3]
@@ -271,11 +271,11 @@ def test_the_collapse_threshold_follows_the_bracket_s_noise() -> None:
 
     state = _plan([_done(r, value(r)) for r in bracket_runs(SPACE, 3, 0)])
     assert state.stage == "screen"
-    assert not any(why.startswith("looked collapsed") for why in state.dropped.get("l2", {}).values())
+    assert not any(why.startswith("collapsed on the bracket") for why in state.dropped.get("l2", {}).values())
     # So L2 has no break, and its window sits at the top of the range (not below 1e-4).
     assert {x for g, x in (x_of(r.params) for r in state.queue) if g == "l2"} == {2.15e-3, 1e-2, 1.47e-2, 1e-1}
-    assert {x for x, why in state.dropped["l1"].items() if why.startswith("looked collapsed")} == {1e-2, 1e-1}
-    threshold = float(state.dropped["l1"][1e-2].split("the threshold is ")[1].split(" pp")[0])
+    assert {x for x, why in state.dropped["l1"].items() if why.startswith("collapsed on the bracket")} == {1e-2, 1e-1}
+    threshold = float(state.dropped["l1"][1e-2].split("the collapse threshold ")[1].split(" pp")[0])
     assert -threshold > 9.0  # in pp: beyond the -9 pp of noise
 
 
