@@ -72,7 +72,7 @@ from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa:
 from sweeper.study.adaptive import BREAK_MARGINS, plan, runs_of, x_of  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
-from sweeper.study.points import collect_points  # noqa: E402
+from sweeper.study.points import TrialPoint, collect_points  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WORKERS = 2  # runs under way at once while a study is read before it is finished
@@ -86,8 +86,12 @@ def config_of(design: str, epochs: int, budget: int, **shape: int) -> dict[str, 
 
 
 def _report(trials: list[FrozenTrial], design: str, config: dict[str, Any]) -> ReportData:
-    return ReportData("sim", "sim", len(trials), "maximize", collect_points(trials, OBJECTIVE), OBJECTIVE, design,
-                      config=config)
+    return _report_of(collect_points(trials, OBJECTIVE), len(trials), design, config)
+
+
+def _report_of(points: list[TrialPoint], budget: int, design: str, config: dict[str, Any]) -> ReportData:
+    """What ``collect_report`` returns for a stored study with these points and config."""
+    return ReportData("sim", "sim", budget, "maximize", points, OBJECTIVE, design, config=config)
 
 
 @dataclass
@@ -108,9 +112,13 @@ def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = 
     readings = [_report(done, "curve", config)]
     if every_run:
         # Workers take the queue in order: after the k-th run finished, the next ones are running.
+        # ``collect_points`` maps trials one by one (a waiting trial, with no parameters yet, to
+        # nothing), so each reading's points are slices of three collections made once.
         running = [pending_trial(r.params, r.user_attrs(), TrialState.RUNNING) for r in runs]
         waiting = [pending_trial(r.params, r.user_attrs(), TrialState.WAITING) for r in runs]
-        readings = [_report(done[:k] + running[k:k + WORKERS] + waiting[k + WORKERS:], "curve", config)
+        points = [collect_points(trials, OBJECTIVE) for trials in (done, running, waiting)]
+        assert len(points[0]) == len(points[1]) == len(runs) and not points[2]
+        readings = [_report_of(points[0][:k] + points[1][k:k + WORKERS], len(runs), "curve", config)
                     for k in range(1, len(runs))] + readings
     return Study(done, readings, config, sum(sim.epochs_run(r.params, r.repeat) for r in runs))
 
