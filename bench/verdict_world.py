@@ -241,7 +241,8 @@ class Simulator:
 
     def draw(self, params: dict[str, Any], seed: Any) -> Draw:
         point = x_of(params)
-        assert point is not None, f"no point in {params}"
+        if point is None:
+            raise ValueError(f"no configuration in {params}")
         key = (point, seed)
         if key in self.draws:
             return self.draws[key]

@@ -109,6 +109,12 @@ def test_the_adaptive_race_finds_a_real_gain_with_fewer_trials_than_the_fixed_de
     assert abs(adaptive.bias / adaptive.biased) < 0.005  # fresh seeds: no winner's curse
 
 
+def test_the_test_split_verdict_is_scored_where_l2_truly_beats_the_baseline() -> None:
+    tally = run("evaluate", "bump3", 40, seed=3, seeds=5, **ADAPTIVE)
+    assert tally.studies == 40 and 40 * 10 <= tally.trials <= 40 * 25  # the baseline and up to 4 types, 5 seeds
+    assert tally.found >= 10  # "L2 (...) beats the unregularized baseline", read off the sentence
+
+
 @pytest.mark.parametrize(("design", "scenario", "shape"), [
     ("fixed", "tails", FIXED), ("adaptive", "tails", ADAPTIVE),
     ("fixed", "null-sd2.2", FIXED), ("fixed", "null-sd3.6", FIXED),
