@@ -26,11 +26,13 @@ collapse, divergence, heavy tails) and its truth are described there. Scenarios 
     diverge-l1        null, but L1 diverges on 5% of runs against 0.5% elsewhere (a true "hurts")
     tails             null with t(3) run and epoch noise
 
-Designs per scenario (its ``rows``): the fixed designs (``--fixed``), the adaptive ones
-(``--adaptive``); ``readings``: a fixed design (``--readings``) whose report is read after every
-finished run, the others waiting or running, a study counting a false claim if any reading
-printed one; ``evaluate``: after the CLI's default race, the test-split evaluation with
-``--eval-seeds`` seeds, read after every finished evaluation run.
+Designs per scenario (its ``rows``; ``--designs`` overrides them): every scenario runs the fixed
+designs (``--fixed``; the bump scenarios also ``--power-fixed``) and the adaptive ones
+(``--adaptive``); ``null`` also a fixed design (``--readings``) whose report is read after every
+finished run, the next runs running and the rest waiting, a study counting a false claim if any
+reading printed one; ``null``, ``null-sd2.2/3.6``, ``bump2`` and ``diverge1`` also the test-split
+evaluation after the CLI's default race, with ``--eval-seeds`` seeds, read after every finished
+evaluation run.
 
     python bench/bench_verdicts.py [--studies 1000] [--power-studies 300] [--scenarios ...] [--jobs 2]
 """
