@@ -73,6 +73,7 @@ from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
 from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
 from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
+from sweeper.storage import optuna_private  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
 from sweeper.study.points import TrialPoint, collect_points  # noqa: E402
@@ -161,12 +162,13 @@ def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[Evaluati
     chosen = _finalists(config, search.trials) if config.design == "adaptive" else None
     runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=config.design == "curve",
                      chosen=chosen)
-    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), study_name="sim.eval", direction="maximize")
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="sim.eval", direction="maximize")
     study.set_user_attr(CONFIG_ATTR, {**search.config, "kind": "evaluate", "parent": "sim", "design": "search",
                                       "looks": 1})
     for r in runs:
         study.enqueue_trial(r.params, user_attrs=r.user_attrs())
-    storage, ids = study._storage, [t._trial_id for t in study.get_trials(deepcopy=False)]
+    ids = [optuna_private.trial_id(t) for t in study.get_trials(deepcopy=False)]
     for i in ids[:WORKERS]:
         storage.set_trial_state_values(i, TrialState.RUNNING)
     readings, epochs = [], 0
