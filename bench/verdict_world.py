@@ -120,8 +120,7 @@ def _scenarios() -> dict[str, Scenario]:
                           ("fixed", "adaptive")))
     s.append(Scenario("diverge-l1", "null, but L1 diverges on 5% of runs against 0.5% elsewhere (L1 truly hurts: "
                       "-2.2 pp in the estimand)", diverge=0.005, diverge_more=("l1", 0.05)))
-    s.append(Scenario("tails", "null with heavy tails: run and epoch noise t(3), scaled to the same sd"
-                      , tails=True))
+    s.append(Scenario("tails", "null with heavy tails: run and epoch noise t(3), scaled to the same sd", tails=True))
     return {x.name: x for x in s}
 
 

@@ -127,7 +127,8 @@ def test_heavy_tails_and_the_case_studies_noise_keep_the_error_control_of_these_
 
 # Issue 26: what today's code gets wrong, asserted the right way round.
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 26 item 1: early stopping compares each side's maximum over epochs "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 26 item 1: early stopping compares each side's maximum over epochs "
                    "on the scores that judge it, and noisier epochs win it")
 @pytest.mark.parametrize(("design", "shape"), [("fixed", dict(points=5, repeats=12)), ("adaptive", ADAPTIVE)])
 def test_noisier_epochs_do_not_win_on_top_of_early_stopping_under_a_null(design: str, shape: dict) -> None:
@@ -135,7 +136,8 @@ def test_noisier_epochs_do_not_win_on_top_of_early_stopping_under_a_null(design:
     assert at_most_5_percent(tally.false_early, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 26 item 2: a diverged seed of the point makes 'hurts' outside α, "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 26 item 2: a diverged seed of the point makes 'hurts' outside α, "
                    "and a diverged baseline seed is dropped")
 @pytest.mark.parametrize(("design", "shape"), [("fixed", FIXED), ("adaptive", ADAPTIVE)])
 def test_divergence_alike_on_every_configuration_gives_no_hurts(design: str, shape: dict) -> None:
@@ -143,21 +145,24 @@ def test_divergence_alike_on_every_configuration_gives_no_hurts(design: str, sha
     assert at_most_5_percent(tally.false_hurts, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 26 item 2: a finalist that collapses on some seeds shows none on "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 26 item 2: a finalist that collapses on some seeds shows none on "
                    "its fresh seeds and gets 'no difference'")
 def test_a_finalist_that_collapses_on_some_seeds_gets_no_false_no_difference() -> None:
     tally = run("adaptive", "collapse-sd0.4", 200, seed=7, **ADAPTIVE)
     assert at_most_5_percent(tally.false_no_diff, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 26 item 3: the test-split verdict read while runs are pending "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 26 item 3: the test-split verdict read while runs are pending "
                    "spends no α for the reading and shrinks its family to the groups that have arrived")
 def test_a_test_split_verdict_read_after_every_finished_run_keeps_error_control() -> None:
     tally = run("evaluate", "null", 200, seed=8, seeds=5, **ADAPTIVE)
     assert at_most_5_percent(tally.false_any, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 26 item 4: 'collapses the model' rests on one seed and a fixed "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 26 item 4: 'collapses the model' rests on one seed and a fixed "
                    "threshold, yet drops the point")
 def test_collapse_notes_hold_at_the_case_studies_noise() -> None:
     tally = run("adaptive", "null-sd3.6", 200, seed=9, **ADAPTIVE)
