@@ -120,8 +120,7 @@ def _scenarios() -> dict[str, Scenario]:
                           ("fixed", "adaptive")))
     s.append(Scenario("diverge-l1", "null, but L1 diverges on 5% of runs against 0.5% elsewhere (L1 truly hurts: "
                       "-2.2 pp in the estimand)", diverge=0.005, diverge_more=("l1", 0.05)))
-    s.append(Scenario("tails", "null with heavy tails: run and epoch noise t(3), scaled to the same sd"
-                      , tails=True))
+    s.append(Scenario("tails", "null with heavy tails: run and epoch noise t(3), scaled to the same sd", tails=True))
     return {x.name: x for x in s}
 
 
@@ -241,7 +240,8 @@ class Simulator:
 
     def draw(self, params: dict[str, Any], seed: Any) -> Draw:
         point = x_of(params)
-        assert point is not None, f"no point in {params}"
+        if point is None:
+            raise ValueError(f"no configuration in {params}")
         key = (point, seed)
         if key in self.draws:
             return self.draws[key]
