@@ -6,11 +6,9 @@ at 100 to 200. The simulations are seeded, so each figure is deterministic.
 The error-rate tests assert what the verdict page promises: studies with a false claim of the
 kind tested ≤ 5%. At n studies they allow ``at_most_5_percent``: 5% plus two binomial sds of a 5%
 rate (16 of 200), so that a rule whose true rate is 5% passes with about 98% probability and one
-at 2-3% (what the bench measures where the guarantee holds) passes surely, while the rates
-today's code gives in the failing worlds (20% to 50%, bench/README.md) cannot pass. Those tests
-are marked ``xfail(strict=True)`` with the item of issue 26 they wait for: the lead removes the
-mark when the fix lands (a strict xfail that starts passing fails the suite, so it is not
-forgotten)."""
+at 2-3% (what the bench measures where the guarantee holds) passes surely, while the rates the
+code before issue 26 gave in the failing worlds (20% to 50%, bench/results/verdicts-before-
+issue26-*.txt) cannot pass."""
 
 from __future__ import annotations
 
@@ -125,45 +123,31 @@ def test_heavy_tails_and_the_case_studies_noise_keep_the_error_control_of_these_
     assert at_most_5_percent(tally.false_any, tally.studies)
 
 
-# Issue 26: what today's code gets wrong, asserted the right way round.
+# Issue 26: what the code before it got wrong (each failed there: bench/results/verdicts-before-issue26-*.txt),
+# asserted the right way round.
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 26 item 1: early stopping compares each side's maximum over epochs "
-                   "on the scores that judge it, and noisier epochs win it")
 @pytest.mark.parametrize(("design", "shape"), [("fixed", dict(points=5, repeats=12)), ("adaptive", ADAPTIVE)])
 def test_noisier_epochs_do_not_win_on_top_of_early_stopping_under_a_null(design: str, shape: dict) -> None:
     tally = run(design, "epochs1", 200, seed=5, **shape)
     assert at_most_5_percent(tally.false_early, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 26 item 2: a diverged seed of the point makes 'hurts' outside α, "
-                   "and a diverged baseline seed is dropped")
 @pytest.mark.parametrize(("design", "shape"), [("fixed", FIXED), ("adaptive", ADAPTIVE)])
 def test_divergence_alike_on_every_configuration_gives_no_hurts(design: str, shape: dict) -> None:
     tally = run(design, "diverge1", 200, seed=6, **shape)
     assert at_most_5_percent(tally.false_hurts, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 26 item 2: a finalist that collapses on some seeds shows none on "
-                   "its fresh seeds and gets 'no difference'")
 def test_a_finalist_that_collapses_on_some_seeds_gets_no_false_no_difference() -> None:
     tally = run("adaptive", "collapse-sd0.4", 200, seed=7, **ADAPTIVE)
     assert at_most_5_percent(tally.false_no_diff, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 26 item 3: the test-split verdict read while runs are pending "
-                   "spends no α for the reading and shrinks its family to the groups that have arrived")
 def test_a_test_split_verdict_read_after_every_finished_run_keeps_error_control() -> None:
     tally = run("evaluate", "null", 200, seed=8, seeds=5, **ADAPTIVE)
     assert at_most_5_percent(tally.false_any, tally.studies)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 26 item 4: 'collapses the model' rests on one seed and a fixed "
-                   "threshold, yet drops the point")
 def test_collapse_notes_hold_at_the_case_studies_noise() -> None:
     tally = run("adaptive", "null-sd3.6", 200, seed=9, **ADAPTIVE)
     assert at_most_5_percent(tally.false_notes, tally.studies)
