@@ -37,6 +37,8 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         if result.added and config.design == "adaptive":
             print(f"study {name}: race resumed, {result.added} trials queued for its next round (task {config.task}, "
                   f"budget {result.budget} trials so far)")
+        elif result.grown_from is not None:
+            print(f"study {name}: budget raised from {result.grown_from} to {result.budget} trials (task {config.task})")
         elif result.added:
             print(f"study {name}: {result.added} trials queued for the new repeats (task {config.task}, "
                   f"budget {result.budget} trials)")
