@@ -75,6 +75,21 @@ def _study_named(settings: Settings, given: str) -> str:
         storage.engine.dispose()  # the command opens its own: hold no connection meanwhile
 
 
+def _existing_study(settings: Settings, given: str) -> str:
+    """The study ``given`` names (by name or task reference), read-only: a missing database or
+    study is its one-line error, and nothing is created (no empty sweeper.db left behind)."""
+    from sweeper.cli.names import resolve_study
+    from sweeper.storage import open_storage, study_user_attrs
+
+    storage = open_storage(settings, read_only=True)
+    try:
+        name = resolve_study(storage, settings, given)
+        study_user_attrs(storage, name)  # an unknown name is an error naming the known ones
+        return name
+    finally:
+        storage.engine.dispose()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from sweeper.worker.backend import default_threads
 
@@ -177,6 +192,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.storage import load_study, open_storage
 
     settings = settings_of(args)
+    if args.png:
+        _require_png_export()
     storage = open_storage(settings, read_only=True)
     names = [resolve_study(storage, settings, n) for n in args.studies]
     for name in names:
@@ -188,6 +205,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     for page in pages:
         print(page)
     return 0
+
+
+def _require_png_export() -> None:
+    """--png needs the optional kaleido package: say so in one line, before anything is written
+    (plotly's own message spans several lines and names a plain `pip install kaleido`)."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        from sweeper.errors import ReportError
+
+        raise ReportError("--png needs the kaleido package, which is not installed: "
+                          "pip install 'sweeper[png]' (it also needs a local Chromium: apt-get install chromium)") from None
 
 
 def _reportable(storage: Any) -> list[str]:
@@ -222,7 +251,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     require_workers(args.workers)
-    args.study = _study_named(settings, args.study)
+    args.study = _existing_study(settings, args.study)
     plan = prepare(settings, args.study, args.seeds)
     print(plan.describe())
     if args.no_run:
@@ -261,7 +290,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_studies(args: argparse.Namespace) -> int:
+def cmd_tasks(args: argparse.Namespace) -> int:
     from sweeper.tasks.describe import describe_tasks
 
     rows = describe_tasks(settings_of(args).task_dirs)
@@ -292,5 +321,6 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "dashboard": cmd_dashboard,
     "check": cmd_check,
-    "studies": cmd_studies,
+    "tasks": cmd_tasks,
+    "studies": cmd_tasks,  # the old name of `tasks`
 }

@@ -110,9 +110,13 @@ def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.Captur
     assert "no study named 'nosuch'" in _one_line_error(capsys)
 
 
-def test_studies_lists_each_task_with_data_model_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tasks_lists_each_task_with_data_model_and_defaults_and_studies_is_its_old_name(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks", "--json"]) == 0
+    listed = capsys.readouterr().out
     assert main(["studies", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert capsys.readouterr().out == listed
+    rows = {r["name"]: r for r in json.loads(listed)}
     assert set(rows) >= {"cifar10", "librispeech", "imdb"}
     assert "Conv32" in rows["cifar10"]["model"] and rows["cifar10"]["origin"] == "built-in"
     assert rows["cifar10"]["defaults"]["epochs"] == 20
@@ -153,3 +157,31 @@ def test_a_study_is_named_by_its_task_file_too_and_typos_get_a_suggestion(
     assert "task file my_tsk.py not found: did you mean my_task.py?" in _one_line_error(capsys)
     assert main(["run", "cifr10"]) == 2
     assert "unknown task 'cifr10': did you mean cifar10?" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "nosuchstudy"], ["evaluate", "nosuchstudy", "--no-run"], ["status"],
+                                  ["status", "nosuch"], ["report", "nosuch", "--out", "r"], ["report", "--out", "r"]])
+def test_a_read_only_command_in_an_empty_folder_creates_no_database(argv: list[str], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: `sweeper evaluate nosuchstudy` left an empty sweeper.db (and its lock file) behind."""
+    assert main(argv) == 5
+    assert "no database at sweeper.db yet: run `sweeper launch TASK` first" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == []
+
+
+def test_evaluate_of_an_unknown_study_names_the_known_ones_and_adds_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["launch", "cifar10", "--trials", "3"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "nosuchstudy"]) == 5
+    assert "no study named 'nosuchstudy'" in _one_line_error(capsys)
+    storage = open_storage(Settings())
+    assert [s.study_name for s in storage.get_all_studies()] == ["cifar10"]
+
+
+def test_report_png_without_kaleido_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # what `import kaleido` meets when it is not installed
+    assert main(["report", "cifar10", "--out", "r", "--png"]) == 7
+    assert "--png needs the kaleido package, which is not installed: pip install 'sweeper[png]'" in _one_line_error(capsys)
