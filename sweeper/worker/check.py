@@ -219,7 +219,7 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
         f"{config.learning_rate if config.learning_rate is not None else 'the optimizer’s own'}, objective "
         f"{config.goal.log_key} ({config.goal.direction})" + (f", options {config.options}" if config.options else ""))
     if task.uses_keras:
-        out(f"  backend: {backend.configure(None)}")
+        out(f"  backend: {backend.configure(None, settings.debug)}")
     began = time.perf_counter()
     files = fetch_files(loaded, settings, config.options, verify=True)
     for name, path in files.items():

@@ -185,3 +185,15 @@ def test_report_png_without_kaleido_is_one_line_naming_the_extra(monkeypatch: py
     monkeypatch.setitem(sys.modules, "kaleido", None)  # what `import kaleido` meets when it is not installed
     assert main(["report", "cifar10", "--out", "r", "--png"]) == 7
     assert "--png needs the kaleido package, which is not installed: pip install 'sweeper[png]'" in _one_line_error(capsys)
+
+
+def test_sweeper_debug_is_read_as_settings_read_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SWEEPER_DEBUG=false is off, as for every boolean setting; =yes is on (a traceback)."""
+    monkeypatch.setenv("SWEEPER_DEBUG", "false")
+    assert main(["status", "nosuch"]) == 5
+    _one_line_error(capsys)
+    monkeypatch.setenv("SWEEPER_DEBUG", "yes")
+    from sweeper.errors import NoStudyError
+
+    with pytest.raises(NoStudyError):
+        main(["status", "nosuch"])
