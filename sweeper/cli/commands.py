@@ -45,11 +45,27 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         else:
             verb = "created" if result.created else "already launched with these settings:"
             print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
+        if config.design == "adaptive":
+            print(_race_budget(settings, name))
         if not result.baseline:
             print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "
                   "(add none to compare against it)")
         names.append(name)
     return names
+
+
+def _race_budget(settings: Settings, name: str) -> str:
+    """An adaptive study's budget is what its race has queued so far: say how far it may grow."""
+    from sweeper.storage import load_study, open_storage
+    from sweeper.study.status import study_status
+
+    storage = open_storage(settings)
+    try:
+        status = study_status(load_study(storage, name))
+    finally:
+        storage.engine.dispose()
+    return (f"study {name}: the budget grows round by round as the race needs, to at most {status.race_bound} "
+            f"trials in all ({status.finished} finished so far)")
 
 
 def cmd_launch(args: argparse.Namespace) -> int:

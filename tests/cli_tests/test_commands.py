@@ -66,8 +66,13 @@ def test_launch_twice_is_idempotent_and_differences_are_named(capsys: pytest.Cap
     assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
     assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
     assert "already launched" in capsys.readouterr().out
+    assert main(["launch", "cifar10", "--trials", "4", "--epochs", "3"]) == 2
+    assert "epochs: stored 2, given 3" in _one_line_error(capsys)
+    # A sweep can be grown (issue 27: --trials 14 on a 10-trial study was refused), never shrunk.
+    assert main(["launch", "cifar10", "--trials", "6", "--epochs", "2"]) == 0
+    assert "study cifar10: budget raised from 4 to 6 trials (task cifar10)" in capsys.readouterr().out
     assert main(["launch", "cifar10", "--trials", "5", "--epochs", "2"]) == 2
-    assert "budget: stored 4, given 5" in _one_line_error(capsys)
+    assert "has a budget of 6 trials and a budget only grows: give --trials 6 or more" in _one_line_error(capsys)
 
 
 def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,8 +82,8 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     (row,) = json.loads(capsys.readouterr().out)
     assert row == {
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
-        "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
-        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None,
+        "running": 0, "waiting": 3, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
+        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None, "race_bound": None,
     }
 
 
@@ -87,6 +92,8 @@ def test_status_of_an_adaptive_study_says_where_its_race_stands(capsys: pytest.C
     out = capsys.readouterr().out
     # The bracket: the baseline, 3 decades for each of 3 penalties, 3 dropout rates.
     assert "study cifar10 created (task cifar10, budget 13 trials)" in out
+    # Issue 27: the budget at launch is only the bracket; the announcement says how far it may grow.
+    assert "study cifar10: the budget grows round by round as the race needs, to at most 137 trials in all (0 finished so far)" in out
     assert main(["status"]) == 0
     # At most: the 13 queued; screening 3 penalties x (3 new points x 2 seeds + up to 4 bracket
     # points x 1) + 3 dropout rates + the baseline = 34; 3 rounds x (4 finalists + baseline) x 6 = 90.
