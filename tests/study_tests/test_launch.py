@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -219,3 +221,14 @@ def test_workers_queue_and_run_the_evaluation_once_the_budget_is_met(tmp_path) -
     # A second worker finds everything done and queues nothing more.
     assert Worker(settings, None, sampler_seed=2, log=lines.append).run() == 0
     assert len(optuna.load_study(study_name="c.eval", storage=storage).trials) == 10
+
+
+def test_a_grown_search_is_worked_on_to_its_new_budget(tmp_path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'g.db'}")
+    config = SweepConfig.for_task("tests.support.sleep_task", budget=3, epochs=1, options={"seconds": 0.0})
+    launch(settings, "g", config)
+    assert Worker(settings, ["g"], sampler_seed=1, log=lambda line: None).run() == 0
+    launch(settings, "g", dataclasses.replace(config, budget=7))
+    assert Worker(settings, ["g"], sampler_seed=2, log=lambda line: None).run() == 0
+    study = optuna.load_study(study_name="g", storage=open_storage(settings))
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 7
