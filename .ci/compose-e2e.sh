@@ -6,8 +6,10 @@
 # official base images (no registry is reachable in CI: a debootstrapped Debian, then Python and
 # PostgreSQL on top), runs `docker-compose up` and checks that the database becomes healthy,
 # `launch` creates one study per task (the three case studies and a user's task file mounted from a
-# tasks folder: examples/digits.py), the workers finish the budget, the dashboard's /api/studies
-# lists the studies and the report service writes its pages. Everything (containers,
+# tasks folder: examples/digits.py), the workers finish the budget through PgBouncer (the `pooler`
+# profile, its image built from Debian's package: the open-file limit raised at start, or a
+# one-line refusal under a low one; its stats user reads SHOW POOLS/STATS), the dashboard's
+# /api/studies lists the studies and the report service writes its pages. Everything (containers,
 # volumes, images, daemon, docker0 and its iptables chains) is removed on exit, pass or fail.
 #
 # Needs root, docker.io, docker-compose (1.29) and debootstrap, and the network access to Debian
@@ -43,7 +45,7 @@ fail() { log "FAILED in phase '$PHASE': $*"; exit 1; }
 
 compose() {
     docker-compose --project-name "$PROJECT" --project-directory "$REPO" -f "$REPO/docker-compose.yml" \
-        --env-file "$W/e2e.env" "$@"
+        --env-file "$W/e2e.env" --profile pooler "$@"
 }
 
 cleanup() {
@@ -143,6 +145,9 @@ COMPOSE_FILE=docker-compose.yml
 POSTGRES_USER=sweeper
 POSTGRES_PASSWORD=$DB_PASSWORD
 POSTGRES_IMAGE=local/postgres:16-standin
+PGBOUNCER_BASE_IMAGE=local/debian:bookworm
+PGBOUNCER_IMAGE=local/sweeper-pgbouncer:e2e
+SWEEPER_DB_HOST=pgbouncer
 SWEEPER_CPU_BASE_IMAGE=local/python:3.11-standin
 SWEEPER_IMAGE=local/sweeper:e2e
 SWEEPER_TASKS=$TASKS
@@ -173,6 +178,30 @@ done
 [ "$health" = healthy ] || fail "postgres is '$health', not healthy"
 [ -z "$(docker port "$db")" ] || fail "postgres publishes a port: $(docker port "$db")"
 log "postgres healthy, no published port"
+
+phase pooler
+# The image's entrypoint raised the open-file limit to compose's `ulimits` before PgBouncer started.
+compose up -d pgbouncer >"$W/pooler-up.log" 2>&1 || { cat "$W/pooler-up.log"; fail "compose up pgbouncer"; }
+pooler=$(compose ps -q pgbouncer)
+for _ in $(seq 1 30); do
+    docker logs "$pooler" >"$W/pooler.log" 2>&1
+    grep -q "process up" "$W/pooler.log" && break
+    sleep 1
+done
+sed 's/^/  /' "$W/pooler.log"
+grep -q "pgbouncer-start: open-file limit 8192 for max_client_conn = 4000" "$W/pooler.log" \
+    || fail "PgBouncer did not start with the open-file limit raised"
+[ -z "$(docker port "$pooler")" ] || fail "pgbouncer publishes a port: $(docker port "$pooler")"
+# Under a limit below what max_client_conn needs, the same image refuses to start, in one line.
+set +e
+docker run --rm --ulimit nofile=1024:1024 -v "$REPO/deploy/k8s/components/pooler/pgbouncer.ini:/etc/pgbouncer-sweeper/pgbouncer.ini:ro" \
+    local/sweeper-pgbouncer:e2e >"$W/pooler-refused.log" 2>&1
+code=$?
+set -e
+sed 's/^/  /' "$W/pooler-refused.log"
+[ "$code" = 78 ] && [ "$(wc -l <"$W/pooler-refused.log")" = 1 ] \
+    && grep -q "the open-file limit is 1024 (hard)" "$W/pooler-refused.log" \
+    || fail "PgBouncer under a 1024 open-file limit did not refuse in one line (exit $code)"
 
 phase launch
 compose up -d launch worker dashboard >"$W/up.log" 2>&1 || { cat "$W/up.log"; fail "compose up"; }
@@ -209,6 +238,26 @@ compose logs --no-color worker >"$W/worker.log"
 grep -E 'supervisor|trial|budgets met' "$W/worker.log" | sed -n '1,40s/^/  /p'
 grep -q "no GPU" "$W/worker.log" || fail "the worker did not announce CPU workers"
 grep -q "all budgets met" "$W/worker.log" || fail "no worker reported all budgets met"
+# The workers' transactions went through PgBouncer; its read-only stats user sees them.
+admin() {
+    compose exec -T -e PGPASSWORD="$DB_PASSWORD" postgres \
+        psql -h pgbouncer -p 5432 -U pgbouncer_stats -d pgbouncer -A -F ' ' -c "$1"
+}
+admin "SHOW POOLS" >"$W/pools.txt" || fail "the stats user cannot read SHOW POOLS"
+admin "SHOW STATS" >"$W/stats.txt" || fail "the stats user cannot read SHOW STATS"
+sed 's/^/  /' "$W/pools.txt" "$W/stats.txt"
+python3 - "$W/pools.txt" "$W/stats.txt" <<'PY' || fail "no worker transactions went through PgBouncer"
+import sys
+def rows(path):
+    lines = [l.split(" ") for l in open(path).read().splitlines() if l and not l.startswith("(")]
+    return [dict(zip(lines[0], row)) for row in lines[1:]]
+pools = [r for r in rows(sys.argv[1]) if r["database"] == "sweeper" and r["user"] == "sweeper"]
+stats = [r for r in rows(sys.argv[2]) if r["database"] == "sweeper"]
+xacts = int(stats[0]["total_xact_count"]) if stats else 0
+print(f"  through PgBouncer: {xacts} transactions, pool {pools[0]['pool_mode'] if pools else 'missing'}")
+# (SHOW STATS totals are refreshed every stats_period, 60 s: they lag, never lead.)
+sys.exit(0 if pools and pools[0]["pool_mode"] == "transaction" and xacts > 0 else 1)
+PY
 
 phase second-machine
 # "Add a machine": the same worker command in a plain `docker run` of the image, pointed at the

@@ -64,17 +64,19 @@ class Run:
     heartbeats: int = 0
     xacts: int = 0
     queries: int = 0
+    epochs: int = 0  # epochs run by all trials (a pruned trial runs fewer)
 
 
 def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str,
-            bouncer: pgbouncer.PgBouncer | None = None) -> Run:
+            bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none") -> Run:
     import optuna
     from optuna.trial import TrialState
 
     environ = common.env(url)
     trials = workers * per_worker
-    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", "1",
-                    "--pruner", "none", "--sampler", sampler, "--option", f"seconds={seconds}"], environ)
+    # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less).
+    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", str(epochs),
+                    "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"], environ)
     database = url.rsplit("/", 1)[1]
     before = _work_counters(server, bouncer, database) if bouncer else None
     sampling = (pgbouncer.PoolSampler(bouncer, database, every=1.0) if bouncer
@@ -88,7 +90,7 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
     study = optuna.load_study(study_name=name, storage=url)
-    finished = study.get_trials(states=(TrialState.COMPLETE,))
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     # Exact budget, no trial run twice: every trial complete, one per trial number, none left over.
     assert len(finished) == trials == len(study.trials), (len(finished), trials, len(study.trials))
     assert len({t.number for t in finished}) == trials
@@ -122,7 +124,7 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
         ts.sort(key=lambda t: t.datetime_start)
         gaps += [(b.datetime_start - a.datetime_complete).total_seconds() for a, b in zip(ts, ts[1:])]
     run = Run(ideal / span, steady, busy / window, max(peak.values(), default=0), skew, trials=trials, gaps=gaps,
-              memory=memory.peak)
+              memory=memory.peak, epochs=sum(len(t.intermediate_values) for t in finished))
     if bouncer:
         run.pool = sampling
         after = _work_counters(server, bouncer, database)
@@ -174,7 +176,7 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
         rss = sorted(v[0] / 1024 for v in run.memory.values())
         pss = sorted(v[1] / 1024 for v in run.memory.values())
         label = f"run {i + 1} of {len(runs)}" if len(runs) > 1 else "a single run"
-        print(f"  through PgBouncer, {label}: {run.trials} trials complete, budget exact, no trial run twice "
+        print(f"  through PgBouncer, {label}: {run.trials} trials finished, budget exact, no trial run twice "
               f"(checked)")
         print(f"  server connections (pool {pool_size}): in use peak {run.pool.peak('sv_active')}, mean "
               f"{run.pool.mean('sv_active'):.1f}; opened peak "
@@ -187,7 +189,10 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
         w = run.work
         print(f"  database work: {run.xacts} transactions ({run.queries} statements) through PgBouncer, of which "
               f"{run.heartbeats} heartbeats; "
-              f"per trial {w.xacts:.1f} transactions besides heartbeats; {w.server_seconds_per_xact * 1e3:.2f} ms "
+              f"per trial {w.xacts:.1f} transactions besides heartbeats ({run.epochs / run.trials:.1f} epochs run per "
+              f"trial; {(run.xacts - run.heartbeats) / max(1, run.epochs):.2f} transactions and "
+              f"{(run.queries - run.heartbeats) / max(1, run.epochs):.2f} statements per epoch run, heartbeats apart); "
+              f"{w.server_seconds_per_xact * 1e3:.2f} ms "
               f"server time per transaction (mean); CPU per transaction: PgBouncer {w.pgbouncer_cpu_per_xact * 1e6:.0f} us, "
               f"PostgreSQL {w.postgres_cpu_per_xact * 1e6:.0f} us")
     work = runs[-1].work
@@ -206,6 +211,8 @@ def main() -> None:
     parser.add_argument("--trials-per-worker", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sampler", default="tpe", help="tpe (default; its sampling cost is included) or random")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per trial (the --seconds spread over them)")
+    parser.add_argument("--pruner", default="none", help="none (default) or median, the sweep default")
     parser.add_argument("--pooler", action="store_true", help="through PgBouncer in transaction mode")
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (with --pooler)")
     args = parser.parse_args()
@@ -216,12 +223,13 @@ def main() -> None:
         try:
             if bouncer:
                 url = bouncer.url(url.rsplit("/", 1)[1])
-            print(f"sleep objective {args.seconds} s, {args.trials_per_worker} trials per worker, sampler {args.sampler}, "
+            print(f"sleep objective {args.seconds} s over {args.epochs} epoch(s), pruner {args.pruner}, "
+                  f"{args.trials_per_worker} trials per worker, sampler {args.sampler}, "
                   f"{args.repeats} runs each, {os.cpu_count()} CPU cores"
                   + (f", through PgBouncer (transaction mode, {args.pool_size} server connections)" if bouncer else ""))
             for n in args.workers:
-                runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer)
-                        for r in range(args.repeats)]
+                runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer,
+                                args.epochs, args.pruner) for r in range(args.repeats)]
                 print(f"{n:>3} workers: throughput / ideal, end to end {common.spread([r.end_to_end for r in runs])}; "
                       f"steady state {common.spread([r.steady for r in runs])}; worker utilization "
                       f"{common.spread([r.utilization for r in runs])}; peak connections per worker "

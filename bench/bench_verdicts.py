@@ -1,25 +1,38 @@
 """Verdict simulator: curve studies with a known truth, run through sweeper's own design, race and
-verdict code, to measure what users get: false "helps"/"hurts", power, coverage of the quoted
-best point's interval, its bias (winner's curse), and trials spent.
+verdict code, to measure what users get: false claims of every kind the tool prints, power,
+coverage of the quoted point's interval, its bias (winner's curse), and trials spent.
 
 A simulated study is a set of stored trials (``optuna.trial.create_trial``, with the attrs a
-worker writes: repeat, stage, history). The fixed design's trials are ``sweeper.study.design.
-curve_runs``; the adaptive design's are queued round by round by ``sweeper.study.adaptive.plan``
-(what a worker calls when a round finishes). The verdicts are ``sweeper.report.curves.
-response_curves``: what the report and the index print.
+worker writes: repeat, stage, per-epoch history, epochs run, and for a diverged run the PRUNED
+state and its stop reason). The fixed design's trials are ``sweeper.study.design.curve_runs``; the
+adaptive design's are queued round by round by ``sweeper.study.adaptive.plan`` (what a worker
+calls when a round finishes). The verdicts are ``sweeper.report.curves.response_curves``: what the
+report and the index print. The test-split evaluation is ``sweeper.evaluation.plan.plan_runs``
+enqueued in an in-memory Optuna study, taken by two simulated workers in queue order, and read
+with ``sweeper.evaluation.results.collect_evaluation`` and ``verdict``.
 
-Truth (validation accuracy; gains in pp against the unregularized baseline):
-- ``null``: no setting has any effect.
-- ``harm``: no gain anywhere; each weight penalty collapses the model above a λ (a smooth drop
-  to -30 pp: L1 and L1+L2 around 1e-2, L2 around 1e-1), dropout loses 2 pp at its top rate.
-- ``bump1``/``bump2``/``bump3``: ``harm``, plus L2 gains +1/+2/+3 pp over λ in [1e-3, 1e-2]
-  (half a decade of ramp on each side), the decade and a half below where L2 collapses the model.
-Noise at the levels measured in docs/findings.md: the seed shifts every configuration alike by
-sd ``--seed-sd`` (2 pp); each run adds its own noise so that the paired difference of two runs on
-one seed has sd ``--pair-sd`` (1.5 pp); the best epoch is 1 pp above the last on average
-(sd 0.5 pp), alike for every configuration (so best-epoch comparisons share the truth).
+The world (``bench/verdict_world.py``: learning curves, per-configuration epoch noise, seed-wise
+collapse, divergence, heavy tails) and its truth are described there. Scenarios (``--scenarios``):
 
-    python bench/bench_verdicts.py [--studies 2000] [--power-studies 500] [--seed 0] [--jobs 2]
+    null              nothing changes any epoch's mean; epoch noise 0.5 pp everywhere (control)
+    harm              each penalty collapses the model above a λ (smooth mean drop); curves shaped
+    bump1/2/3         harm, plus L2 +1/+2/+3 pp at its last epoch over λ in [1e-3, 1e-2]
+    null-sd2.2/3.6    null at the case studies' paired sd (CIFAR-10 2.2 pp, IMDb 3.6 pp)
+    bumpK-sd2.2/3.6   bumpK at those paired sds (power)
+    epochs1, -e40     null; penalties' and dropout's epoch noise 1.0 pp against the baseline's 0.5
+    epochs0.75        the same at 0.75 pp
+    collapse-sdS      harm, each seed of a weight penalty collapsing (-30 pp) or not; paired sd S
+    diverge0.5/1/3    null; every configuration, baseline included, diverges on q% of runs
+    diverge-l1        null, but L1 diverges on 5% of runs against 0.5% elsewhere (a true "hurts")
+    tails             null with t(3) run and epoch noise
+
+Designs per scenario (its ``rows``): the fixed designs (``--fixed``), the adaptive ones
+(``--adaptive``); ``readings``: a fixed design (``--readings``) whose report is read after every
+finished run, the others waiting or running, a study counting a false claim if any reading
+printed one; ``evaluate``: after the CLI's default race, the test-split evaluation with
+``--eval-seeds`` seeds, read after every finished evaluation run.
+
+    python bench/bench_verdicts.py [--studies 1000] [--power-studies 300] [--scenarios ...] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -30,98 +43,200 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
+from bench.verdict_world import (  # noqa: E402
+    MARGIN,
+    OBJECTIVE,
+    SCENARIOS,
+    SPACE,
+    Scenario,
+    Simulator,
+    World,
+    finished_trial,
+    pending_trial,
+)
+from sweeper.evaluation.plan import _finalists, eval_seeds, plan_runs  # noqa: E402
+from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict  # noqa: E402
 from sweeper.report.collect import ReportData  # noqa: E402
-from sweeper.report.curves import response_curves  # noqa: E402
-from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
-from sweeper.study.design import CurveRun, curve_runs  # noqa: E402
+from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
+from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
+from sweeper.study.adaptive import BREAK_MARGINS, plan, runs_of, x_of  # noqa: E402
+from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
+from sweeper.study.design import curve_runs  # noqa: E402
 from sweeper.study.points import collect_points  # noqa: E402
-from sweeper.study.space import SearchSpace  # noqa: E402
-from sweeper.tasks.api import Objective  # noqa: E402
-from tests.report_tests.known import DISTRIBUTIONS  # noqa: E402
 
-BASE = 0.50
-SPACE = SearchSpace()
-OBJECTIVE = Objective()
-MARGIN = 0.01
-DISTS = DISTRIBUTIONS  # the search space's distributions, as the report tests store them
-COLLAPSE_AT = {"l1": 1e-2, "l2": 1e-1, "l1_l2": 1e-2}
-BUMP = (1e-3, 1e-2)  # L2's plateau
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+WORKERS = 2  # runs under way at once while a study is read before it is finished
 
 
-def truth(scenario: str) -> Callable[[str, float], float]:
-    """The true gain of a point (group, x) in a scenario."""
-    bump = {"bump1": 0.01, "bump2": 0.02, "bump3": 0.03}.get(scenario, 0.0)
+def config_of(design: str, epochs: int, budget: int, **shape: int) -> dict[str, Any]:
+    """What ``sweeper launch`` stores for the design (the report reads its plan from it)."""
+    return SweepConfig(task="sim", budget=max(1, budget), epochs=epochs, batch_size=1, learning_rate=None,
+                       train_size=None, val_fraction=0.2, space=SPACE, pruner="none", design=design, margin=MARGIN,
+                       **shape).to_attrs()
 
-    def gain(group: str, x: float) -> float:
-        if scenario == "null" or group == "baseline":
-            return 0.0
-        if group == "dropout":
-            return -0.02 * max(0.0, (x - 0.45) / 0.15)
-        lx = math.log10(x)
-        g = -0.30 / (1 + math.exp(-3 * (lx - math.log10(COLLAPSE_AT[group]))))
-        if group == "l2" and bump:
-            lo, hi = (math.log10(b) for b in BUMP)
-            g += bump * max(0.0, min(1.0, (lx - (lo - 0.5)) / 0.5, ((hi + 0.5) - lx) / 0.5))
-        return g
 
-    return gain
+def _report(trials: list[FrozenTrial], design: str, config: dict[str, Any]) -> ReportData:
+    return ReportData("sim", "sim", len(trials), "maximize", collect_points(trials, OBJECTIVE), OBJECTIVE, design,
+                      config=config)
 
 
 @dataclass
-class Simulator:
-    """One simulated study's seeds: every (point, repeat) drawn once, so a run asked for twice is
-    the same run."""
+class Study:
+    """A simulated study: the trials it ended with, and each reading of it that was scored."""
 
-    rng: np.random.Generator
-    gain: Callable[[str, float], float]
-    seed_sd: float
-    pair_sd: float
-    seed_shift: dict[int, float] = field(default_factory=dict)
-
-    def trial(self, run: CurveRun) -> optuna.trial.FrozenTrial:
-        group, x = x_of(run.params)
-        if run.repeat not in self.seed_shift:
-            self.seed_shift[run.repeat] = float(self.rng.normal(0, self.seed_sd))
-        last = BASE + self.gain(group, x) + self.seed_shift[run.repeat] + float(self.rng.normal(0, self.pair_sd / math.sqrt(2)))
-        best = last + float(self.rng.normal(0.01, 0.005))
-        attrs = {**run.user_attrs(), "history": {"val_accuracy": [best, last]}}
-        return optuna.trial.create_trial(state=TrialState.COMPLETE, params=run.params, value=last, user_attrs=attrs,
-                                         distributions={k: DISTS[k] for k in run.params})
+    trials: list[FrozenTrial]
+    readings: list[ReportData]
+    config: dict[str, Any]
+    epochs_run: int
 
 
-def fixed_study(sim: Simulator, points: int, repeats: int) -> tuple[ReportData, int]:
-    trials = [sim.trial(r) for r in curve_runs(SPACE, points, repeats, 0)]
-    return _report(trials, "curve", {}), len(trials)
+def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = False) -> Study:
+    runs = curve_runs(SPACE, points, repeats, 0)
+    epochs = sim.world.epochs
+    config = config_of("curve", epochs, len(runs), points=points, repeats=repeats)
+    done = [finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs) for r in runs]
+    readings = [_report(done, "curve", config)]
+    if every_run:
+        # Workers take the queue in order: after the k-th run finished, the next ones are running.
+        running = [pending_trial(r.params, r.user_attrs(), TrialState.RUNNING) for r in runs]
+        waiting = [pending_trial(r.params, r.user_attrs(), TrialState.WAITING) for r in runs]
+        readings = [_report(done[:k] + running[k:k + WORKERS] + waiting[k + WORKERS:], "curve", config)
+                    for k in range(1, len(runs))] + readings
+    return Study(done, readings, config, sum(sim.epochs_run(r.params, r.repeat) for r in runs))
 
 
-def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> tuple[ReportData, int]:
-    trials: list[optuna.trial.FrozenTrial] = []
+def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> Study:
+    trials: list[FrozenTrial] = []
+    epochs = sim.world.epochs
+    used = 0
     while True:
         state = plan(SPACE, points, repeats, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN)
         if state.stage == "done":
             break
         assert state.queue, f"stage {state.stage} has nothing to queue and nothing running"
-        trials += [sim.trial(r) for r in state.queue]
-    config = {"design": "adaptive", "points": points, "repeats": repeats, "rounds": rounds, "seed": 0,
-              "margin": MARGIN, "space": SPACE.to_dict(), "objective": OBJECTIVE.to_dict(), "task": "sim", "budget": len(trials),
-              "epochs": 1, "batch_size": 1, "learning_rate": None, "train_size": None, "val_fraction": 0.2}
-    return _report(trials, "adaptive", config), len(trials)
+        for r in state.queue:
+            trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
+            used += sim.epochs_run(r.params, r.repeat)
+    config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=rounds)
+    return Study(trials, [_report(trials, "adaptive", config)], config, used)
 
 
-def _report(trials: list[optuna.trial.FrozenTrial], design: str, config: dict) -> ReportData:
-    return ReportData("sim", "sim", len(trials), "maximize", collect_points(trials, OBJECTIVE), OBJECTIVE, design,
-                      config=config or {"margin": MARGIN})
+def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[EvaluationData], int, int]:
+    """``sweeper evaluate`` after the search: its runs enqueued in an Optuna study of their own,
+    taken in queue order by ``WORKERS`` workers, read after every finished run. Returns the
+    readings, the runs and the epochs they ran."""
+    config = SweepConfig.from_attrs(search.config)
+    chosen = _finalists(config, search.trials) if config.design == "adaptive" else None
+    runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=config.design == "curve",
+                     chosen=chosen)
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), study_name="sim.eval", direction="maximize")
+    study.set_user_attr(CONFIG_ATTR, {**search.config, "kind": "evaluate", "parent": "sim", "design": "search",
+                                      "looks": 1})
+    for r in runs:
+        study.enqueue_trial(r.params, user_attrs=r.user_attrs())
+    storage, ids = study._storage, [t._trial_id for t in study.get_trials(deepcopy=False)]
+    for i in ids[:WORKERS]:
+        storage.set_trial_state_values(i, TrialState.RUNNING)
+    readings, epochs = [], 0
+    for k, (run, i) in enumerate(zip(runs, ids)):
+        draw = sim.draw(run.params, ("eval", run.seed))
+        epochs += sim.epochs_run(run.params, ("eval", run.seed))
+        for key, value in run.params.items():
+            dist = _dist(key)
+            storage.set_trial_param(i, key, dist.to_internal_repr(value), dist)
+        if draw.last is None:
+            storage.set_trial_user_attr(i, "stop_reason", f"diverged: non-finite loss at epoch {draw.diverged_at}")
+            storage.set_trial_state_values(i, TrialState.PRUNED)
+        else:
+            storage.set_trial_state_values(i, TrialState.COMPLETE, [draw.last])
+        if k + WORKERS < len(ids):
+            storage.set_trial_state_values(ids[k + WORKERS], TrialState.RUNNING)
+        readings.append(collect_evaluation(study))
+    return readings, len(runs), epochs
+
+
+def _dist(key: str):  # type: ignore[no-untyped-def]
+    from tests.report_tests.known import DISTRIBUTIONS
+
+    return DISTRIBUTIONS[key]
+
+
+@dataclass
+class Claims:
+    """The false claims of one reading, by kind."""
+
+    helps: bool = False
+    hurts: bool = False
+    no_diff: bool = False  # "no difference larger than ±m" or "no gain larger than +m"
+    early: bool = False  # on top of early stopping: helps / early stopping alone does better / not better by more than m
+    notes: bool = False  # "collapses the model ..." at a point whose true mean gain is above -5 margins
+
+    def __or__(self, o: Claims) -> Claims:
+        return Claims(self.helps or o.helps, self.hurts or o.hurts, self.no_diff or o.no_diff, self.early or o.early,
+                      self.notes or o.notes)
+
+    @property
+    def any(self) -> bool:
+        return self.helps or self.hurts or self.no_diff or self.early or self.notes
+
+
+def curve_claims(curves: ResponseCurves, world: World) -> Claims:
+    """Score every sentence a report prints against the truth."""
+    margin = curves.margin or MARGIN
+    gain = world.last_gain
+    out = Claims()
+    for group, v in curves.decisions.items():
+        if v.quoted is None:
+            continue
+        xs = [c.x for c in v.comparisons]
+        out.helps |= any(gain(group, x) <= 0 for x in v.helps_at)
+        out.hurts |= any(gain(group, x) >= 0 for x in v.hurts_at)
+        if v.outcome == NO_DIFFERENCE:
+            out.no_diff |= any(abs(gain(group, x)) >= margin for x in xs)
+        if v.outcome == NO_GAIN:
+            out.no_diff |= any(gain(group, x) >= margin for x in xs if x not in v.hurts_at)
+        e = v.early
+        if e is not None and e.gain.low is not None:  # what the sentence prints of early stopping
+            outcome, true = e.outcome(margin), world.early_gain(group, e.x)
+            out.early |= ((outcome == HELPS and true <= 0) or (outcome == HURTS and true >= 0)
+                          or (outcome in (NO_DIFFERENCE, NO_GAIN) and true >= margin))
+    for group, points in [*curves.penalties.items(), ("dropout", curves.dropout)]:
+        for p in points:
+            if p.dropped and "collapses the model" in p.dropped:
+                out.notes |= gain(group, p.x) > -BREAK_MARGINS * margin
+    return out
+
+
+def test_claims(ev: EvaluationData, world: World) -> tuple[Claims, bool]:
+    """Score the test split's sentence (``verdict``): a named group that "beats" the baseline
+    (counted as helps), each one that "is worse" (hurts). Also whether L2 was said to beat it
+    where it truly does (power)."""
+    sentence = verdict(ev)
+    out, found = Claims(), False
+    for g in ev.groups:
+        if g.group == "baseline":
+            continue
+        point = x_of(g.params)
+        assert point is not None
+        true = world.last_gain(*point)
+        if sentence.startswith(f"{g.describe()} beats"):
+            out.helps |= true <= 0
+            found = g.group == "l2" and true > 0
+        if f"; {g.label} is worse" in sentence:
+            out.hurts |= true >= 0
+    assert ("beats the unregularized" not in sentence or sentence.startswith("no penalty")
+            or any(sentence.startswith(f"{g.describe()} beats") for g in ev.groups)), sentence
+    return out, found
 
 
 @dataclass
@@ -129,27 +244,44 @@ class Tally:
     studies: int = 0
     false_helps: int = 0
     false_hurts: int = 0
+    false_no_diff: int = 0
+    false_early: int = 0
+    false_notes: int = 0
     false_any: int = 0
-    found: int = 0  # L2 declared to help, and only where it truly helps
+    found: int = 0  # L2 declared to help (beat the baseline), and only where it truly helps
     covered: int = 0  # quoted intervals holding their point's true gain
     quoted: int = 0
     all_covered: int = 0  # studies where every interval printed holds its true gain
     bias: float = 0.0  # reported minus true gain of L2's quoted point, whatever its verdict
     biased: int = 0
     trials: int = 0
+    epochs: float = 0.0  # full-trial equivalents: epochs run / epochs of a full trial
+    seconds: float = 0.0
+
+    def add(self, claims: Claims) -> None:
+        self.studies += 1
+        self.false_helps += claims.helps
+        self.false_hurts += claims.hurts
+        self.false_no_diff += claims.no_diff
+        self.false_early += claims.early
+        self.false_notes += claims.notes
+        self.false_any += claims.any
 
     def line(self, name: str) -> str:
         n = max(self.studies, 1)
         se = lambda k: 1.96 * math.sqrt(max(k / n * (1 - k / n), 1 / n) / n)  # noqa: E731
-        cover = self.covered / max(self.quoted, 1)
+        pct = lambda k: f"{100 * k / n:>6.1f}%"  # noqa: E731
+        cover = f"{100 * self.covered / self.quoted:>6.1f}%" if self.quoted else f"{'-':>7}"
         bias = f"{100 * self.bias / self.biased:>+6.2f}pp" if self.biased else f"{'-':>8}"
-        return (f"{name:<34} {self.studies:>6} {100 * self.false_helps / n:>6.1f}% {100 * self.false_hurts / n:>6.1f}% "
-                f"{100 * self.false_any / n:>5.1f}%±{100 * se(self.false_any):.1f} {100 * self.found / n:>6.1f}% "
-                f"{100 * cover:>6.1f}% {100 * self.all_covered / n:>6.1f}% {bias} {self.trials / n:>7.1f}")
+        return (f"{name:<44} {self.studies:>6} {pct(self.false_helps)} {pct(self.false_hurts)} {pct(self.false_no_diff)} "
+                f"{pct(self.false_early)} {pct(self.false_notes)} {100 * self.false_any / n:>5.1f}%±{100 * se(self.false_any):.1f} "
+                f"{pct(self.found)} {cover} {bias} {self.trials / n:>7.1f} {self.epochs / n:>7.1f} "
+                f"{1000 * self.seconds / n:>6.0f}")
 
 
-HEADER = (f"{'design / scenario':<34} {'studies':>6} {'F-helps':>7} {'F-hurts':>7} {'any false':>11} {'power':>7} "
-          f"{'cover':>7} {'allcov':>7} {'bias':>8} {'trials':>7}")
+HEADER = (f"{'design / scenario':<44} {'studies':>6} {'F-helps':>7} {'F-hurts':>7} {'F-nodif':>7} {'F-early':>7} "
+          f"{'F-notes':>7} {'any false':>11} {'power':>7} {'cover':>7} {'bias':>8} {'trials':>7} {'full-eq':>7} "
+          f"{'ms/st':>6}")
 
 
 def _holds(c, true: float) -> bool:  # type: ignore[no-untyped-def]
@@ -158,33 +290,23 @@ def _holds(c, true: float) -> bool:  # type: ignore[no-untyped-def]
     return c.gain.low <= true <= c.gain.high
 
 
-def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, trials: int) -> None:
-    curves = response_curves(data)
-    tally.studies += 1
-    tally.trials += trials
-    margin = curves.margin or MARGIN
-    false_helps = false_hurts = false_other = False
+def score(study: Study, world: World, tally: Tally) -> None:
+    """A study's claims over all its readings; power, coverage and bias at its last."""
+    claims = Claims()
+    for data in study.readings:
+        curves = response_curves(data)
+        claims |= curve_claims(curves, world)
+    tally.add(claims)
+    tally.trials += len(study.trials)
+    tally.epochs += study.epochs_run / world.epochs
     every_interval_holds = True
     for group, v in curves.decisions.items():
         if v.quoted is None:
             continue
-        xs = [c.x for c in v.comparisons]
-        false_helps |= any(gain(group, x) <= 0 for x in v.helps_at)
-        false_hurts |= any(gain(group, x) >= 0 for x in v.hurts_at)
-        if v.outcome == NO_DIFFERENCE:
-            false_other |= any(abs(gain(group, x)) >= margin for x in xs)
-        if v.outcome == NO_GAIN:
-            false_other |= any(gain(group, x) >= margin for x in xs if x not in v.hurts_at)
-        every_interval_holds &= all(_holds(c, gain(group, c.x)) for c in v.comparisons)
+        every_interval_holds &= all(_holds(c, world.last_gain(group, c.x)) for c in v.comparisons)
         if v.early is not None:
-            # The best epoch is as much above the last for every configuration: same truth.
-            e, true = v.early.outcome(margin), gain(group, v.early.x)
-            false_helps |= e == HELPS and true <= 0
-            false_hurts |= e == HURTS and true >= 0
-            false_other |= (e == NO_DIFFERENCE and abs(true) >= margin) or (e == NO_GAIN and true >= margin)
-            every_interval_holds &= _holds(v.early, true)
-        q = v.quoted
-        true = gain(group, q.x)
+            every_interval_holds &= _holds(v.early, world.early_gain(group, v.early.x))
+        q, true = v.quoted, world.last_gain(group, v.quoted.x)
         if q.gain.low is not None:
             tally.quoted += 1
             tally.covered += _holds(q, true)
@@ -192,71 +314,117 @@ def score(data: ReportData, gain: Callable[[str, float], float], tally: Tally, t
             # The winner's curse: the quoted point is the best-looking one; is its effect inflated?
             tally.bias += q.gain.diff - true
             tally.biased += 1
-        if group == "l2" and v.outcome == HELPS and all(gain(group, x) > 0 for x in v.helps_at):
+        if group == "l2" and v.outcome == HELPS and all(world.last_gain(group, x) > 0 for x in v.helps_at):
             tally.found += 1
-    tally.false_helps += false_helps
-    tally.false_hurts += false_hurts
-    tally.false_any += false_helps or false_hurts or false_other
     tally.all_covered += every_interval_holds
 
 
-def run(design: str, scenario: str, studies: int, seed: int, *, points: int, repeats: int, rounds: int = 3,
-        seed_sd: float = 0.02, pair_sd: float = 0.015) -> Tally:
+def run(design: str, scenario: str | Scenario, studies: int, seed: int, *, points: int, repeats: int, rounds: int = 3,
+        seed_sd: float = 0.02, pair_sd: float = 0.015, epochs: int = 20, seeds: int = 5) -> Tally:
+    """``studies`` simulated studies of ``design`` (fixed | readings | adaptive | evaluate) in
+    ``scenario``. An evaluation follows the adaptive race ``points`` x ``repeats`` x ``rounds``
+    with ``seeds`` seeds."""
+    sc = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
+    world = World(sc, sc.pair_sd or pair_sd, sc.epochs or epochs)
     rng = np.random.default_rng(seed)
-    gain = truth(scenario)
     tally = Tally()
+    start = time.perf_counter()
     for _ in range(studies):
-        sim = Simulator(rng, gain, seed_sd, pair_sd)
-        if design == "fixed":
-            data, n = fixed_study(sim, points, repeats)
+        sim = Simulator(rng, world, seed_sd)
+        if design in ("fixed", "readings"):
+            score(fixed_study(sim, points, repeats, every_run=design == "readings"), world, tally)
+        elif design == "adaptive":
+            score(adaptive_study(sim, points, repeats, rounds), world, tally)
+        elif design == "evaluate":
+            readings, n, used = evaluation(sim, adaptive_study(sim, points, repeats, rounds), seeds)
+            claims = Claims()
+            for ev in readings:
+                claims |= test_claims(ev, world)[0]
+            tally.add(claims)
+            tally.found += test_claims(readings[-1], world)[1]
+            tally.trials += n
+            tally.epochs += used / world.epochs
         else:
-            data, n = adaptive_study(sim, points, repeats, rounds)
-        score(data, gain, tally, n)
+            raise ValueError(f"unknown design {design!r}: fixed, readings, adaptive or evaluate")
+    tally.seconds = time.perf_counter() - start
     return tally
 
 
-def _row(job: tuple[str, str, str, int, int, float, float, dict]) -> str:
-    design, name, scenario, studies, seed, seed_sd, pair_sd, shape = job
-    start = time.perf_counter()
-    tally = run(design, scenario, studies, seed, seed_sd=seed_sd, pair_sd=pair_sd, **shape)
-    return tally.line(f"{name} / {scenario}") + f"   ({time.perf_counter() - start:.1f} s)"
+def _row(job: tuple[str, str, str, int, int, float, float, int, dict]) -> str:
+    design, name, scenario, studies, seed, seed_sd, pair_sd, epochs, shape = job
+    tally = run(design, scenario, studies, seed, seed_sd=seed_sd, pair_sd=pair_sd, epochs=epochs, **shape)
+    return tally.line(f"{name} / {scenario}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", type=int, default=2000,
-                        help="simulated studies per row of the error-rate scenarios null and harm (default 2000)")
-    parser.add_argument("--power-studies", type=int, default=500,
-                        help="simulated studies per row of the bump scenarios (default 500)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="scenarios: " + "; ".join(f"{s.name}: {s.about}" for s in SCENARIOS.values()))
+    parser.add_argument("--studies", type=int, default=1000,
+                        help="simulated studies per row of an error-rate scenario (default 1000: a 5%% rate within ±1.4 pp)")
+    parser.add_argument("--power-studies", type=int, default=300,
+                        help="simulated studies per row of a bump scenario (default 300)")
+    parser.add_argument("--readings-studies", type=int, default=None,
+                        help="studies per row read after every run (default: --studies)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seed-sd", type=float, default=0.02)
-    parser.add_argument("--pair-sd", type=float, default=0.015)
-    parser.add_argument("--fixed", nargs="+", default=["5x3", "5x12", "5x24", "7x18"],
-                        help="fixed designs as POINTSxREPEATS (default: the old default 5x3, and up to where it finds +2 pp)")
-    parser.add_argument("--adaptive", nargs="+", default=["3x6x3", "3x4x3"],
-                        help="adaptive designs as POINTSxREPEATSxROUNDS (default: 3x6x3, the CLI's default, and 3x4x3)")
-    parser.add_argument("--scenarios", nargs="+", default=["null", "harm", "bump1", "bump2", "bump3"])
+    parser.add_argument("--pair-sd", type=float, default=0.015, help="paired sd of scenarios that set none (default 0.015)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of scenarios that set none (default 20)")
+    parser.add_argument("--fixed", nargs="*", default=["5x3", "5x12"],
+                        help="fixed designs as POINTSxREPEATS (default: the old default 5x3, and 5x12)")
+    parser.add_argument("--power-fixed", nargs="*", default=["7x18"],
+                        help="fixed designs run in the bump scenarios only (default 7x18: what the fixed design "
+                             "needs for +2 pp, against the race's trials)")
+    parser.add_argument("--adaptive", nargs="*", default=["3x6x3"],
+                        help="adaptive designs as POINTSxREPEATSxROUNDS (default: 3x6x3, the CLI's default)")
+    parser.add_argument("--readings", nargs="*", default=["5x3"],
+                        help="fixed designs read after every finished run, as POINTSxREPEATS (default 5x3)")
+    parser.add_argument("--eval-seeds", nargs="*", type=int, default=[3, 5],
+                        help="seeds of the test-split evaluation after the race 3x6x3 (default 3 5)")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS), metavar="SCENARIO",
+                        help="rows to run, by name (default: all; see the list below)")
+    parser.add_argument("--designs", nargs="+", choices=["fixed", "adaptive", "readings", "evaluate"], default=None,
+                        help="run these kinds of rows in every scenario chosen (default: each scenario's own)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="rows simulated in parallel")
     args = parser.parse_args(argv)
-    print(f"seed sd {100 * args.seed_sd:.1f} pp, paired sd {100 * args.pair_sd:.1f} pp, margin 1 pp; "
-          f"{args.studies} studies per null/harm row, {args.power_studies} per bump row "
-          "(± is a 95% binomial interval of the rate)")
-    print("F-helps/F-hurts: studies with a false 'helps'/'hurts' (at a point, or the quoted point against early "
-          "stopping); any false: also a 'no difference/no gain' that a point's truth contradicts; power: L2 said "
-          "to help, only where it does; cover: the quoted point's interval holds its true gain; allcov: studies "
-          "where every printed interval holds; bias: reported minus true gain of the point quoted for L2, "
-          "whatever its verdict (the winner's curse); trials: per study")
+    print(f"seed sd {100 * args.seed_sd:.1f} pp, paired sd {100 * args.pair_sd:.1f} pp unless the scenario sets it, "
+          f"{args.epochs} epochs unless it sets them, margin 1 pp; {args.studies} studies per error-rate row, "
+          f"{args.power_studies} per bump row (± is a 95% binomial interval of the rate)")
+    print("F-helps/F-hurts: studies with a false 'helps'/'hurts' at some reading (evaluate rows: the test split's "
+          "'beats'/'is worse'); F-nodif: a false 'no difference/no gain'; F-early: a false claim against early "
+          "stopping (helps on top / early stopping alone does better / not better by more than 1 pp); F-notes: "
+          "'collapses the model' at a point whose true mean is above -5 margins; any false: any of these; power: L2 "
+          "said to help (beat the baseline), only where it does; cover: the quoted point's interval holds its true "
+          "gain; bias: reported minus true gain of the point quoted for L2; trials and full-eq (epochs run / epochs "
+          "of a full trial) per study; ms/st: time per study")
     print(HEADER)
-    designs = []
-    for spec in args.fixed:
-        p, r = (int(v) for v in spec.split("x"))
-        designs.append(("fixed", f"fixed {p} points x {r} repeats", dict(points=p, repeats=r)))
+    designs: dict[str, list[tuple[str, str, dict]]] = {"fixed": [], "power": [], "adaptive": [], "readings": [],
+                                                       "evaluate": []}
+    for kind, specs in (("fixed", args.fixed), ("power", args.power_fixed)):
+        for spec in specs:
+            p, r = (int(v) for v in spec.split("x"))
+            designs[kind].append(("fixed", f"fixed {p} points x {r} repeats", dict(points=p, repeats=r)))
     for spec in args.adaptive:
         p, r, k = (int(v) for v in spec.split("x"))
-        designs.append(("adaptive", f"adaptive {p} pts, {r} seeds x {k} rounds", dict(points=p, repeats=r, rounds=k)))
-    jobs = [(design, name, scenario, args.studies if scenario in ("null", "harm") else args.power_studies,
-             args.seed, args.seed_sd, args.pair_sd, shape)
-            for scenario in args.scenarios for design, name, shape in designs]
+        designs["adaptive"].append(("adaptive", f"adaptive {p} pts, {r} seeds x {k} rounds",
+                                    dict(points=p, repeats=r, rounds=k)))
+    for spec in args.readings:
+        p, r = (int(v) for v in spec.split("x"))
+        designs["readings"].append(("readings", f"fixed {p} x {r}, read after each run", dict(points=p, repeats=r)))
+    for s in args.eval_seeds:
+        designs["evaluate"].append(("evaluate", f"test split, {s} seeds, read after each run",
+                                    dict(points=3, repeats=6, rounds=3, seeds=s)))
+    jobs = []
+    for name in args.scenarios:
+        sc = SCENARIOS[name]
+        kinds = list(args.designs or sc.rows)
+        if sc.power and "fixed" in kinds:
+            kinds.insert(kinds.index("fixed") + 1, "power")
+        for kind in kinds:
+            for design, label, shape in designs[kind]:
+                studies = args.power_studies if sc.power else (
+                    args.readings_studies or args.studies if kind == "readings" else args.studies)
+                jobs.append((design, label, name, studies, args.seed, args.seed_sd, args.pair_sd, args.epochs, shape))
     start = time.perf_counter()
     if args.jobs > 1:
         with multiprocessing.Pool(args.jobs) as pool:

@@ -31,12 +31,21 @@ class Settings:
     # seconds without a beat it is failed and re-queued with the same parameters.
     heartbeat_interval: int = 10
     grace_period: int = 40
+    # How long a storage call keeps retrying while the database or its pooler is away (a
+    # failover, a restart, a node drain) before a worker gives its trial up as lost; a live
+    # trial is never reaped for an outage, however long (sweeper.storage.stale).
+    storage_retry: float = 600.0
     # How long a worker waits for a study to be launched before giving up.
     wait_for_study: float = 300.0
     debug: bool = False
     # Folders (separated by os.pathsep) where task files and modules are looked up, after the
     # working directory: e.g. /tasks in the compose stack.
     task_path: str = ""
+    # CPU threads that the worker processes of one `sweeper worker` command share (each gets
+    # threads / processes for TensorFlow's and OpenMP's pools, unless --threads says otherwise):
+    # None = the machine's cores. A container's CPU limit is not its machine's cores: the
+    # Kubernetes worker pod sets it from its own CPU limit.
+    threads: int | None = None
 
     @classmethod
     def resolve(
@@ -63,6 +72,14 @@ class Settings:
             raise ConfigError(
                 f"heartbeat interval must be > 0 seconds, got {self.heartbeat_interval}: "
                 "set SWEEPER_HEARTBEAT_INTERVAL to a positive integer"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"SWEEPER_THREADS must be at least 1, got {self.threads}: "
+                              "set it to the CPU cores the workers may use, or leave it unset for all of them")
+        if self.storage_retry <= 0:
+            raise ConfigError(
+                f"storage retry window must be > 0 seconds, got {self.storage_retry}: "
+                "set SWEEPER_STORAGE_RETRY to how long a database outage may last, e.g. 600"
             )
         if self.grace_period <= self.heartbeat_interval:
             raise ConfigError(

@@ -53,6 +53,19 @@ def test_each_field_is_coerced_by_its_annotation() -> None:
         Settings.resolve({}, {"SWEEPER_WAIT_FOR_STUDY": "soon"})
 
 
+def test_threads_come_from_the_environment_and_reach_child_processes() -> None:
+    settings = Settings.resolve({}, environ={"SWEEPER_THREADS": "12"})
+    assert settings.threads == 12
+    assert settings.to_env()["SWEEPER_THREADS"] == "12"
+    assert Settings.resolve({}, environ={}).threads is None  # the machine's cores
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_threads_below_one_are_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="SWEEPER_THREADS must be at least 1"):
+        Settings.resolve({}, environ={"SWEEPER_THREADS": value})
+
+
 def test_the_debug_switch_is_read_from_settings_only() -> None:
     """Issue 27: SWEEPER_DEBUG was read from the environment in four modules, twice at import time
     (so a Settings(debug=True) passed in, or a flag, did not reach them). Only settings.py reads it;
@@ -75,5 +88,5 @@ def test_importing_storage_and_worker_leaves_optunas_logging_alone_until_setting
             "after = optuna.logging.get_verbosity(); Worker(Settings(debug=True)); debug = optuna.logging.get_verbosity(); "
             "Worker(Settings()); print(before == after, debug == optuna.logging.WARNING, optuna.logging.get_verbosity() == optuna.logging.ERROR)")
     env = {k: v for k, v in os.environ.items() if k != "SWEEPER_DEBUG"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=tmp_path,)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.split() == ["True", "True", "True"]

@@ -12,8 +12,9 @@
         is in no shell history, and checked first.
     python3 deploy/k8s/db_secret.py fleet | kubectl -n sweeper create -f -
         overlays/fleet (prod with components/pooler): the same, plus the URL the workers use through
-        PgBouncer (key pooled-url) and PgBouncer's upstream server and login (pgbouncer-databases,
-        pgbouncer-userlist), all derived from SWEEPER_STORAGE.
+        PgBouncer (key pooled-url) and PgBouncer's upstream server and logins (pgbouncer-databases,
+        pgbouncer-userlist), derived from SWEEPER_STORAGE; the userlist also holds a new random
+        password for PgBouncer's read-only stats user (SHOW POOLS, docs/deployment.md).
 
 Standard library only: it runs wherever kubectl does.
 """
@@ -31,8 +32,9 @@ NAME = "sweeper-db"
 DEV_USER = DEV_DB = "sweeper"
 DEV_HOST = "sweeper-postgres:5432"
 EXAMPLE = "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DATABASE"
-# The Service of components/pooler.
+# The Service of components/pooler, and the stats_users of its pgbouncer.ini.
 POOLER_HOST = "sweeper-pgbouncer:5432"
+STATS_USER = "pgbouncer_stats"
 
 
 class BadInput(Exception):
@@ -67,7 +69,7 @@ def pooler_keys(url: str) -> dict[str, str]:
         # Pod to PgBouncer stays inside the cluster; its own settings (TLS upstream) are in the ini.
         "pooled-url": f"{parts.scheme}://{credentials}@{POOLER_HOST}{parts.path}",
         "pgbouncer-databases": f"[databases]\n{database} = host={parts.hostname} port={parts.port or 5432} dbname={database}\n",
-        "pgbouncer-userlist": f'"{user}" "{password}"\n',
+        "pgbouncer-userlist": f'"{user}" "{password}"\n"{STATS_USER}" "{secrets.token_hex(24)}"\n',
     }
 
 

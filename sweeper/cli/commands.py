@@ -119,13 +119,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.index is None:
         from sweeper.worker.children import spawn_workers, wait_all
 
-        threads = args.threads or default_threads(args.workers)
+        threads = args.threads or default_threads(args.workers, settings.threads)
         return wait_all(spawn_workers(settings, args.workers, args.study, threads=threads))
     with collector.long_lived():
         from sweeper.worker.loop import run_worker
 
     return run_worker(settings, args.study or None, index=args.index or 0,
-                      threads=args.threads or default_threads(1), sampler_seed=args.sampler_seed)
+                      threads=args.threads or default_threads(1, settings.threads), sampler_seed=args.sampler_seed)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ def run_workers(settings: Settings, storage: optuna.storages.BaseStorage, study:
     the workers queue), with a progress line on each change; their worst exit code. On a failure
     ``on_failure`` tells the user what was kept and how to go on."""
     progress = Progress(storage, study, then=then)
-    children = spawn_workers(settings, workers, [study], threads=default_threads(workers))
+    children = spawn_workers(settings, workers, [study], threads=default_threads(workers, settings.threads))
     code = wait_all(children, on_tick=progress.tick)
     progress.final()
     if code != 0:

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="take trials from the launched studies until their budgets are met")
     p.add_argument("--study", action="append", default=[], help="serve only this study (repeatable; default: all)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
+    p.add_argument("--threads", type=int, help="CPU threads per worker (default: SWEEPER_THREADS or the cores, / workers)")
     p.add_argument("--gpus", metavar="all|none|0,1,...", help="supervise one worker per GPU slot, restarting crashed ones (all: detect with nvidia-smi; no GPU: --workers CPU workers)")
     p.add_argument("--per-gpu", type=int, default=1, help="worker processes per GPU with --gpus (default 1)")
     p.add_argument("--index", type=int, default=None, help=argparse.SUPPRESS)

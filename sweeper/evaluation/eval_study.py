@@ -8,7 +8,11 @@ import optuna
 
 from sweeper.study.config import EVAL_SUFFIX, eval_study_name, is_eval_study
 
-__all__ = ["eval_study_name", "find_eval_study", "is_eval_study", "sweep_of"]
+__all__ = ["LEFT_OUT_ATTR", "eval_study_name", "find_eval_study", "is_eval_study", "sweep_of"]
+
+# The evaluation study's user attr naming the penalty types the sweep could not put forward
+# (group -> why), written by ``plan.prepare`` and read by ``results.collect_evaluation``.
+LEFT_OUT_ATTR = "left_out"
 
 
 def sweep_of(eval_study: str) -> str:

@@ -20,12 +20,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.study.points import GROUPS, best_mean_per_group, best_per_group, collect_points, params_key
+from sweeper.study.points import GROUPS, best_mean_per_group, collect_points, eligible_best_per_group, params_key
 from sweeper.settings import Settings
 from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
-from sweeper.evaluation.eval_study import eval_study_name, find_eval_study, is_eval_study, sweep_of
+from sweeper.evaluation.eval_study import LEFT_OUT_ATTR, eval_study_name, find_eval_study, is_eval_study, sweep_of
 from sweeper.tasks.api import Objective
 
 # A run in one of these states is not run again: done (complete; pruned = diverged, which the
@@ -57,14 +57,22 @@ def eval_seeds(base_seed: int, count: int) -> list[int]:
 
 
 def plan_runs(trials: Iterable[FrozenTrial], seeds: list[int], objective: Objective = Objective(), *,
-              by_mean: bool = False, chosen: dict[str, dict[str, Any]] | None = None) -> list[EvalRun]:
+              by_mean: bool = False, chosen: dict[str, dict[str, Any]] | None = None,
+              left_out: dict[str, str] | None = None) -> list[EvalRun]:
     """The best configuration of each non-baseline group, plus the unregularized baseline
     (penalty none, dropout 0, whatever the search found), each with every seed. ``by_mean``
     (a curve study, whose points are repeated): the configuration with the best mean over its
     repeats, not the luckiest single run. ``chosen``: the configuration of each group is given
-    (an adaptive study's finalists)."""
+    (an adaptive study's finalists). A search's choice counts pruned trials for what they showed
+    before they were stopped, and leaves out a type with no finished trial or only collapsed ones,
+    writing why into ``left_out``: one collapsed run must not stand for its type."""
     points = collect_points(list(trials), objective)
-    best = best_mean_per_group(points, objective) if by_mean else best_per_group(points, objective)
+    if by_mean:
+        best = best_mean_per_group(points, objective)
+    else:
+        best, why = eligible_best_per_group(points, objective)
+        if left_out is not None:
+            left_out.update(why)
     baseline = best.get("baseline")
     configs: list[tuple[str, int | None, dict[str, Any]]] = [
         ("baseline", baseline.number if baseline else None, dict(BASELINE_PARAMS))
@@ -132,8 +140,10 @@ def prepare(settings: Settings, study_name: str, seeds: int,
                 f"study {study_name!r} has no complete trials to evaluate yet: run `sweeper worker` "
                 f"(or `sweeper run {config.task}`) first"
             )
+        left_out: dict[str, str] = {}
         runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve",
-                         chosen=_finalists(config, trials) if config.design == "adaptive" else None)
+                         chosen=_finalists(config, trials) if config.design == "adaptive" else None,
+                         left_out=left_out)
         name = eval_study_name(study_name)
         study, created = _open_eval_study(storage, study_name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
@@ -146,6 +156,8 @@ def prepare(settings: Settings, study_name: str, seeds: int,
             study.enqueue_trial(run.params, user_attrs=run.user_attrs())
         counts = count_trials(study)
         budget = max(1, counts.finished + counts.running + counts.waiting)
+        # The types the search could not put forward, and why: the verdict names them.
+        study.set_user_attr(LEFT_OUT_ATTR, left_out)
         eval_config = dataclasses.replace(config, kind="evaluate", parent=study_name, pruner="none", budget=budget,
                                           design="search", points=0, repeats=1, rounds=0, evaluate_seeds=0,
                                           looks=looks)

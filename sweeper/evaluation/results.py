@@ -5,18 +5,27 @@ and the one-sentence verdict the index page shows.
 Every configuration is re-trained with the same seeds (seed s: the same initial weights and batch
 order), so each is compared with the baseline seed by seed (a paired t-interval), which removes the
 noise they share. The comparisons of all the types are one family: each interval is at level
-1 - 5%/M for M types compared (Bonferroni), so every "beats" or "is worse" the verdict says holds
-at once with 95% probability, including for the type it names as the best."""
+1 - 5%/M for the M configurations the evaluation planned (Bonferroni; M is fixed by the plan, not by
+which have results yet), so every "beats" or "is worse" the verdict says holds at once with 95%
+probability, including for the type it names as the best. The verdict is read only when no planned
+run is pending: a reading before that would be a look the 95% does not count (a later
+``evaluate --seeds`` with more seeds is a counted look). Every run is in its pair: one that
+diverged (a non-finite loss), on either side, is scored at the metric's worst value
+(``sweeper.stats.verdicts.diverged_score``). A type the sweep could not put forward (no finished
+trial, or only collapsed ones) is named with the reason, and the verdict speaks only of the types
+evaluated. The test split's runs train for the sweep's epochs with no early stopping, so no epoch
+is chosen on the test scores."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
-from sweeper.stats.verdicts import Family
+from sweeper.stats.verdicts import Family, diverged_score
+from sweeper.evaluation.eval_study import LEFT_OUT_ATTR
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.tasks.api import Objective
@@ -77,8 +86,9 @@ class EvaluationData:
     test_name: str = TEST_NAME
     level: float = LEVEL  # family-wise, over every comparison with the baseline
     objective: Objective = Objective()
-    compared: int = 0  # comparisons in the family
+    compared: int = 0  # comparisons in the family: every configuration planned, results or not
     pair_level: float = LEVEL  # the level of each comparison's interval
+    left_out: dict[str, str] = field(default_factory=dict)  # group -> why the sweep did not put it forward
 
     def gain(self, d: Difference) -> float:
         """How much better than the baseline (positive: better, whatever the direction)."""
@@ -119,24 +129,33 @@ def _run(t: FrozenTrial) -> Run:
     )
 
 
-def summarize(study_name: str, runs: list[Run], objective: Objective = Objective(), looks: int = 1) -> EvaluationData:
+def summarize(study_name: str, runs: list[Run], objective: Objective = Objective(), looks: int = 1,
+              left_out: dict[str, str] | None = None) -> EvaluationData:
     """Group runs by (group, configuration); a group whose best configuration changed between two
     ``sweeper evaluate`` calls keeps one row per configuration."""
     keyed: dict[tuple[str, object], list[Run]] = {}
     for r in runs:
         keyed.setdefault((r.group, params_key(r.params)), []).append(r)
+    complete = [r.value for r in runs if r.state == "complete" and r.value is not None]
+    worst = (min(complete) if objective.direction == "maximize" else max(complete)) if complete else None
+    score = diverged_score(objective.in_points, objective.direction, worst)
+
     def values(rs: list[Run]) -> list[float]:
         return [r.value for r in rs if r.state == "complete" and r.value is not None]
 
     def by_seed(rs: list[Run]) -> dict[int, float]:
-        return {int(r.seed): r.value for r in rs if r.state == "complete" and r.value is not None and r.seed is not None}
+        """Each seed's test value, a diverged run at ``score`` (the same rule on both sides)."""
+        out = {int(r.seed): r.value for r in rs if r.state == "complete" and r.value is not None and r.seed is not None}
+        if score is not None:
+            out.update({int(r.seed): score for r in rs if r.state == "pruned" and r.seed is not None and r.seed not in out})
+        return out
 
     base_runs = next((rs for (g, _), rs in keyed.items() if g == "baseline"), [])
     base_seeds = by_seed(base_runs)
-    compared = sum(1 for (g, _), rs in keyed.items()
-                   if g != "baseline" and len(set(by_seed(rs)) & set(base_seeds)) >= 2)
-    # Bonferroni over the types, and α spent over the looks: a later `evaluate --seeds` with more
-    # seeds is a second look at the same test split (6α/(π² k²) at look k; 3.04% at the first).
+    # Bonferroni over every configuration the plan put forward (fixed by the plan, whatever has
+    # arrived), and α spent over the looks: a later `evaluate --seeds` with more seeds is a second
+    # look at the same test split (6α/(π² k²) at look k; 3.04% at the first).
+    compared = sum(1 for (g, _) in keyed if g != "baseline")
     pair_level = Family(max(1, compared), looks=None, alpha=1 - LEVEL).level(looks)
     groups = []
     order = {g: i for i, g in enumerate(GROUPS)}
@@ -155,14 +174,16 @@ def summarize(study_name: str, runs: list[Run], objective: Objective = Objective
                 vs_baseline=paired(by_seed(rs), base_seeds, pair_level) if group != "baseline" else None,
             )
         )
-    return EvaluationData(study_name, runs, groups, objective=objective, compared=compared, pair_level=pair_level)
+    return EvaluationData(study_name, runs, groups, objective=objective, compared=compared, pair_level=pair_level,
+                          left_out=dict(left_out or {}))
 
 
 def collect_evaluation(study: optuna.Study) -> EvaluationData:
     runs = [_run(t) for t in study.get_trials(deepcopy=False) if "eval_seed" in t.user_attrs]
     config = study.user_attrs.get(CONFIG_ATTR, {})
     objective = Objective.from_dict(config.get("objective"))
-    return summarize(study.study_name, runs, objective, int(config.get("looks", 1) or 1))
+    return summarize(study.study_name, runs, objective, int(config.get("looks", 1) or 1),
+                     study.user_attrs.get(LEFT_OUT_ATTR) or {})
 
 
 def short_e(x: float) -> str:
@@ -176,14 +197,18 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
     if ev is None or not ev.runs:
         return f"not evaluated yet: run `sweeper evaluate {study or 'STUDY'}`"
     base = ev.baseline
-    pending = f" ({ev.pending} evaluation run{'s' if ev.pending != 1 else ''} still pending)" if ev.pending else ""
+    left = "".join(f"; {GROUP_LABELS.get(g, g)} not evaluated: {why}" for g, why in ev.left_out.items())
+    if ev.pending:
+        return (f"{ev.pending} evaluation run{'s' if ev.pending != 1 else ''} still pending: the test split's verdict "
+                f"is read once all have finished (a reading before would be a look its 95% does not count){left}")
+    pending = ""
     if base is None or len(base.values) < 2:
         n = len(base.values) if base else 0
         return (f"too few evaluation runs for a confidence interval (unregularized baseline: {n} complete, "
-                f"need at least 2 seeds){pending}")
+                f"need at least 2 seeds){pending}{left}")
     compared = [g for g in ev.groups if g.vs_baseline is not None and g.vs_baseline.low is not None]
     if not compared:
-        return f"no penalty type has at least 2 complete evaluation runs yet{pending}"
+        return f"no penalty type has at least 2 complete evaluation runs yet{pending}{left}"
     pct = f"{int(ev.level * 100)}% {'simultaneous ' if ev.compared > 1 else ''}CI"
     what = ev.objective.on("test")
 
@@ -201,7 +226,7 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
         else:  # a minimized error, named with its sign: "test mae -1.93", lower is better
             by, lower = f": {what} {ev.amount(d.diff, unit=False)}", "lower is better; "
         return (f"{g.describe()} beats the unregularized baseline{by} "
-                f"({lower}{interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}")
+                f"({lower}{interval(d)}{p}, {len(g.values)} vs {len(base.values)} seeds){pending}{left}")
     g = max(compared, key=lambda g: ev.gain(g.vs_baseline))  # type: ignore[arg-type]
     d = g.vs_baseline
     assert d is not None and d.low is not None and d.high is not None
@@ -215,4 +240,5 @@ def verdict(ev: EvaluationData | None, study: str | None = None) -> str:
 
     worse = "".join(f"; {x.label} {worse_by(x)} ({interval(x.vs_baseline)})" for x in losers)  # type: ignore[arg-type]
     closest = "" if g in losers else f" (closest: {g.describe()}, {ev.amount(d.diff)}, {interval(d)})"
-    return f"no penalty type beats the unregularized baseline beyond noise{closest}{worse}{pending}"
+    nobody = "no penalty type evaluated beats" if ev.left_out else "no penalty type beats"
+    return f"{nobody} the unregularized baseline beyond noise{closest}{worse}{pending}{left}"

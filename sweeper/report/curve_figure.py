@@ -1,6 +1,6 @@
 """The headline of a curve study: response curves with their 95% bands (from
 ``sweeper.report.curves``), the objective against λ and against the dropout rate, and the
-generalization gap on the same axes; the baseline, at its last and at its best epoch, as bands
+generalization gap on the same axes; the baseline, at its last epoch and stopped early, as bands
 across each panel."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def curves_figure(data: ReportData, curves: ResponseCurves | None = None) -> go.
     if base is not None:
         _legend_line(fig, f"unregularized, last epoch (n={base.value.n})", "#555555", "dash")
         if curves.best_epoch is not None:
-            _legend_line(fig, "unregularized, best epoch (early stopping)", "#2ca02c", "dot")
+            _legend_line(fig, "unregularized, stopped early (epoch from its other seeds)", "#2ca02c", "dot")
         for col in (1, 2):
             _reference(fig, base.value, "#555555", "dash", 1, col, bounds)
             _reference(fig, curves.best_epoch, "#2ca02c", "dot", 1, col, bounds)

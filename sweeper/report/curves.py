@@ -1,17 +1,25 @@
 """Response curves of a planned study (pure): per weight penalty, the objective's mean over the
 repeats at each λ with its 95% t-band; the same against the dropout rate; the generalization gap
-on the same axes; the unregularized baseline, at its last epoch and at its best epoch (what
+on the same axes; the unregularized baseline, at its last epoch and stopped early (what
 stopping early would have given); and a verdict per penalty type that holds at its stated level.
 
 The bands describe each point's spread over seeds. The verdicts are read from comparisons with
 the baseline paired by seed, at the family-wise level of ``sweeper.stats.verdicts``: in a
-fixed curve design every point of every type is a comparison (at its last epoch, and at its best
-epoch against the baseline's best epoch), and all of them hold at once with 95% probability; in an
+fixed curve design every point of every type is a comparison (at its last epoch, and stopped
+early against the baseline stopped early), and all of them hold at once with 95% probability; in an
 adaptive design only each type's finalist is compared, on its confirmation seeds.
+
+Every run counts (a diverged one at the metric's worst value, on either side). A fixed design's
+verdicts are read only once its planned runs have all finished: a reading of a study still running
+would be a look that the stated level does not count. Early stopping is scored on seeds that did
+not choose the epoch: in a fixed design seed r stops where the mean curve of the configuration's
+other seeds peaks (cross-fitting); in an adaptive race each configuration stops where its screening
+seeds' mean curve peaks, and its confirmation seeds are scored there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -31,6 +39,7 @@ from sweeper.stats.verdicts import (
     curve_verdict,
     default_margin,
     finalist_verdict,
+    stopping_epoch,
 )
 from sweeper.report.collect import ReportData
 from sweeper.study.points import GROUP_LABELS, TrialPoint
@@ -38,7 +47,7 @@ from sweeper.tasks.api import Objective
 
 LEVEL = 0.95
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
-# Each point of a fixed design is compared at its last epoch and at its best epoch.
+# Each point of a fixed design is compared at its last epoch and stopped early.
 COMPARISONS_PER_POINT = 2
 
 
@@ -49,7 +58,7 @@ class CurvePoint:
     value: MeanCI
     gap: MeanCI | None  # train − validation (the objective's better side first), when recorded
     vs_baseline: Difference | None  # paired by repeat, unadjusted 95% (descriptive); None for the baseline
-    best_values: dict[int, float] = field(default_factory=dict)  # repeat -> the objective at the best epoch
+    best_values: dict[int, float] = field(default_factory=dict)  # repeat -> stopped early (cross-fitted epoch)
     dropped: str | None = None  # an adaptive race left this point, why
 
     @property
@@ -63,17 +72,22 @@ class ResponseCurves:
     penalties: dict[str, list[CurvePoint]]  # weight penalty -> points by increasing λ
     dropout: list[CurvePoint]  # by increasing rate (penalty none)
     baseline: CurvePoint | None  # penalty none, dropout 0: its last epoch
-    best_epoch: MeanCI | None  # the baseline at its best epoch: early stopping
+    best_epoch: MeanCI | None  # the baseline stopped early (each seed at its other seeds' best epoch)
     verdicts: dict[str, str] = field(default_factory=dict)  # group -> sentence
     decisions: dict[str, GroupVerdict] = field(default_factory=dict)  # group -> what the sentence says
     family: Family | None = None
     margin: float | None = None
     stage: str | None = None  # an adaptive study's race: bracket | screen | confirm | done
     race_text: str = ""  # where the race stands, in words (``RacePlan.describe``)
+    pending: int = 0  # a fixed design's planned runs not finished yet: no verdict until they are
+    planned: int = 0  # a fixed design's planned runs (its budget)
+    # How each side's stopping epoch was chosen, for the early-stopping comparisons.
+    stopping: str = ""
+    epochs: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (its epoch, the baseline's), 1-based
 
     @property
     def early_stopping_gain(self) -> float | None:
-        """How much better the baseline's best epoch is than its last (≥ 0)."""
+        """How much better the baseline stopped early is than at its last epoch."""
         if self.best_epoch is None or self.baseline is None:
             return None
         sign = 1 if self.objective.direction == "maximize" else -1
@@ -83,45 +97,81 @@ class ResponseCurves:
 def response_curves(data: ReportData) -> ResponseCurves:
     complete = [p for p in data.by_state("complete") if p.value is not None and p.repeat is not None]
     objective = data.objective
+    obs = _observations(data)
     baseline_runs = [p for p in complete if p.penalty == "none" and p.dropout == 0.0]
-    baseline_values = {p.repeat: p.value for p in baseline_runs}  # type: ignore[misc]
-    baseline = _point(0.0, baseline_runs, {}, objective) if baseline_runs else None
+    base_early = _cross_fitted(obs, BASE)
+    baseline = _point(0.0, baseline_runs, {}, objective, early=base_early) if baseline_runs else None
     race = _race(data)
     dropped = race.dropped if race is not None else {}
     penalties = {}
     for penalty in WEIGHT_PENALTIES:
         runs = [p for p in complete if p.penalty == penalty and p.lam]
         if runs:
-            penalties[penalty] = _curve(runs, lambda p: float(f"{p.lam:.6g}"), baseline_values, objective,
+            penalties[penalty] = _curve(penalty, runs, lambda p: float(f"{p.lam:.6g}"), obs, objective,
                                         dropped.get(penalty, {}))
     dropout_runs = [p for p in complete if p.penalty == "none" and p.dropout > 0.0]
-    dropout = (_curve(dropout_runs, lambda p: round(p.dropout, 6), baseline_values, objective, dropped.get("dropout", {}))
+    dropout = (_curve("dropout", dropout_runs, lambda p: round(p.dropout, 6), obs, objective, dropped.get("dropout", {}))
                if dropout_runs else [])
-    best = [_best_epoch(p, objective) for p in baseline_runs]
-    best_values = [b for b in best if b is not None]
-    best_epoch = mean_ci(best_values, LEVEL) if best_values else None
+    best_epoch = mean_ci(list(base_early.values()), LEVEL) if base_early else None
     base_mean = baseline.value.mean if baseline else None
     margin = _margin(data, base_mean)
     groups = {**penalties, **({"dropout": dropout} if dropout else {})}
+    pending = planned = 0
+    epochs: dict[str, tuple[int, int]] = {}
     if race is not None:
         margin = race.margin
         decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early,
                                          x=f.point[1])
                      for g, f in race.finalists.items()}
         for g in groups:
-            decisions.setdefault(g, GroupVerdict(g, "too few", None, scope="finalist"))
+            decisions.setdefault(g, GroupVerdict(g, "stopped" if race.stopped else "too few", None, scope="finalist"))
         family, stage = race.family, race.stage
         race_text = race.describe(int((data.config or {}).get("repeats", 1)))
+        epochs = {g: (f.epoch + 1, f.base_epoch + 1) for g, f in race.finalists.items()
+                  if f.epoch is not None and f.base_epoch is not None}
+        stopping = "each stopped at the epoch where its screening seeds' mean curve peaks"
     else:
-        diverged = _diverged(data)
-        decisions, family = _fixed_decisions(groups, baseline, margin, objective, diverged, _looks(data),
-                                             _planned_points(data))
         stage, race_text = None, ""
+        stopping = "each seed stopped at the epoch where the mean curve of its configuration's other seeds peaks"
+        planned, pending = _planned_runs(data)
+        family = _fixed_family(groups, obs, _looks(data), _planned_points(data))
+        if pending:
+            decisions = {g: GroupVerdict(g, "pending", None) for g in groups}
+        else:
+            decisions = _fixed_decisions(groups, obs, margin, family, _looks(data))
     curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage,
-                            race_text)
+                            race_text, pending, planned, stopping, epochs)
     verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
-    return ResponseCurves(objective, penalties, dropout, baseline, best_epoch, verdicts, decisions, family, margin, stage,
-                          race_text)
+    return dataclasses.replace(curves, verdicts=verdicts)
+
+
+BASE = ("baseline", 0.0)
+
+
+def _observations(data: ReportData):  # type: ignore[no-untyped-def]
+    """The planned runs by point and repeat, diverged runs scored (``sweeper.study.adaptive``)."""
+    from sweeper.study.adaptive import Observations, bracket_runs, runs_of_points, x_of
+    from sweeper.study.config import SweepConfig
+
+    bracket = None
+    if data.design == "adaptive" and data.config:
+        config = SweepConfig.from_attrs(data.config)
+        bracket = {x_of(r.params) for r in bracket_runs(config.space, config.points, config.seed)}
+    sign = 1 if data.objective.direction == "maximize" else -1
+    return Observations.of(runs_of_points(data.points, data.objective), sign, data.objective, bracket)
+
+
+def _cross_fitted(obs, point: tuple[str, float]) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """Each repeat of ``point`` stopped early at the epoch where the mean curve of the point's
+    other repeats peaks: the epoch is chosen on seeds that the value it picks does not come from,
+    so a configuration with noisier epochs gains nothing by it. Needs 2 repeats."""
+    curves = obs.curves.get(point, {})
+    out = {}
+    for r, curve in curves.items():
+        epoch = stopping_epoch([c for q, c in curves.items() if q != r], obs.sign)
+        if epoch is not None:
+            out[r] = curve[min(epoch, len(curve) - 1)]
+    return out
 
 
 def _race(data: ReportData):  # type: ignore[no-untyped-def]
@@ -151,59 +201,75 @@ def _planned_points(data: ReportData) -> int | None:
     return sum(1 for c in configs if not (c.get("penalty") == "none" and float(c.get("dropout", 0.0)) == 0.0))
 
 
+def _planned_runs(data: ReportData) -> tuple[int, int]:
+    """A fixed design's planned runs (its budget: configurations × repeats) and how many of them
+    have not finished (complete or pruned) yet, running ones included."""
+    counts = data.counts()
+    finished = counts["complete"] + counts["pruned"]
+    planned = int(data.budget or 0) or finished + counts["running"] + counts["waiting"]
+    return planned, max(planned - finished, counts["running"] + counts["waiting"], 0)
+
+
 def _looks(data: ReportData) -> int:
     """How often a fixed design has been looked at with more seeds: each relaunch with more
     ``--repeats`` is a look, and α is spent over an open-ended sequence of them."""
     return int((data.config or {}).get("looks", 1) or 1)
 
 
-def _diverged(data: ReportData) -> dict[tuple[str, float], set[int]]:
-    """Per point, the repeats on which it diverged (pruned: a non-finite loss)."""
-    out: dict[tuple[str, float], set[int]] = {}
-    for p in data.by_state("pruned"):
-        if p.repeat is None:
-            continue
-        x = round(p.dropout, 6) if p.group == "dropout" else (float(f"{p.lam:.6g}") if p.lam else 0.0)
-        out.setdefault((p.group, x), set()).add(int(p.repeat))
-    return out
+def _fixed_family(groups: dict[str, list[CurvePoint]], obs, looks: int,  # type: ignore[no-untyped-def]
+                  planned: int | None) -> Family:
+    """Every planned point (at its last epoch and stopped early), whether it has pairs yet or not."""
+    seen = {p for p in obs.last if p != BASE}
+    points_planned = max(planned or 0, len(seen), sum(len(pts) for pts in groups.values()))
+    return Family(max(1, COMPARISONS_PER_POINT * points_planned), looks=None)
 
 
-def _fixed_decisions(groups: dict[str, list[CurvePoint]], baseline: CurvePoint | None, margin: float,
-                     objective: Objective, diverged: dict[tuple[str, float], set[int]], looks: int,
-                     planned: int | None = None) -> tuple[dict[str, GroupVerdict], Family | None]:
-    """Every point of every type against the baseline, at one family-wise level: the family is
-    every planned point (at its last and at its best epoch), whether or not it has pairs yet."""
-    if baseline is None:
-        return {g: GroupVerdict(g, "too few", None) for g in groups}, None
-    sign = 1 if objective.direction == "maximize" else -1
-    points_planned = max(planned or 0, sum(len(pts) for pts in groups.values()))
-    family = Family(max(1, COMPARISONS_PER_POINT * points_planned), looks=None)
+def _fixed_decisions(groups: dict[str, list[CurvePoint]], obs, margin: float,  # type: ignore[no-untyped-def]
+                     family: Family, looks: int) -> dict[str, GroupVerdict]:
+    """Every point of every type against the baseline, at one family-wise level, every run in
+    it (a diverged one at its score): each at its last epoch, and each stopped early against the
+    baseline stopped early (cross-fitted epochs)."""
+    from sweeper.study.adaptive import clear_of_break, collapse_threshold
+
+    if BASE not in obs.last:
+        return {g: GroupVerdict(g, "too few", None) for g in groups}
     level = family.level(looks)
+    others = [p for p in obs.last if p != BASE]
+    threshold = collapse_threshold(obs, others, margin)
+    base_early = _cross_fitted(obs, BASE)
     decisions = {}
-    for group, points in groups.items():
-        def lost(x: float) -> int:
-            return len(diverged.get((group, x), set()) & set(baseline.values))
-
-        last = [c for c in (compare(p.x, p.values, baseline.values, level, sign, lost(p.x)) for p in points)
-                if c is not None]
-        early = {p.x: c for p in points
-                 if (c := compare(p.x, p.best_values, baseline.best_values, level, sign, lost(p.x))) is not None}
+    for group in dict.fromkeys([*groups, *(p[0] for p in others)]):
+        last, early = [], {}
+        for point in sorted(p for p in others if p[0] == group):
+            clear = clear_of_break(obs, point, threshold)
+            lost = _diverged_pairs(obs, point, obs.last.get(point, {}), obs.last[BASE])
+            if (c := compare(point[1], obs.last[point], obs.last[BASE], level, obs.sign, lost, clear)) is not None:
+                last.append(c)
+            mine = _cross_fitted(obs, point)
+            if (e := compare(point[1], mine, base_early, level, obs.sign,
+                             _diverged_pairs(obs, point, mine, base_early), clear)) is not None:
+                early[point[1]] = e
         decisions[group] = curve_verdict(group, last, margin, early)
-    return decisions, family
+    return decisions
 
 
-def _curve(runs: list[TrialPoint], x_of, baseline: dict[int, float], objective: Objective,  # type: ignore[no-untyped-def]
+def _diverged_pairs(obs, point: tuple[str, float], mine: dict[int, float], theirs: dict[int, float]) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for r in set(mine) & set(theirs) if (point, r) in obs.diverged or (BASE, r) in obs.diverged)
+
+
+def _curve(group: str, runs: list[TrialPoint], x_of, obs, objective: Objective,  # type: ignore[no-untyped-def]
            dropped: dict[float, str]) -> list[CurvePoint]:
     by_x: dict[float, list[TrialPoint]] = {}
     for p in runs:
         by_x.setdefault(x_of(p), []).append(p)
-    return [_point(x, pts, baseline, objective, dropped.get(x)) for x, pts in sorted(by_x.items())]
+    baseline = dict(obs.last.get(BASE, {}))
+    return [_point(x, pts, baseline, objective, dropped.get(x), _cross_fitted(obs, (group, x)))
+            for x, pts in sorted(by_x.items())]
 
 
 def _point(x: float, runs: list[TrialPoint], baseline: dict[int, float], objective: Objective,
-           dropped: str | None = None) -> CurvePoint:
+           dropped: str | None = None, early: dict[int, float] | None = None) -> CurvePoint:
     values = {int(p.repeat): float(p.value) for p in runs}  # type: ignore[arg-type]
-    best = {int(p.repeat): b for p in runs if (b := _best_epoch(p, objective)) is not None}  # type: ignore[arg-type]
     gaps = [p.gap for p in runs if p.gap is not None]
     return CurvePoint(
         x=x,
@@ -211,29 +277,20 @@ def _point(x: float, runs: list[TrialPoint], baseline: dict[int, float], objecti
         value=mean_ci(list(values.values()), LEVEL),
         gap=mean_ci(gaps, LEVEL) if gaps else None,
         vs_baseline=paired(values, baseline, LEVEL) if baseline else None,
-        best_values=best,
+        best_values=dict(early or {}),
         dropped=dropped,
     )
 
 
-def _best_epoch(p: TrialPoint, objective: Objective) -> float | None:
-    history = [v for v in (p.history.get(objective.log_key) or []) if v is not None and math.isfinite(v)]
-    if not history:
-        return None
-    return max(history) if objective.direction == "maximize" else min(history)
-
-
-
-
 def interval_text(objective: Objective, c: Comparison, label: str) -> str:
-    """``95% simultaneous CI +0.4 to +3.8`` (the interval of the change, lower end first)."""
-    if c.diverged:
-        return f"diverged on {c.diverged} of {c.n + c.diverged} seeds"
+    """``95% simultaneous CI +0.4 to +3.8`` (the interval of the change, lower end first), and
+    how many of its pairs had a diverged run (scored at the metric's worst, inside the interval)."""
+    lost = f"; {c.diverged} of {c.n} pairs with a diverged run, scored as the metric's worst" if c.diverged else ""
     if c.gain.low is None or c.gain.high is None:
-        return "no interval: every seed gave the same difference"
+        return "no interval: every seed gave the same difference" + lost
     ends = sorted([change(objective, c.gain.low, False), change(objective, c.gain.high, False)],
                   key=lambda s: float(s.split()[-1]))
-    return f"{label} {ends[0]} to {ends[1]}"
+    return f"{label} {ends[0]} to {ends[1]}{lost}"
 
 
 def _x(group: str, x: float) -> str:
@@ -252,15 +309,20 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
     m = change(objective, margin).lstrip("+")
     c = v.quoted
     if c is None:
-        if v.scope == "finalist":
+        if v.outcome == "stopped":
+            text = f"{label}: no verdict, the race stopped early ({curves.race_text.removeprefix('race stopped: ')})"
+        elif v.scope == "finalist":
             if v.finalist_x is not None:
                 text = (f"{label}: finalist {axis} ≈ {_x(v.group, v.finalist_x)} (ranked first in screening), "
                         "first confirmation round under way")
             elif points and all(p.dropped for p in points):
-                text = (f"{label}: every {axis} screened looked collapsed on 1–2 screening seeds (not a tested "
+                text = (f"{label}: every {axis} screened collapsed or diverged on a bracket or screening seed (not a tested "
                         "claim); nothing left to confirm")
             else:
                 text = f"{label}: not screened yet"
+        elif v.outcome == "pending":
+            text = (f"{label}: verdict once all {curves.planned} planned runs have finished ({curves.pending} to go); "
+                    "a verdict read earlier would be a look the stated 95% does not count")
         else:
             text = f"{label}: too few repeats to compare with the unregularized baseline (need 2 seeds per point)"
         return text
@@ -277,7 +339,7 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             HELPS: f"{label} helps at {at}: {quoted}, {seeds}",
             HURTS: f"{label} hurts at {ranked} ({quoted}, {seeds}; other {axis} values were not confirmed)",
             NO_DIFFERENCE: f"{label} at {ranked}: no difference larger than ±{m} ({quoted}, {seeds})",
-            NO_GAIN: f"{label} at {ranked}: no gain larger than +{m} ({quoted}, {seeds})",
+            NO_GAIN: f"{label} at {ranked}: no gain larger than +{m} ({quoted}, {seeds}{_near_break(c, v.group, m)})",
             OPEN: f"{label} at {at}: still racing ({quoted} after {seeds})",
             "undecided": f"{label} at {at}: undecided after the last round ({quoted}, {seeds})",
         }[v.outcome]
@@ -286,7 +348,8 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",
             HURTS: f"{label} hurts at every {axis} tried (least harm: {quoted_at})",
             NO_DIFFERENCE: f"{label}: no difference larger than ±{m} at {span} (closest: {quoted_at})",
-            NO_GAIN: f"{label}: no gain larger than +{m} at {span} (closest: {quoted_at})",
+            NO_GAIN: f"{label}: no gain larger than +{m} at {span} (closest: {quoted_at}"
+                     f"{_near_break_any(v, m)})",
             "undecided": f"{label}: undecided, no {axis} helps beyond noise yet (closest: {quoted_at})",
         }[v.outcome]
         if v.hurts_at and v.outcome != HURTS:
@@ -295,10 +358,13 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
                      f"at {axis} ≈ {_x(v.group, worst.x)})")
     if v.more_seeds:
         per = "" if v.scope == "finalist" else " per point"
-        text += f"; about {v.more_seeds} more seeds{per} (with the baseline's) would settle it"
+        text += f"; about {v.more_seeds} more seed{'s' if v.more_seeds != 1 else ''}{per} (with the baseline's) would settle it"
     e = v.early
     if e is not None and e.gain.low is not None:
-        stopped = f"against the unregularized model stopped at its best epoch, each at its best epoch: {change(objective, e.gain.diff)} ({interval_text(objective, e, ci)})"
+        epochs = curves.epochs.get(v.group)
+        at_epochs = f" (epoch {epochs[0]} against {epochs[1]})" if epochs else ""
+        stopped = (f"with early stopping on both sides, {curves.stopping}{at_epochs}: "
+                   f"{change(objective, e.gain.diff)} ({interval_text(objective, e, ci)})")
         outcome = e.outcome(margin)
         if outcome == HELPS:
             # "too" only after a "helps": an undecided type can still beat early stopping at
@@ -311,6 +377,22 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             text += f"; {stopped}, " + (f"not better than early stopping by more than {m}"
                                          if outcome in (NO_DIFFERENCE, NO_GAIN) else "not decided")
     return text[0].upper() + text[1:]
+
+
+def _near_break(c: Comparison, group: str, m: str) -> str:
+    """Why an interval inside ±m says only "no gain": the point is near where its type collapsed."""
+    if c.clear_of_break:
+        return ""
+    return (f"; not \"no difference\": it lies near where {GROUP_LABELS.get(group, group)} collapsed on some seed, "
+            f"and a collapse on a few seeds these missed could cost more than {m}")
+
+
+def _near_break_any(v: GroupVerdict, m: str) -> str:
+    near = [c for c in v.comparisons if not c.clear_of_break]
+    if not near:
+        return ""
+    return (f"; not \"no difference\": {len(near)} of these lie near where it collapsed on some seed, and a "
+            f"collapse on a few seeds these missed could cost more than {m}")
 
 
 def _where(group: str, axis: str, chosen: tuple[float, ...], points: list[CurvePoint]) -> str:
@@ -332,8 +414,11 @@ def family_note(curves: ResponseCurves) -> str:
     f = curves.family
     if f is None:
         return ""
-    what = ("every point of every type, at its last and at its best epoch" if curves.stage is None
-            else "each type's finalist on its confirmation seeds, at its last and at its best epoch, at each of "
+    what = ("every planned point of every type, at its last epoch and stopped early" if curves.stage is None
+            else "each type's finalist on its confirmation seeds, at its last epoch and stopped early, at each of "
                  f"{f.looks} planned rounds")
     return (f"All intervals in these verdicts hold at once with {100 * (1 - ALPHA):.0f}% probability: "
-            f"{f.hypotheses} comparisons ({what}), Bonferroni-adjusted.")
+            f"{f.hypotheses} comparisons ({what}), Bonferroni-adjusted. They are about the mean change over "
+            "seeds with every run in it: a collapsed run at what it reached, a diverged one (on either side) at "
+            f"the metric's worst value. Early stopping: {curves.stopping}, so the epoch is never chosen on the "
+            "scores that judge it.")

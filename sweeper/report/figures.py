@@ -35,6 +35,10 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
     maps = lambda_dropout_map(data)
     o = data.objective
     title = f"λ × dropout: {o.on('validation')} per penalty type (hollow: pruned, value at its last epoch)"
+    if data.design in ("curve", "adaptive"):
+        # Its weight penalties all run at dropout 0: the panels would be one row of points.
+        return _empty(title, "a planned study varies λ at dropout 0, and dropout alone: both are drawn in "
+                             "figure 1, with their bands; there is no λ × dropout grid to map")
     if not maps:
         return _empty(title, "no L1 / L2 / L1+L2 trials have finished yet")
     values = [v for traces in maps.values() for t in traces for v in t.values]
@@ -60,8 +64,6 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
     top = max([0.1, *(d for traces in maps.values() for t in traces for d in t.y)])
     fig.update_yaxes(range=[-0.05 * top, 1.08 * top], row=1)
     fig.update_yaxes(title_text="dropout", row=1, col=1)
-    if data.design in ("curve", "adaptive"):
-        title += "<br><sup>a planned study varies λ at dropout 0; its dropout curve is in figure 1</sup>"
     fig.update_layout(title=title, coloraxis=dict(colorscale="Viridis", cmin=min(values), cmax=max(values),
                                                  colorbar=dict(title=o.log_key)), **LAYOUT)
     return fig

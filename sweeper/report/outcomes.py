@@ -31,9 +31,14 @@ def study_notes(data: ReportData) -> list[str]:
     notes = []
     for group in GROUPS:
         mine = [p for p in ended if p.group == group]
-        if mine and not any(has_result(p) for p in mine):
+        if mine and not any(has_result(p) and not diverged(p) for p in mine):
             notes.append(f"{GROUP_LABELS[group]}: none of its {len(mine)} trial{'s' if len(mine) > 1 else ''} "
                          f"produced a result ({_why(mine)}), so this report says nothing about it")
+    lost = [(group, sum(diverged(p) for p in mine), len(mine)) for group in GROUPS
+            if (mine := [p for p in ended if p.group == group]) and any(diverged(p) for p in mine)]
+    if lost:
+        notes.append("Diverged (a NaN or infinite loss; not plotted, listed under the trials without a result): "
+                     + ", ".join(f"{GROUP_LABELS[g]} {k} of {n} trial{'s' if n > 1 else ''}" for g, k, n in lost))
     return notes
 
 

@@ -30,16 +30,20 @@ def accuracy_vs_lambda(data: ReportData) -> go.Figure:
     scatter = lambda_scatter(data)
     fig = go.Figure()
     base = scatter.baseline
+    drop = scatter.dropout_only
+    # The two reference lines are labelled at opposite ends, the upper one's label above it and
+    # the lower one's below, so that close lines never stack their labels.
+    drop_above = drop is not None and base is not None and drop.median >= base.median
     if base is not None:
         fig.add_hrect(y0=base.low, y1=base.high if base.high > base.low else base.low + 1e-4,
                       fillcolor="#999999", opacity=0.2, line_width=0)
         fig.add_hline(y=base.median, line_dash="dash", line_color="#555555",
-                      annotation_text=f"unregularized baseline (n={base.n}): {base.median:.3f}")
-    drop = scatter.dropout_only
+                      annotation_text=f"unregularized baseline (n={base.n}): {base.median:.3f}",
+                      annotation_position="bottom left" if drop_above else "top left")
     if drop is not None:
         fig.add_hline(y=drop.median, line_dash="dot", line_color="#ff7f0e",
                       annotation_text=f"dropout only, no weight penalty (n={drop.n}): {drop.median:.3f}",
-                      annotation_position="bottom right")
+                      annotation_position="top right" if drop_above or base is None else "bottom right")
     key = data.objective.log_key
     for penalty, by_state in scatter.points.items():
         for state, pts in by_state.items():

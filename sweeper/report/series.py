@@ -30,13 +30,20 @@ class XY:
     values: list[float] = field(default_factory=list)  # colour of a map point
 
 
+def plotted(p: TrialPoint) -> bool:
+    """A trial with a value worth a marker: complete, or pruned by the pruner (its value at the
+    epoch it was stopped). A diverged trial's last finite value (an epoch-1 loss of 18,486, say)
+    would set the chart's scale: it is listed with its reason instead."""
+    return p.state in ("complete", "pruned") and p.value is not None and not (p.reason or "").startswith("diverged")
+
+
 def lambda_dropout_map(data: ReportData) -> dict[str, list[XY]]:
     """Per weight penalty: (lambda, dropout) of each complete or pruned trial, value as colour."""
     out: dict[str, list[XY]] = {}
     for penalty in WEIGHT_PENALTIES:
         traces = []
         for state in ("complete", "pruned"):
-            pts = [p for p in data.points if p.penalty == penalty and p.state == state and p.lam and p.value is not None]
+            pts = [p for p in data.points if p.penalty == penalty and p.state == state and p.lam and plotted(p)]
             if pts:
                 traces.append(XY(penalty, state, x=[p.lam for p in pts], y=[p.dropout for p in pts],  # type: ignore[misc]
                                  numbers=[p.number for p in pts], values=[p.value for p in pts]))  # type: ignore[misc]
@@ -136,9 +143,9 @@ def optimization_history(data: ReportData) -> OptimizationHistory:
     for p in sorted(data.points, key=lambda p: p.number):
         if p.state == "fail":
             failed.append(p.number)
-        if p.state not in ("complete", "pruned") or p.value is None:
+        if not plotted(p):
             continue
-        points.append(HistoryPoint(p.number, p.state, p.value, p.group))
+        points.append(HistoryPoint(p.number, p.state, p.value, p.group))  # type: ignore[arg-type]
         if p.state == "complete" and (best is None or data.objective.better(p.value, best)):
             best = p.value
         if best is not None:
@@ -172,10 +179,9 @@ def best_table(data: ReportData) -> list[BestRow]:
 
 
 def unfinished(data: ReportData) -> list[TrialPoint]:
-    """Failed, running and waiting trials, and pruned ones without a value (diverged before their
-    first epoch ended), listed with their reason on the page."""
-    return [p for p in data.points
-            if p.state in ("fail", "running", "waiting") or (p.state == "pruned" and p.value is None)]
+    """Failed, running and waiting trials, and diverged ones (with or without a value from the
+    epochs before), listed with their reason on the page."""
+    return [p for p in data.points if p.state in ("fail", "running", "waiting") or (p.state == "pruned" and not plotted(p))]
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,7 @@ def lambda_scatter(data: ReportData) -> LambdaScatter:
     trends = {}
     for penalty in WEIGHT_PENALTIES:
         by_state = {state: [p for p in data.points if p.penalty == penalty and p.state == state and p.lam
-                            and p.value is not None] for state in ("complete", "pruned")}
+                            and plotted(p)] for state in ("complete", "pruned")}
         if any(by_state.values()):
             points[penalty] = {s: pts for s, pts in by_state.items() if pts}
         trend = binned_median(by_state["complete"])

@@ -8,6 +8,7 @@ import html
 from sweeper.report.collect import ReportData
 from sweeper.evaluation.results import EvaluationData
 from sweeper.report.series import best_table, unfinished
+from sweeper.study.points import GROUP_LABELS
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:
@@ -43,6 +44,7 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
     delta = "pp" if ev.objective.in_points else ev.objective.metric
     v, dv = (".2f", "+.2f") if ev.objective.in_points else (".4g", "+.3g")
     rows = []
+    said = f"<p class='verdict'>Test split: {html.escape(ev.verdict())}</p>"
     for g in ev.groups:
         s, d = g.summary, g.vs_baseline
         rows.append([
@@ -56,13 +58,18 @@ def evaluation_table_html(ev: EvaluationData | None, study: str) -> str:
             "–" if d is None or d.p_value is None else f"{d.p_value:.3g}",
         ])
     return (
-        _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
+        said
+        + _table(["configuration", "source trial", "seeds", f"mean {ev.objective.on('test')}", pct,
                 f"Δ vs baseline ({delta})", f"Δ {diff_pct} ({delta})", "p"], rows)
         + f"<p class='note'>Each configuration re-trained on train + validation with the same seeds and scored on "
         f"the test split. Intervals: Student t per configuration; differences: {html.escape(ev.test_name)} "
         f"({ev.compared} comparison{'s' if ev.compared != 1 else ''}, and α spent over the looks at the test "
         f"split, each later <code>evaluate --seeds</code> one more: every Δ interval at {100 * ev.pair_level:.4g}%, "
-        f"so that all hold at once with {int(ev.level * 100)}% probability); p unadjusted.</p>"
+        f"so that all hold at once with {int(ev.level * 100)}% probability); p unadjusted. A run that diverged "
+        f"is scored at the metric's worst value in its pair, on the baseline's side as on the type's; the verdict "
+        f"is read only once no planned run is pending.</p>"
+        + "".join(f"<p class='note'>{html.escape(GROUP_LABELS.get(g, g))} not evaluated: {html.escape(why)}.</p>"
+                  for g, why in ev.left_out.items())
     )
 
 

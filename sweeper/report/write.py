@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from sweeper.errors import ReportError
 from sweeper.evaluation.eval_study import find_eval_study, is_eval_study, sweep_of
 from sweeper.report.collect import ReportData, collect_report
-from sweeper.evaluation.results import collect_evaluation, verdict
+from sweeper.evaluation.results import collect_evaluation
 from sweeper.report.figures import (
     evaluation_figure,
     gap_figure,
@@ -25,7 +25,8 @@ from sweeper.report.figures import (
     sparsity_figure,
 )
 from sweeper.report.curve_figure import curves_figure
-from sweeper.report.curves import family_note, response_curves
+from sweeper.report.curves import ResponseCurves, family_note, response_curves
+from sweeper.report.headline import headline as headline_sentence
 from sweeper.report.outcomes import study_notes
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
@@ -114,14 +115,14 @@ def notes_html(data: ReportData) -> list[str]:
 
 
 def write_study_page(data: ReportData, out: Path) -> Path:
-    sections = [
-        f"<h1>{html.escape(data.study)}</h1>",
-        f"<p>task <b>{html.escape(str(data.task))}</b> · {html.escape(counts_line(data))}</p>",
-        *notes_html(data),
-    ]
+    curves = response_curves(data) if data.finished and data.design in PLANNED else None
+    sections = [f"<h1>{html.escape(data.study)}</h1>"]
     if data.finished:
-        sections += [f"<p class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</p>",
-                     *curve_verdicts_html(data), *_figures_html(data)]
+        sections.append(f"<p class='verdict headline'>{html.escape(headline_sentence(data, curves))}</p>")
+    sections += [f"<p>task <b>{html.escape(str(data.task))}</b> · {html.escape(counts_line(data))}</p>",
+                 *notes_html(data)]
+    if data.finished:
+        sections += [*curve_verdicts_html(data, curves), *_figures_html(data)]
     sections.append("<h2>Trials without a result</h2>" if not data.finished else "<h2>10. Trials without a result</h2>")
     sections.append(unfinished_table_html(data))
     page = out / f"{data.study}.html"
@@ -148,11 +149,11 @@ def _figures_html(data: ReportData) -> list[str]:
     return sections
 
 
-def curve_verdicts_html(data: ReportData) -> list[str]:
+def curve_verdicts_html(data: ReportData, curves: ResponseCurves | None = None) -> list[str]:
     """A planned study's verdict per penalty type, read from its curves (validation split)."""
     if data.design not in PLANNED:
         return []
-    curves = response_curves(data)
+    curves = curves or response_curves(data)
     if not curves.verdicts:
         return []
     items = "".join(f"<li>{html.escape(v)}</li>" for v in curves.verdicts.values())
@@ -181,11 +182,12 @@ INDEX_ENTRIES = ".sweeper-index.json"
 
 def index_entry(data: ReportData) -> str:
     """A study's item on the index page, as HTML."""
-    verdict_html = (f"<div class='verdict'>{html.escape(verdict(data.evaluation, data.study))}</div>"
+    curves = response_curves(data) if data.finished and data.design in PLANNED else None
+    verdict_html = (f"<div class='verdict headline'>{html.escape(headline_sentence(data, curves))}</div>"
                     if data.finished else "")
     return (f'<a href="{html.escape(data.study)}.html">{html.escape(data.study)}</a> '
             f"<span class='summary'>(task {html.escape(str(data.task))}; {html.escape(counts_line(data))})</span>"
-            + "".join(notes_html(data)) + verdict_html + "".join(curve_verdicts_html(data)))
+            + verdict_html + "".join(notes_html(data)) + "".join(curve_verdicts_html(data, curves)))
 
 
 def write_index(datas: list[ReportData], out: Path) -> Path:

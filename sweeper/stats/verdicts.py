@@ -21,6 +21,14 @@ decide little anyway.
 Looks are planned: look k of a comparison uses the seeds of its first k rounds, so the interval
 at a look is the same whatever happened elsewhere in the race. Dropping a point from the race (it
 collapses the model, or is behind another) makes no claim and spends no α.
+
+The estimand is the mean change over seeds, every run in it: a run that collapsed is scored at what
+it reached, and a run that diverged (a non-finite loss) at the metric's worst value
+(``diverged_score``), on either side of the pair, inside the same paired interval. Rare collapses
+are what a t-interval cannot see when none fell among its seeds, and they only ever lower the
+mean: so "no difference larger than ±m", which also says the change is above -m, is made only for a
+point clear of where its type was seen to collapse (``Comparison.clear_of_break``); otherwise the
+same interval says "no gain larger than +m", which a collapse cannot make false.
 """
 
 from __future__ import annotations
@@ -75,13 +83,14 @@ class Comparison:
     level: float
     n: int  # pairs
     sd: float  # of the paired gains
-    # Seeds on which this point diverged (a non-finite loss) while the baseline did not: its
-    # expected value is then as bad as it gets, so it hurts, whatever the other seeds say.
+    # Pairs in which this point or the baseline diverged (a non-finite loss); they are in ``n``
+    # and in the interval, scored at the metric's worst value (``diverged_score``).
     diverged: int = 0
+    # False when the point lies near where its type collapsed on some seed: a rare collapse its
+    # seeds missed could pull the mean below -margin, so "no difference" is not said of it.
+    clear_of_break: bool = True
 
     def outcome(self, margin: float) -> str:
-        if self.diverged:
-            return HURTS
         low, high = self.gain.low, self.gain.high
         if low is None or high is None:
             return OPEN
@@ -89,45 +98,79 @@ class Comparison:
             return HELPS
         if high < 0:
             return HURTS
-        if -margin < low and high < margin:
+        if -margin < low and high < margin and self.clear_of_break:
             return NO_DIFFERENCE
         if high < margin:
             return NO_GAIN
         return OPEN
 
-    def seeds_to_settle(self, margin: float) -> int:
-        """About how many more seeds would close this comparison at its level: the interval's
-        half width has to shrink below the distance that decides (to 0 when the gain looks
-        positive, to ``margin`` otherwise). A normal-approximation estimate, at least 1."""
+    def seeds_to_settle(self, margin: float) -> int | None:
+        """About how many more seeds would close this comparison at its level, if the mean and
+        spread stayed as they are: the interval's half width (Student's t at the larger sample,
+        not the normal's, which promised a settled verdict one seed away that the next seed's t
+        could not give) has to shrink below the distance that decides: to 0 when the gain looks
+        positive, to ``margin`` otherwise ("no gain larger than +margin"). At least 1; None when
+        the seeds show no spread to extrapolate from (every seed gave the same difference)."""
         d = self.gain.diff
         target = max(d, margin - d) if d > 0 else margin - d
-        if self.sd <= 0 or target <= 0 or not math.isfinite(d):
+        if self.sd <= 0 or not math.isfinite(d):
+            return None
+        if target <= 0:
             return 1
-        z = float(special.ndtri(0.5 + self.level / 2))
-        needed = math.ceil((z * self.sd / target) ** 2)
-        return max(1, needed - self.n)
+        q = 0.5 + self.level / 2
+        for more in range(1, 10_000):
+            n = self.n + more
+            if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
+                return more
+        return 10_000
 
 
 def compare(x: float, values: Mapping[int, float], baseline: Mapping[int, float], level: float,
-            sign: int, diverged: int = 0) -> Comparison | None:
+            sign: int, diverged: int = 0, clear_of_break: bool = True) -> Comparison | None:
     """``values`` against ``baseline`` repeat by repeat, as a gain (``sign`` +1 when higher is
-    better); ``diverged``: repeats on which the point diverged and the baseline did not (kept out
-    of ``values``). None with fewer than 2 pairs and no divergence: one pair gives no interval."""
+    better). Diverged runs are in both mappings already, scored by ``diverged_score``;
+    ``diverged`` only counts the pairs they touch, for the text. None with fewer than 2 pairs:
+    one pair gives no interval."""
     d = paired(dict(values), dict(baseline), level)
-    common = sorted(set(values) & set(baseline))
     if d is None:
-        if not diverged:
-            return None
-        d = Difference(-math.inf * sign, None, None, None, None, None)
+        return None
+    common = sorted(set(values) & set(baseline))
     gains = [sign * (values[r] - baseline[r]) for r in common]
-    mean = sum(gains) / len(gains) if gains else 0.0
-    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1)) if len(gains) > 1 else 0.0
+    mean = sum(gains) / len(gains)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1))
     if d.low is None or d.high is None:
         low = high = None
     else:
         low, high = (d.low, d.high) if sign > 0 else (-d.high, -d.low)
     gain = Difference(sign * d.diff, low, high, d.p_value, None if d.t is None else sign * d.t, d.df)
-    return Comparison(x, gain, level, len(common), sd, diverged)
+    return Comparison(x, gain, level, len(common), sd, diverged, clear_of_break)
+
+
+def diverged_score(in_points: bool, direction: str, worst_seen: float | None) -> float | None:
+    """What a diverged run scores inside a comparison: the metric's worst value. A fraction that
+    is maximized (accuracy, AUC) bottoms out at 0; a loss or an error has no bound, so the worst
+    finite value the study saw stands in (``worst_seen``, fixed by the caller before any
+    comparison reads it, so that a later run cannot move an earlier look). None when nothing
+    bounds it yet: the diverged run then makes no pair, on either side alike."""
+    if in_points and direction == "maximize":
+        return 0.0
+    if worst_seen is None or not math.isfinite(worst_seen):
+        return None
+    return float(worst_seen)
+
+
+def stopping_epoch(curves: list[list[float]], sign: int) -> int | None:
+    """The epoch (0-based) at which the mean of ``curves`` is best: where early stopping would
+    stop a configuration, chosen on these curves so that other seeds can score it. Each curve is
+    one run's objective per epoch (already scored where it diverged); a shorter one holds its
+    last value. None without a curve."""
+    curves = [c for c in curves if c]
+    if not curves:
+        return None
+    length = max(len(c) for c in curves)
+    means = [sum(c[min(e, len(c) - 1)] for c in curves) / len(curves) for e in range(length)]
+    best = max(range(length), key=lambda e: (sign * means[e], -e))
+    return best
 
 
 @dataclass(frozen=True)
@@ -173,8 +216,8 @@ def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
         outcome = NO_DIFFERENCE if all(outcomes[c.x] == NO_DIFFERENCE for c in comparisons) else NO_GAIN
         return GroupVerdict(group, outcome, closest, (), hurts, early.get(closest.x), comparisons=tuple(comparisons))
     undecided = [c for c in comparisons if outcomes[c.x] == OPEN]
-    more = max(c.seeds_to_settle(margin) for c in undecided if c.gain.low is not None) if any(
-        c.gain.low is not None for c in undecided) else None
+    more = max((m for c in undecided if c.gain.low is not None and (m := c.seeds_to_settle(margin)) is not None),
+               default=None)
     return GroupVerdict(group, "undecided", closest, (), hurts, early.get(closest.x), more,
                         comparisons=tuple(comparisons))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import optuna
@@ -45,6 +47,16 @@ def count_trials(study: optuna.Study) -> TrialCounts:
     )
 
 
-def reap_stale_trials(study: optuna.Study) -> None:
-    """Fail trials whose worker stopped beating, re-queueing them (the storage's callback)."""
-    optuna.storages.fail_stale_trials(study)
+def reap_stale_trials(studies: Sequence[optuna.Study], *, wait: bool = False) -> None:
+    """Fail trials whose worker stopped beating, re-queueing them (the storage's callback). A
+    trial past the grace period is first watched until this process has seen its heartbeat stand
+    still for a while (``sweeper.storage.stale``): a worker reaps it at a later call; with
+    ``wait`` (a one-shot command, ``sweeper status``) this call waits for that, once for all."""
+    for study in studies:
+        optuna.storages.fail_stale_trials(study)
+    watches = {id(w): w for w in (getattr(storage_behind_cache(s), "stale_watch", None) for s in studies) if w}
+    pending = [s for s in (w.wait_s() for w in watches.values()) if s is not None]
+    if wait and pending:
+        time.sleep(max(pending))
+        for study in studies:
+            optuna.storages.fail_stale_trials(study)

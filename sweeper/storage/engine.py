@@ -1,8 +1,10 @@
 """Opening the study database.
 
 PostgreSQL gets a small pool (2 connections per process: one for Optuna's calls, one for the
-heartbeat or the claim lock), ``pool_pre_ping`` so a restarted server is survived, and heartbeats
-with a retry callback so a killed worker's trial is failed and run again with the same parameters.
+heartbeat or the claim lock) without ``pool_pre_ping``: every use of the storage's engine is
+retried (``sweeper.storage.retry``), so a connection a restart killed costs one failed attempt
+after the outage instead of a ``SELECT 1`` in every transaction. Heartbeats come with a retry
+callback so a killed worker's trial is failed and run again with the same parameters.
 Tables are created only by ``launch`` (``create_tables=True``), never raced by workers; commands
 that only read (``read_only=True``) create nothing, not even an empty SQLite file or a lock file.
 """
@@ -47,7 +49,7 @@ def open_storage(
         optuna.logging.set_verbosity(max(optuna.logging.get_verbosity(), optuna.logging.WARNING))
     url = settings.storage
     parsed = _parse(url)
-    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    engine_kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         # Several local processes share one file: wait for its lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}
@@ -69,6 +71,7 @@ def open_storage(
     # opening only reads, and workers starting together skip the lock instead of queueing on it.
     if read_only or (not create_tables and not check_schema):
         storage = ResilientRDBStorage.on_stamped_schema(url, engine_kwargs, **_heartbeat_kwargs(settings))
+        storage.retry_seconds = settings.storage_retry
         # Checked on the storage's own engine: its connection serves the next query.
         if _schema_stamped(storage.engine, url):
             return storage
@@ -76,7 +79,9 @@ def open_storage(
         if read_only:
             raise NoStudyError(f"no sweeper tables in {redact(url)} yet: run `sweeper launch TASK` first")
     with launch_lock(url):
-        return _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
+        storage = _rdb(settings, engine_kwargs, skip_table_creation=not create_tables, check_schema=check_schema)
+    storage.retry_seconds = settings.storage_retry
+    return storage
 
 
 def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:

@@ -54,6 +54,7 @@ OVERRIDDEN = (
     ("optuna.storages.RDBStorage", "_create_new_trial", "sweeper.storage.resilient.ResilientRDBStorage"),
     ("optuna.storages.RDBStorage", "_set_trial_param", "sweeper.storage.trial_rows.CoreTrialRows"),
     ("optuna.storages.RDBStorage", "_get_trials", "sweeper.storage.trial_rows.CoreTrialRows"),
+    ("optuna.storages.RDBStorage", "_get_stale_trial_ids", "sweeper.storage.resilient.ResilientRDBStorage"),
 )
 
 

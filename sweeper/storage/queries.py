@@ -9,8 +9,10 @@ import optuna
 import sqlalchemy
 
 from sweeper.errors import NoStudyError
+from sweeper.settings import Settings
+from sweeper.storage.errors import redact
 from sweeper.storage.optuna_private import models
-from sweeper.storage.errors import driver_errors, redact
+from sweeper.storage.retry import call_with_retry
 
 
 def study_names(storage: optuna.storages.RDBStorage) -> list[str]:
@@ -27,8 +29,14 @@ def studies_with_attr(storage: optuna.storages.RDBStorage, key: str) -> list[str
         .where(attrs.c.key == key)
         .order_by(studies.c.study_id)
     )
-    with driver_errors(storage.url), storage.engine.connect() as conn:
-        return list(conn.execute(query).scalars())
+
+    def read() -> list[str]:
+        with storage.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    # A worker starting (or a supervisor restarting one) while the database is away waits for it.
+    return call_with_retry(storage.url, read, seconds=getattr(storage, "retry_seconds", Settings.storage_retry),
+                           on_outage=getattr(storage, "note_outage", None))
 
 
 def load_study(storage: optuna.storages.RDBStorage, name: str) -> optuna.Study:

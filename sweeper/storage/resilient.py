@@ -4,6 +4,8 @@ SQLAlchemy Core (``sweeper.storage.trial_rows``)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,16 +16,22 @@ import sqlalchemy
 import sqlalchemy.orm
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.errors import StorageError
+from sweeper.settings import Settings
 from sweeper.storage import optuna_private
 from sweeper.storage.claim import BudgetMet, ClaimContext
 from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
-from sweeper.storage.retry import retried
+from sweeper.storage.retry import MAX_RETRY_WAIT, call_with_retry, retried
+from sweeper.storage.stale import StaleWatch
 from sweeper.storage.trial_rows import CoreTrialRows
 
 class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
-    failed one is retried with backoff (the pool's pre-ping replaces dead connections). The
-    heartbeat thread's calls are retried too, so an outage never makes a live trial look stale.
+    failed one is retried with backoff (a dead connection is dropped from the pool) for
+    ``retry_seconds``. The heartbeat thread's calls are retried too and never end the thread, and
+    a trial is judged stale only once this process has watched its heartbeat stand still since
+    the database was last away (``sweeper.storage.stale``): an outage never makes a live trial
+    look stale.
 
     Budgets are enforced where trials are created. Inside ``claiming(context)`` (a worker's
     claim, ``sweeper.storage.claim.ClaimContext``), a new RUNNING trial of the context's study is
@@ -42,6 +50,15 @@ class ResilientRDBStorage(CoreTrialRows):
     def _init_ours(self) -> None:
         self._claim: ClaimContext | None = None
         self._just_created: FrozenTrial | None = None
+        self.retry_seconds = Settings.storage_retry  # open_storage sets the settings' window
+        interval = self.heartbeat_interval or 0
+        grace = self.grace_period if self.grace_period is not None else 2 * interval
+        # Longer than a live heartbeat thread takes to beat once the database is back.
+        self.stale_watch = StaleWatch(grace=grace, confirm=interval + 2 * MAX_RETRY_WAIT)
+
+    def note_outage(self) -> None:
+        """A call of this process found the database away, or reached it after retries."""
+        self.stale_watch.note_outage()
 
     @classmethod
     def on_stamped_schema(
@@ -163,26 +180,90 @@ class ResilientRDBStorage(CoreTrialRows):
     def get_trial(self, trial_id: int) -> FrozenTrial:
         created, self._just_created = self._just_created, None
         if created is not None and optuna_private.trial_id(created) == trial_id:
-            return created  # served once: later reads see other writers' changes
+            # Served once, and only before any write through this storage; a copy, so the
+            # caller's changes to it are its own. Later reads see other writers' changes.
+            return copy.deepcopy(created)
         return super().get_trial(trial_id)
+
+    def _wrote(self) -> None:
+        """A write through this storage: the snapshot of a just-created trial is no longer it."""
+        self._just_created = None
+
+    @contextmanager
+    def retrying_for(self, seconds: float) -> Iterator[None]:
+        """Calls inside retry through an outage for ``seconds`` at most (a stopping worker's)."""
+        kept, self.retry_seconds = self.retry_seconds, min(seconds, self.retry_seconds)
+        try:
+            yield
+        finally:
+            self.retry_seconds = kept
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        # Retried briefly, then left to the next beat: Optuna's heartbeat thread ends at its first
+        # exception (the trial would then be reaped while it runs on), and joining it (when the
+        # trial ends or a stop arrives) waits for the beat under way.
+        try:
+            call_with_retry(self.url, lambda: super(ResilientRDBStorage, self).record_heartbeat(trial_id),
+                            seconds=MAX_RETRY_WAIT, on_outage=self.note_outage)
+        except StorageError as exc:
+            if not exc.transient:
+                raise
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Running trials past the grace period whose heartbeat this process watched stand still
+        (``StaleWatch``); one query, the heartbeat's age by the database's clock."""
+        trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
+        now = sqlalchemy.func.now()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sqlalchemy.select(beats.c.trial_id, beats.c.heartbeat, now.label("now"))
+                .join(trials, trials.c.trial_id == beats.c.trial_id)
+                .where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING)
+            ).all()
+        return self.stale_watch.stale(study_id, [(r.trial_id, r.heartbeat, _age_s(r.now, r.heartbeat)) for r in rows])
 
     def count_trials_by_state(self, study_id: int) -> dict[TrialState, int]:
         with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
 
-# Every call Optuna and sweeper make on a storage: each is retried through an outage and leaves
-# as a StorageError when it cannot be done (sweeper.storage.retry), so no caller handles a driver
-# error. Internal ones are listed because Optuna's trial cache and heartbeat call them directly.
+def _age_s(now: Any, beat: Any) -> float:
+    if isinstance(now, str):  # SQLite returns CURRENT_TIMESTAMP as text
+        now = datetime.fromisoformat(now)
+    return (now.replace(tzinfo=None) - beat.replace(tzinfo=None)).total_seconds()
+
+
+# Every call Optuna and sweeper make on a storage (but the heartbeat, retried briefly above): each
+# is retried through an outage and leaves as a StorageError when it cannot be done
+# (sweeper.storage.retry), so no caller handles a driver error. Internal ones are listed because
+# Optuna's trial cache and stale-trial check call them directly.
 RETRIED_METHODS = (
     "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",
     "get_all_studies", "create_new_trial", "set_trial_param", "set_trial_state_values",
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
-    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "record_heartbeat",
+    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
     "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "_set_trial_param",
     "delete_study",
 )
+# Every write of a trial, which makes a kept snapshot of it (``_just_created``) out of date.
+TRIAL_WRITES = (
+    "set_trial_param", "_set_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+    "set_trial_user_attr", "set_trial_user_attrs", "set_trial_system_attr",
+)
+
+
+def _forgetting_snapshot(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: ResilientRDBStorage, *args: Any, **kwargs: Any) -> Any:
+        self._wrote()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+for _name in TRIAL_WRITES:
+    setattr(ResilientRDBStorage, _name, _forgetting_snapshot(getattr(ResilientRDBStorage, _name)))
 for _name in RETRIED_METHODS:
     setattr(ResilientRDBStorage, _name, retried(getattr(ResilientRDBStorage, _name)))

@@ -14,8 +14,14 @@ from sqlalchemy import exc as sa_exc
 from sweeper.storage.errors import DRIVER_ERRORS, translated
 
 T = TypeVar("T")
-# How long a storage call keeps retrying through a database outage (e.g. a restart).
+# A storage call keeps retrying through an outage (a restart, a failover, a pooler moved by a node
+# drain: 30 s to minutes) for its storage's window, ``Settings.storage_retry`` (600 s by default).
+# A stopping worker's calls (its trial's re-queue after SIGTERM) retry for this long only, so a
+# pod's termination grace period outlasts them; a trial left running is reaped later instead.
 RETRY_SECONDS = 90.0
+# The longest wait between two attempts: once the database is back, every caller reaches it
+# within this many seconds. A heartbeat retries for this long, then at its next beat.
+MAX_RETRY_WAIT = 5.0
 # PostgreSQL SQLSTATE classes of a lost or busy server: connection exception, transaction
 # rollback (serialization, deadlock), insufficient resources (too many connections), operator
 # intervention (shutdown, crash, cannot connect now).
@@ -46,29 +52,42 @@ def is_transient(exc: BaseException) -> bool:
     return not any(p in text for p in PERMANENT_CONNECT_FAILURES)
 
 
-def _retrying() -> tenacity.Retrying:
+def _retrying(seconds: float, on_outage: Callable[[], None] | None) -> tenacity.Retrying:
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_transient),
-        wait=tenacity.wait_exponential(multiplier=0.25, max=5.0),
-        stop=tenacity.stop_after_delay(RETRY_SECONDS),
+        wait=tenacity.wait_exponential(multiplier=0.25, max=MAX_RETRY_WAIT),
+        stop=tenacity.stop_after_delay(seconds),
+        before_sleep=(lambda _state: on_outage()) if on_outage else None,
         reraise=True,
     )
 
 
-def call_with_retry(url: str, func: Callable[[], T]) -> T:
-    """``func()``, retried with backoff while the database is away (up to ``RETRY_SECONDS``);
-    what still fails leaves as a one-line ``StorageError`` (``transient`` if the outage lasted)."""
+def call_with_retry(url: str, func: Callable[[], T], *, seconds: float,
+                    on_outage: Callable[[], None] | None = None) -> T:
+    """``func()``, retried with backoff while the database is away (up to ``seconds``); what
+    still fails leaves as a one-line ``StorageError`` (``transient`` if the outage lasted).
+    ``on_outage`` is called after each failed attempt and once more when a retried call
+    succeeds: the moments this process saw the database away or come back."""
+    retrying = _retrying(seconds, on_outage)
     try:
-        return _retrying()(func)
+        result = retrying(func)
     except DRIVER_ERRORS as exc:
+        if on_outage is not None and is_transient(exc):
+            on_outage()
         raise translated(url, exc, transient=is_transient(exc)) from exc
+    if on_outage is not None and retrying.statistics.get("attempt_number", 1) > 1:
+        on_outage()
+    return result
 
 
 def retried(method: Callable[..., T]) -> Callable[..., T]:
-    """A storage method that rides out outages (``self.url`` names the database)."""
+    """A storage method that rides out outages (``self.url`` names the database, its
+    ``retry_seconds`` the window; ``note_outage``, when it has one, hears of outages)."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        return call_with_retry(self.url, lambda: method(self, *args, **kwargs))
+        return call_with_retry(self.url, lambda: method(self, *args, **kwargs),
+                               seconds=self.retry_seconds,
+                               on_outage=getattr(self, "note_outage", None))
 
     return wrapper

@@ -30,6 +30,7 @@ import sqlalchemy.dialects.sqlite
 from optuna import distributions
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeper.storage import optuna_private
 from sweeper.storage.optuna_private import models, scoped_session
 
 # Which child table a row of the one-query trial read comes from.
@@ -58,16 +59,27 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         filters. Every worker makes this call once per trial, and it carries every running trial
         of the study."""
         included = {i for i in included_trial_ids if i <= trial_id_greater_than}
-        where = [_TRIALS.c.study_id == study_id]
+        of_study = [_TRIALS.c.study_id == study_id]
         if states is not None:
-            where.append(_TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
+            of_study.append(_TRIALS.c.state.in_(list(states)))  # type: ignore[arg-type]
+        where = list(of_study)
         if included and trial_id_greater_than > -1:
             where.append(sqlalchemy.or_(_TRIALS.c.trial_id.in_(included), _TRIALS.c.trial_id > trial_id_greater_than))
         elif trial_id_greater_than > -1:
             where.append(_TRIALS.c.trial_id > trial_id_greater_than)
         with scoped_session(self) as session:
             models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
-            return _read_trials(session, where)
+            try:
+                return _read_trials(session, where)
+            except sqlalchemy.exc.OperationalError:
+                if not included:
+                    raise
+                # As Optuna does: the IN list has more ids than the database takes variables
+                # (SQLite: 32,766, and the list is in each of the read's six statements), so read
+                # the study's trials without it and keep the wanted ones here.
+                session.rollback()
+                return [t for t in _read_trials(session, of_study)
+                        if optuna_private.trial_id(t) in included or optuna_private.trial_id(t) > trial_id_greater_than]
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with scoped_session(self) as session:
@@ -92,9 +104,35 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             self.check_trial_is_updatable(trial_id, state)
             yield conn
 
+    def _upsert_running(self, trial_id: int, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+        """``_upsert`` of a trial that must not be finished yet, checked in the same statement
+        (``INSERT ... SELECT ... WHERE EXISTS``): one round trip where a read of the state and
+        the write took two. Only when nothing was written is the state read, to raise Optuna's
+        error (``KeyError``, ``UpdateFinishedTrialError``)."""
+        updatable = sqlalchemy.exists().where(
+            _TRIALS.c.trial_id == trial_id, _TRIALS.c.state.in_([TrialState.RUNNING, TrialState.WAITING]))
+        columns = list(rows[0])
+        source = sqlalchemy.union_all(*(
+            sqlalchemy.select(*(sqlalchemy.literal(row[c], table.c[c].type).label(c) for c in columns)).where(updatable)
+            for row in rows)) if len(rows) > 1 else sqlalchemy.select(
+            *(sqlalchemy.literal(rows[0][c], table.c[c].type).label(c) for c in columns)).where(updatable)
+        insert = self._dialect().insert(table).from_select(columns, source)
+        updated = {c: insert.excluded[c] for c in columns if c not in keys}
+        with self.engine.begin() as conn:
+            written = conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated)).rowcount
+            if written:
+                return
+            state = conn.execute(sqlalchemy.select(_TRIALS.c.state).where(_TRIALS.c.trial_id == trial_id)).scalar()
+        if state is None:
+            raise KeyError(models.NOT_FOUND_MSG)
+        self.check_trial_is_updatable(trial_id, state)
+        raise RuntimeError(f"trial {trial_id} is {state.name} and yet nothing was written")  # not reached
+
+    def _dialect(self) -> Any:
+        return sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
+
     def _upsert(self, conn: Any, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-        dialect = sqlalchemy.dialects.postgresql if self.engine.name == "postgresql" else sqlalchemy.dialects.sqlite
-        insert = dialect.insert(table).values(rows)
+        insert = self._dialect().insert(table).values(rows)
         updated = {c: insert.excluded[c] for c in rows[0] if c not in keys}
         conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated))
 
@@ -122,18 +160,18 @@ class CoreTrialRows(optuna.storages.RDBStorage):
                     previous_distribution = distributions.json_to_distribution(previous)
             if previous_distribution is not None:
                 distributions.check_distribution_compatibility(previous_distribution, distribution)
-            conn.execute(_PARAMS.insert().values(
+            # A parameter set twice keeps its first value, as Optuna's ignored integrity error does.
+            conn.execute(self._dialect().insert(_PARAMS).values(
                 trial_id=trial_id, param_name=param_name, param_value=param_value_internal,
                 distribution_json=distributions.distribution_to_json(distribution),
-            ))
+            ).on_conflict_do_nothing(index_elements=["trial_id", "param_name"]))
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         if not self._core_writes:
             return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
         stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(intermediate_value)
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _STEPS, [{"trial_id": trial_id, "step": step, "intermediate_value": stored,
-                                         "intermediate_value_type": kind}], ("trial_id", "step"))
+        self._upsert_running(trial_id, _STEPS, [{"trial_id": trial_id, "step": step, "intermediate_value": stored,
+                                                 "intermediate_value_type": kind}], ("trial_id", "step"))
 
     def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
         """Several user attrs in one transaction (a trial stores about ten at its end)."""
@@ -141,9 +179,8 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             for key, value in attrs.items():
                 super().set_trial_user_attr(trial_id, key, value)
             return
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _USER_ATTRS, [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-                                             for k, v in attrs.items()], ("trial_id", "key"))
+        self._upsert_running(trial_id, _USER_ATTRS, [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+                                                     for k, v in attrs.items()], ("trial_id", "key"))
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.set_trial_user_attrs(trial_id, {key: value})
@@ -151,9 +188,8 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         if not self._core_writes:
             return super().set_trial_system_attr(trial_id, key, value)
-        with self._running(trial_id) as conn:
-            self._upsert(conn, _SYSTEM_ATTRS, [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}],
-                         ("trial_id", "key"))
+        self._upsert_running(trial_id, _SYSTEM_ATTRS, [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}],
+                             ("trial_id", "key"))
 
     def _finish(self, trial_id: int, state: TrialState, values: Sequence[float] | None) -> bool:
         """``set_trial_state_values`` to a finished state (Optuna's tell), row locked as Optuna

@@ -7,11 +7,15 @@ twice queues nothing twice.
 1. **Bracket** (queued at launch, screening seed 0): the baseline; λ at every decade of the λ range
    per weight penalty; ``points`` dropout rates over its range.
 2. **Screen** (seed 1, and seed 0 for new points): per weight penalty, the break λ_b is the smallest
-   bracket λ where the model collapses (worse than the baseline by more than ``BREAK_MARGINS``
-   margins, or diverged); ``points`` new λ values go log-spaced into the ``WINDOW_DECADES`` below
+   bracket λ where the model collapses: worse than the baseline on the bracket's seed by more than
+   the collapse threshold, ``BREAK_MARGINS`` margins or ``BREAK_SDS`` times the bracket's own noise
+   (a robust spread of every bracket point's gain, most of which are no effect), whichever is
+   larger, or diverged. The threshold scales with the noise so that a noisy task does not see
+   collapses in seed noise. ``points`` new λ values go log-spaced into the ``WINDOW_DECADES`` below
    λ_b, where a penalty that changes the fit without destroying it acts (above the range's top
-   when nothing breaks). Bracket points that collapse are dropped after their first round; bracket
-   points below the window are left there (the model has not started to change).
+   when nothing breaks). Bracket points that collapsed on that one seed are dropped after their
+   first round (the page says so: a fact about one run, no tested claim); bracket points below the window are left
+   there (the model has not started to change).
 3. **Confirm** (fresh seeds, ``CONFIRM_OFFSET`` on: never a screening seed): the finalist of each
    type (its best screened point by mean paired gain; the others are dropped as behind it) and the
    baseline get ``repeats`` new seeds per round, for at most ``rounds`` rounds. After each round a
@@ -19,6 +23,14 @@ twice queues nothing twice.
    decides helps, hurts, no difference larger than ±margin or no gain larger than +margin stops
    getting seeds. The verdicts read only the confirmation seeds: the screening data chose the
    finalist, so they are not used to test it.
+
+Early stopping is judged the same way: the epoch at which each configuration (the finalist, the
+baseline) would stop is where the mean of its screening seeds' curves peaks, and the confirmation
+seeds score both at those epochs. Taking each run's own best epoch would reward a configuration
+whose epochs are noisier (its maximum is higher by chance), on the very scores that judge it.
+
+Every run counts: a run that diverged is scored at the metric's worst value
+(``sweeper.stats.verdicts.diverged_score``), on the baseline's side as on the point's.
 """
 
 from __future__ import annotations
@@ -30,7 +42,16 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeper.stats.verdicts import OPEN, Comparison, Family, change, compare, default_margin
+from sweeper.stats.verdicts import (
+    OPEN,
+    Comparison,
+    Family,
+    change,
+    compare,
+    default_margin,
+    diverged_score,
+    stopping_epoch,
+)
 from sweeper.study.design import L1_RATIO, CurveRun, dropout_rates, repeat_of, repeat_seed
 from sweeper.study.points import GROUP_LABELS, TrialPoint, group_of
 from sweeper.study.space import SearchSpace
@@ -46,6 +67,21 @@ SCREEN_SEEDS = 2
 CONFIRM_OFFSET = 100
 WINDOW_DECADES = 2.5
 BREAK_MARGINS = 5
+# A collapse is a loss of more than BREAK_SDS robust standard deviations of the bracket's gains
+# (at least BREAK_MARGINS margins): with ~20 bracket points, a null point passes 4 sd about once in
+# 15,000, and the spread is estimated from the points' median absolute gain, which the few that
+# truly collapse barely move.
+BREAK_SDS = 4.0
+# "No difference" is said of a λ only this many decades below the smallest λ of its type seen to
+# collapse (or diverge) on any seed, or, when none was, below ten times the largest λ it was tried
+# at (a break nobody saw may sit just above the range); of a dropout rate only CLEAR_RATE below a
+# rate seen to collapse. Nearer, a collapse on a few percent of seeds (which 6-18 seeds easily
+# miss) can pull the mean below -margin: a 30 pp collapse on 3.3% of seeds costs 1 pp. With a break
+# that takes the collapse rate from 5% to 50% within a decade (bench/bench_verdicts.py's seed-wise
+# collapse rows), 2 decades keep it under 1% of seeds; 1 decade printed a false "no difference" in
+# 13-27% of studies.
+CLEAR_DECADES = 2.0
+CLEAR_RATE = 0.2
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
 # Each finalist is compared twice: at its last epoch, and at its best epoch against the baseline's
 # best epoch (does the penalty help on top of early stopping?).
@@ -108,8 +144,9 @@ class Run:
     point: Point
     repeat: int
     state: TrialState
-    last: float | None  # the objective at the last epoch (None: not finished, or failed)
-    best: float | None  # at the best epoch
+    last: float | None  # the objective at the last epoch (None: not finished, failed, or diverged)
+    curve: tuple[float | None, ...] = ()  # the objective per epoch (None where not finite)
+    diverged: bool = False  # pruned: a non-finite loss (curve and adaptive designs never prune otherwise)
 
 
 STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "fail": TrialState.FAIL,
@@ -124,21 +161,18 @@ def runs_of_points(points: Iterable[TrialPoint], objective: Objective) -> list[R
         point = x_of(p.params)
         if p.repeat is None or point is None:
             continue
-        last = best = None
-        if p.state == "complete" and p.value is not None and math.isfinite(p.value):
-            last = float(p.value)
-            best = _best(p.history.get(objective.log_key) or [], objective, last)
-        elif p.state == "pruned":
-            last = best = objective.worst()
-        out.append(Run(point, int(p.repeat), STATES[p.state], last, best))
+        out.append(_run_of(point, int(p.repeat), STATES[p.state], p.value, p.history.get(objective.log_key)))
     return out
 
 
-def _best(history: list[float | None], objective: Objective, last: float) -> float:
-    finite = [v for v in history if v is not None and math.isfinite(v)]
-    if not finite:
-        return last
-    return max(finite) if objective.direction == "maximize" else min(finite)
+def _run_of(point: Point, repeat: int, state: TrialState, value: float | None,
+            history: list[float | None] | None) -> Run:
+    curve = tuple(v if v is not None and math.isfinite(v) else None for v in (history or []))
+    if state == TrialState.COMPLETE and value is not None and math.isfinite(value):
+        return Run(point, repeat, state, float(value), curve)
+    if state == TrialState.PRUNED:
+        return Run(point, repeat, state, None, curve, diverged=True)
+    return Run(point, repeat, state, None, curve)
 
 
 def runs_of(trials: Iterable[FrozenTrial], objective: Objective) -> list[Run]:
@@ -152,38 +186,42 @@ def runs_of(trials: Iterable[FrozenTrial], objective: Objective) -> list[Run]:
         point = x_of(t.system_attrs.get("fixed_params") or t.params or {})
         if point is None:
             continue
-        last = best = None
-        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
-            last = float(t.value)
-            best = _best(StoredResult.from_attrs(t.user_attrs).history.get(objective.log_key) or [], objective, last)
-        elif t.state == TrialState.PRUNED:  # diverged: the worst value there is
-            last = best = objective.worst()
-        out.append(Run(point, int(repeat), t.state, last, best))
+        history = StoredResult.from_attrs(t.user_attrs).history.get(objective.log_key)
+        out.append(_run_of(point, int(repeat), t.state, t.value, history))
     return out
 
 
 @dataclass
 class Observations:
-    """The study's runs by point and repeat."""
+    """The study's runs by point and repeat, diverged runs scored at ``score``."""
 
     sign: int
+    score: float | None = None  # what a diverged run scores (None: nothing bounds it, no pair)
     last: dict[Point, dict[int, float]] = field(default_factory=dict)
-    best: dict[Point, dict[int, float]] = field(default_factory=dict)
+    curves: dict[Point, dict[int, list[float]]] = field(default_factory=dict)
+    diverged: set[tuple[Point, int]] = field(default_factory=set)
     held: set[tuple[Point, int]] = field(default_factory=set)  # any trial, any state
     finished: set[tuple[Point, int]] = field(default_factory=set)  # complete, pruned or only failed
 
     @classmethod
-    def of(cls, runs: list[Run], sign: int) -> Observations:
-        obs = cls(sign)
+    def of(cls, runs: list[Run], sign: int, objective: Objective, bracket: set[Point] | None = None) -> Observations:
+        obs = cls(sign, _diverged_score(runs, objective, bracket))
         pending: set[tuple[Point, int]] = set()
         for r in runs:
             key = (r.point, r.repeat)
             obs.held.add(key)
             if r.state in (TrialState.WAITING, TrialState.RUNNING):
                 pending.add(key)
+            elif r.diverged:
+                obs.finished.add(key)
+                obs.diverged.add(key)
+                if obs.score is not None:
+                    obs.last.setdefault(r.point, {})[r.repeat] = obs.score
+                    obs.curves.setdefault(r.point, {})[r.repeat] = _scored_curve(r.curve, obs.score, diverged=True)
             elif r.last is not None:
                 obs.last.setdefault(r.point, {})[r.repeat] = r.last
-                obs.best.setdefault(r.point, {})[r.repeat] = r.best  # type: ignore[assignment]
+                obs.curves.setdefault(r.point, {})[r.repeat] = _scored_curve(r.curve or (r.last,), r.last,
+                                                                            diverged=False)
                 obs.finished.add(key)
         # A key whose trials all failed (and none is queued again) is over: it has no value.
         obs.finished |= {(r.point, r.repeat) for r in runs if r.state == TrialState.FAIL} - pending
@@ -192,11 +230,37 @@ class Observations:
     def gain(self, point: Point, repeat: int) -> float | None:
         base = self.last.get(("baseline", 0.0), {}).get(repeat)
         value = self.last.get(point, {}).get(repeat)
-        if base is None or value is None or not math.isfinite(base):
+        if base is None or value is None:
             return None
-        if not math.isfinite(value):
-            return -math.inf
         return self.sign * (value - base)
+
+    def at_epoch(self, point: Point, epoch: int) -> dict[int, float]:
+        """Each finished repeat of ``point`` at ``epoch`` (a shorter run holds its last value)."""
+        return {r: c[min(epoch, len(c) - 1)] for r, c in self.curves.get(point, {}).items() if c}
+
+
+def _scored_curve(curve: tuple[float | None, ...], end: float, *, diverged: bool) -> list[float]:
+    """A run's curve with a non-finite epoch scored: a diverged run holds ``end`` (the diverged
+    score) from its first non-finite epoch on; elsewhere a gap holds the previous value."""
+    out: list[float] = []
+    for v in curve:
+        if v is None:
+            if diverged:
+                break
+            v = out[-1] if out else end
+        out.append(v)
+    if diverged:
+        out.append(end)
+    return out or [end]
+
+
+def _diverged_score(runs: list[Run], objective: Objective, bracket: set[Point] | None) -> float | None:
+    """The diverged score: a maximized fraction's 0; otherwise the worst value the bracket's runs
+    reached at any epoch (fixed once the bracket has run, so later runs move no earlier look)."""
+    seen = [v for r in runs if (bracket is None or r.point in bracket) and r.repeat == 0
+            for v in (*r.curve, r.last) if v is not None and math.isfinite(v)]
+    worst = (min(seen) if objective.direction == "maximize" else max(seen)) if seen else None
+    return diverged_score(objective.in_points, objective.direction, worst)
 
 
 @dataclass(frozen=True)
@@ -205,7 +269,11 @@ class Finalist:
     screen_gain: float  # mean paired gain over the screening seeds
     look: int  # confirmation rounds it took part in
     comparison: Comparison | None  # at its last look, at the last epoch
-    early: Comparison | None  # at its last look, best epoch against the baseline's best epoch
+    # At its last look, each stopped early: the finalist at ``epoch`` against the baseline at
+    # ``base_epoch``, epochs chosen on the screening seeds (0-based; None: no curve to choose on).
+    early: Comparison | None
+    epoch: int | None = None
+    base_epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +289,7 @@ class RacePlan:
     family: Family | None = None
     screen_bound: int = 0  # at the bracket: at most this many screening trials follow
     groups: int = len(WEIGHT_PENALTIES) + 1  # the types the race may have a finalist of
+    stopped: str = ""  # why the race ended before its rounds (a model that never learns)
 
     @property
     def open_points(self) -> list[Point]:
@@ -235,7 +304,7 @@ class RacePlan:
 
     def describe(self, repeats: int) -> str:
         if self.stage == "done":
-            return "race finished"
+            return f"race stopped: {self.stopped}" if self.stopped else "race finished"
         what = {"bracket": "bracketing each penalty's λ range", "screen": "screening the transition"}.get(
             self.stage, f"confirmation round {self.round}/{self.rounds}")
         opened = ", ".join(point_label(p) for p in self.open_points)
@@ -284,7 +353,9 @@ def race(config: SweepConfig, runs: list[Run]) -> RacePlan:
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
          runs: list[Run], margin: float | None = None) -> RacePlan:
     """Where the race stands and what to queue next, replayed from the study's runs."""
-    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1)
+    bracket = bracket_runs(space, points, base_seed)
+    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective,
+                          {x_of(r.params) for r in bracket})  # type: ignore[misc]
     base = ("baseline", 0.0)
     # The margin is fixed by the bracket's baseline run alone: every decision after it (where the
     # model collapses, the window, the finalist) must not move with later data.
@@ -300,7 +371,6 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         queue = [r for r, k in zip(wanted, keys) if k not in obs.held]
         return RacePlan(name, round_, rounds, queue, len(unfinished), margin, groups=groups, **extra)
 
-    bracket = bracket_runs(space, points, base_seed)
     types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
     groups = types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
     # Screening: per type its new points (2 seeds) and the bracket points in its window (1 more).
@@ -310,7 +380,12 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     if pending:
         return pending
 
-    collapse = -BREAK_MARGINS * margin
+    stuck = never_learns(obs, [x_of(r.params) for r in bracket], objective)  # type: ignore[misc]
+    if stuck:
+        # Screening and racing it would spend ~100 trials to learn that nothing differs.
+        return RacePlan("done", 0, rounds, [], 0, margin, {}, {}, None, groups=groups, stopped=stuck)
+    threshold = collapse_threshold(obs, [x_of(r.params) for r in bracket[1:]], margin)  # type: ignore[misc]
+    collapse = -threshold
     dropped: dict[str, dict[float, str]] = {}
     candidates: dict[str, list[Point]] = {}
     for group in WEIGHT_PENALTIES:
@@ -325,7 +400,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         low = window[0] if window else math.inf
         for lam in lams:
             if lam in broken:
-                dropped.setdefault(group, {})[lam] = _collapsed(gains[lam], objective)
+                dropped.setdefault(group, {})[lam] = _collapsed(gains[lam], threshold, objective,
+                                                                ((group, lam), 0) in obs.diverged)
             elif lam < low:
                 dropped.setdefault(group, {})[lam] = "below the transition window (screened on 1 seed)"
         if window:
@@ -336,7 +412,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         for rate in rates:
             g = obs.gain(("dropout", rate), 0)
             if g is not None and g < collapse:
-                dropped.setdefault("dropout", {})[rate] = _collapsed(g, objective)
+                dropped.setdefault("dropout", {})[rate] = _collapsed(g, threshold, objective,
+                                                                     (("dropout", rate), 0) in obs.diverged)
             else:
                 kept.append(rate)
         if kept:
@@ -356,8 +433,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
             if not known:
                 continue
             mean = sum(known) / len(known)
-            if mean < collapse:
-                dropped.setdefault(group, {})[x] = f"collapses the model in screening ({_gain_text(mean, objective)})"
+            if mean < collapse:  # so at least one seed fell past the threshold
+                dropped.setdefault(group, {})[x] = _collapsed_in_screening(obs, (group, x), threshold, objective)
             else:
                 means[x] = mean
         if not means:
@@ -367,9 +444,12 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         for x, mean in means.items():
             if x != best:
                 dropped.setdefault(group, {})[x] = (f"behind the finalist {point_label((group, best))} in screening "
-                                                   f"({_gain_text(mean, objective)} against {_gain_text(means[best], objective)})")
+                                                   f"({_gain_text(mean, objective)} against {_gain_text(means[best], objective)}, "
+                                                   f"{SCREEN_SEEDS} seeds each; not a tested claim)")
     family = Family(max(1, COMPARISONS_PER_FINALIST * len(chosen)), rounds)
     looks = {g: 0 for g in chosen}
+    screening = set(range(SCREEN_SEEDS))
+    base_epoch = _stopping_epoch(obs, base, screening)
 
     def confirm_repeats(k: int) -> list[int]:
         return [CONFIRM_OFFSET + (k - 1) * repeats + j for j in range(repeats)]
@@ -379,12 +459,16 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         for g, (point, screen_gain) in chosen.items():
             k = upto[g]
             comparison = early = None
+            epoch = _stopping_epoch(obs, point, screening)
             if k:
                 reps = set(r for i in range(1, k + 1) for r in confirm_repeats(i))
                 level = family.level(k)
-                comparison = _compare(obs.last, point, base, reps, level, obs.sign)
-                early = _compare(obs.best, point, base, reps, level, obs.sign)
-            out[g] = Finalist(point, screen_gain, k, comparison, early)
+                clear = clear_of_break(obs, point, threshold)
+                comparison = _compare(obs, obs.last, point, base, reps, level, clear)
+                if epoch is not None and base_epoch is not None:
+                    early = _compare(obs, {point: obs.at_epoch(point, epoch), base: obs.at_epoch(base, base_epoch)},
+                                     point, base, reps, level, clear)
+            out[g] = Finalist(point, screen_gain, k, comparison, early, epoch, base_epoch)
         return out
 
     for k in range(1, rounds + 1):
@@ -403,20 +487,87 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family, groups=groups)
 
 
-def _compare(values: dict[Point, dict[int, float]], point: Point, base: Point, reps: set[int], level: float,
-             sign: int) -> Comparison | None:
-    """The point against the baseline on the repeats ``reps``: a repeat on which the point
-    diverged and the baseline did not counts against the point; one on which the baseline
-    diverged gives no pair."""
-    theirs = {r: v for r, v in values.get(base, {}).items() if r in reps and math.isfinite(v)}
-    mine_all = {r: v for r, v in values.get(point, {}).items() if r in reps}
-    mine = {r: v for r, v in mine_all.items() if math.isfinite(v)}
-    diverged = sum(1 for r, v in mine_all.items() if not math.isfinite(v) and r in theirs)
-    return compare(point[1], mine, theirs, level, sign, diverged)
+def never_learns(obs: Observations, points: list[Point], objective: Objective) -> str:
+    """Why the model learns nothing, or "": every bracket run (the baseline's and each penalty's)
+    ended at the same value, and none moved over its epochs (a model at chance whatever its
+    settings: unscaled inputs, a learning rate far too high, labels that do not match the loss)."""
+    finals = [v for p in points for v in obs.last.get(p, {}).values()]
+    curves = [c for p in points for c in obs.curves.get(p, {}).values()]
+    if len(finals) < 2 or len(obs.diverged) >= len(finals):
+        return ""
+    values = finals + [v for c in curves for v in c]
+    if max(values) - min(values) > 1e-9:
+        return ""
+    return (f"the model does not learn: all {len(finals)} bracket runs, the unregularized baseline's too, ended at "
+            f"{objective.on('validation')} {finals[0]:.4g} and never moved over their epochs, so no setting can be "
+            "told from another; check the data and the model (`sweeper check` probes it)")
 
 
-def _collapsed(gain: float | None, objective: Objective) -> str:
-    return f"collapses the model in the bracket ({_gain_text(gain, objective)}, 1 seed)"
+def collapse_threshold(obs: Observations, points: list[Point], margin: float) -> float:
+    """How much worse than the baseline on its seed a run must be to count as collapsed: at least
+    ``BREAK_MARGINS`` margins, and ``BREAK_SDS`` robust standard deviations of the bracket's gains
+    (1.4826 × their median absolute value: the normal's sd when most points have no effect)."""
+    gains = sorted(abs(g) for p in points if (g := obs.gain(p, 0)) is not None)
+    if not gains:
+        return BREAK_MARGINS * margin
+    mid = len(gains) // 2
+    median = gains[mid] if len(gains) % 2 else (gains[mid - 1] + gains[mid]) / 2
+    return max(BREAK_MARGINS * margin, BREAK_SDS * 1.4826 * median)
+
+
+def clear_of_break(obs: Observations, point: Point, threshold: float) -> bool:
+    """Whether ``point`` is far enough below every run of its type that collapsed, on any seed at
+    any stage (or, when none did, below the top of the λ it was tried at), for "no difference" to
+    be said of it (``CLEAR_DECADES``, ``CLEAR_RATE``). A run
+    collapsed when it fell more than ``threshold`` below the baseline's run of the same seed; a
+    diverged run, scored at the metric's worst, does whenever the baseline's did not."""
+    group, x = point
+    broke = [p[1] for p, reps in obs.last.items() if p[0] == group
+             for r in reps if (g := obs.gain(p, r)) is not None and g < -threshold]
+    if group == "dropout":
+        return not broke or x <= min(broke) - CLEAR_RATE
+    tried = [p[1] for p in obs.last if p[0] == group]
+    ceiling = min([*broke, 10 * max(tried, default=x)])
+    return x <= ceiling / 10 ** CLEAR_DECADES
+
+
+def _stopping_epoch(obs: Observations, point: Point, repeats: set[int]) -> int | None:
+    sign = obs.sign
+    return stopping_epoch([c for r, c in obs.curves.get(point, {}).items() if r in repeats], sign)
+
+
+def _compare(obs: Observations, values: dict[Point, dict[int, float]], point: Point, base: Point, reps: set[int],
+             level: float, clear: bool) -> Comparison | None:
+    """The point against the baseline on the repeats ``reps``, diverged runs (on either side)
+    in the pairs at their score."""
+    theirs = {r: v for r, v in values.get(base, {}).items() if r in reps}
+    mine = {r: v for r, v in values.get(point, {}).items() if r in reps}
+    diverged = sum(1 for r in set(mine) & set(theirs) if (point, r) in obs.diverged or (base, r) in obs.diverged)
+    return compare(point[1], mine, theirs, level, obs.sign, diverged, clear)
+
+
+def _collapsed(gain: float | None, threshold: float, objective: Objective, diverged: bool) -> str:
+    """What happened on the bracket's one seed, in words: a fact about that run, not a tested claim
+    about the point (its other seeds might not collapse)."""
+    if diverged:
+        return "diverged on the bracket's one seed (a non-finite loss); not run again"
+    return (f"collapsed on the bracket's one seed ({_gain_text(gain, objective)}, past the collapse threshold "
+            f"{change(objective, -threshold)}); not run again")
+
+
+def _collapsed_in_screening(obs: Observations, point: Point, threshold: float, objective: Objective) -> str:
+    """Which of the point's screening seeds collapsed or diverged: facts about those runs."""
+    seeds = range(SCREEN_SEEDS)
+    div = sum((point, r) in obs.diverged for r in seeds)
+    fell = [g for r in seeds if (point, r) not in obs.diverged and (g := obs.gain(point, r)) is not None and g < -threshold]
+    parts = []
+    if fell:
+        worst = min(fell)
+        parts.append(f"collapsed on {len(fell)} of its {SCREEN_SEEDS} screening seeds "
+                     f"({_gain_text(worst, objective)}{' at worst' if len(fell) > 1 else ''})")
+    if div:
+        parts.append(f"diverged on {div} of its {SCREEN_SEEDS} screening seeds")
+    return " and ".join(parts) + "; not raced (no tested claim about its other seeds)"
 
 
 def _gain_text(gain: float | None, objective: Objective) -> str:

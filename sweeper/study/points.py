@@ -52,6 +52,7 @@ class TrialPoint:
     sign: int = 1
     # A curve study's repeat of this configuration (its seed index), else None.
     repeat: int | None = None
+    wall_time_s: float | None = None  # how long it trained
 
     @property
     def group(self) -> str:
@@ -80,6 +81,63 @@ def best_per_group(points: list[TrialPoint], objective: Objective = Objective())
         if p.group not in best or objective.better(p.value, best[p.group].value):  # type: ignore[arg-type]
             best[p.group] = p
     return {g: best[g] for g in GROUPS if g in best}
+
+
+# A type whose best finished trial lost more than this share of the baseline's best value (a
+# quarter: 0.85 -> below 0.64 accuracy; a loss 25% higher) collapsed on every trial it finished: a
+# test-split run of it would speak for the type from a wreck. A pruned trial stopped at an early
+# epoch lags the baseline's last epoch by a few points, never by a quarter of its accuracy.
+COLLAPSED_SHARE = 0.25
+
+
+def finished_value(p: TrialPoint) -> float | None:
+    """What a finished trial shows: a complete one its final value, a pruned one the last value
+    it reported before it was stopped (it was doing that well then); None for a diverged trial
+    or one with nothing to show."""
+    if p.value is None or (p.reason or "").startswith("diverged"):
+        return None
+    return p.value if p.state in ("complete", "pruned") else None
+
+
+def eligible_best_per_group(points: list[TrialPoint], objective: Objective = Objective()
+                            ) -> tuple[dict[str, TrialPoint], dict[str, str]]:
+    """Per group, the trial whose finished value (``finished_value``: pruned trials count for what
+    they showed) is best, and the groups left out with the reason: no finished trial (every one
+    diverged, failed or is unfinished), or every finished trial collapsed against the baseline's
+    best. In ``GROUPS`` order."""
+    finished: dict[str, list[TrialPoint]] = {}
+    seen: dict[str, int] = {}
+    for p in points:
+        seen[p.group] = seen.get(p.group, 0) + 1
+        if finished_value(p) is not None:
+            finished.setdefault(p.group, []).append(p)
+    best: dict[str, TrialPoint] = {}
+    left_out: dict[str, str] = {}
+    for group, runs in finished.items():
+        best[group] = runs[0]
+        for p in runs[1:]:
+            if objective.better(finished_value(p), finished_value(best[group])):  # type: ignore[arg-type]
+                best[group] = p
+    base = best.get("baseline")
+    base_value = finished_value(base) if base is not None else None
+    for group in GROUPS:
+        if group == "baseline":
+            continue
+        if group not in best:
+            if seen.get(group):
+                states = [p for p in points if p.group == group]
+                div = sum((p.reason or "").startswith("diverged") for p in states)
+                left_out[group] = (f"no finished trial to choose from ({len(states)} tried"
+                                   + (f", {div} diverged" if div else "") + ")")
+            continue
+        value = finished_value(best[group])
+        if base_value is not None and value is not None:
+            lost = base_value - value if objective.direction == "maximize" else value - base_value
+            if lost > COLLAPSED_SHARE * abs(base_value):
+                left_out[group] = (f"every one of its {len(finished[group])} finished trials collapsed (best "
+                                   f"{value:.3g} against the baseline's {base_value:.3g})")
+                del best[group]
+    return {g: best[g] for g in GROUPS if g in best}, left_out
 
 
 def best_mean_per_group(points: list[TrialPoint], objective: Objective = Objective()) -> dict[str, TrialPoint]:
@@ -126,4 +184,5 @@ def trial_point(trial: FrozenTrial, objective: Objective = Objective()) -> Trial
         val_loss=result.val("loss"),
         sign=1 if objective.direction == "maximize" else -1,
         repeat=repeat_of(trial.user_attrs),
+        wall_time_s=result.wall_time_s,
     )

@@ -101,14 +101,12 @@ def _race(config: dict[str, Any], study: optuna.Study, finished: int) -> tuple[s
 
 
 def collect(storage: optuna.storages.BaseStorage, names: list[str] | None = None) -> list[StudyStatus]:
-    rows = []
-    for summary in storage.get_all_studies():
-        if names and summary.study_name not in names:
-            continue
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        reap_stale_trials(study)
-        rows.append(study_status(study))
-    return rows
+    studies = [optuna.load_study(study_name=summary.study_name, storage=storage)
+               for summary in storage.get_all_studies() if not names or summary.study_name in names]
+    # A trial past the grace period is reaped only once its heartbeat has been seen standing
+    # still: status then takes a heartbeat interval and some seconds more.
+    reap_stale_trials(studies, wait=True)
+    return [study_status(study) for study in studies]
 
 
 def format_table(rows: list[StudyStatus]) -> str:

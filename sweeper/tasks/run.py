@@ -25,3 +25,7 @@ class TrainingRun:
     objective: Objective
     report: Callable[[int, dict[str, float]], None]
     result: TrainingResult
+    # The trial's training seed (Keras is seeded with it before ``train``; a task with its own
+    # loop and ``uses_keras = False`` seeds its own randomness from it, so that repeat r of every
+    # configuration shares it, as the planned designs' paired comparisons assume).
+    seed: int | None = None

@@ -77,5 +77,7 @@ def missing_gpu_warning(cuda_visible_devices: str | None, backend: str, gpus_see
             f"so this worker trains on the CPU: {fix}")
 
 
-def default_threads(local_workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, local_workers))
+def default_threads(local_workers: int, cores: int | None = None) -> int:
+    """Threads per worker process when ``local_workers`` share ``cores`` CPU threads
+    (``Settings.threads``; None: the machine's cores), at least 1."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, local_workers))

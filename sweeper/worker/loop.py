@@ -30,7 +30,7 @@ import optuna
 
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
-from sweeper.storage import BudgetMet, claim_lock, open_storage, studies_with_attr
+from sweeper.storage import RETRY_SECONDS, BudgetMet, claim_lock, open_storage, studies_with_attr
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.worker import collector
@@ -47,7 +47,7 @@ from sweeper.worker.lifecycle import (
 )
 from sweeper.worker.schedule import next_round
 from sweeper.worker.studies import ServedStudies
-from sweeper.worker.trial import TrialOutcome, TrialRunner
+from sweeper.worker.trial import TrialOutcome, TrialReaped, TrialRunner
 
 
 class Worker:
@@ -173,7 +173,7 @@ class Worker:
                 if counts.finished < config.budget <= counts.finished + counts.running:
                     # Only running trials stand in the way: some may be stale (their worker died).
                     # (study.optimize reaps too, but only after this count.)
-                    reap_stale_trials(study)
+                    reap_stale_trials([study])
                     counts = count_trials(study)
                 if counts.finished >= config.budget:
                     return "done"
@@ -187,8 +187,19 @@ class Worker:
                 # Another worker claimed the last free slot between the count above and the insert.
                 return "wait"
             except Shutdown as stop:
-                self.runner.requeue(study, outcome.trial_id, f"stopped by {stop}")
+                # Within the pod's termination grace period, even through an outage.
+                with self.storage.retrying_for(RETRY_SECONDS):  # type: ignore[attr-defined]
+                    self.runner.requeue(study, outcome.trial_id, f"stopped by {stop}")
                 raise
+            except TrialReaped:
+                self.runner.abandon(study, outcome.trial_id)
+                return "ran"
+            except ValueError:
+                # Optuna's tell refuses a trial another process failed after the objective's last
+                # write and before the tell: abandoned like any reaped trial.
+                if not self.runner.abandon(study, outcome.trial_id):
+                    raise
+                return "ran"
         if outcome.lost_database is not None:
             self.runner.requeue(study, outcome.trial_id, "lost the database")
         if outcome.trial_id is not None:

@@ -197,7 +197,12 @@ def run_supervised(
         else:
             why = "nvidia-smi -L lists none"
         _log(f"no GPU ({why}): running {len(slots)} CPU worker(s); set --workers for more")
-    threads = threads or default_threads(len(slots))
+    if threads is None and settings.threads is not None:
+        share = default_threads(len(slots), settings.threads)
+        crowded = "; fewer threads than processes: give them more CPU or run fewer" if settings.threads < len(slots) else ""
+        _log(f"{len(slots)} worker process(es) share SWEEPER_THREADS={settings.threads} CPU threads: "
+             f"{share} each{crowded}")
+    threads = threads or default_threads(len(slots), settings.threads)
     env = {**os.environ, **settings.to_env()}
     return supervise(slots, worker_command(studies, threads), env=env, policy=policy)
 

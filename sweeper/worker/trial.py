@@ -6,6 +6,10 @@ thread while a trial trains. Library code can mishandle it: swallow it and retur
 it with an error of its own in its clean-up (TensorFlow's graph contexts: "Nesting violated for
 default stack"). A received stop therefore wins wherever the trial ends: at the next epoch
 boundary, on an early return, or on any error, the trial is failed as stopped and queued again.
+
+A trial another process failed while it still ran (reaped as stale: its heartbeats could not reach
+the database, over a network partition say) ends with ``TrialReaped`` at its next write; the worker
+abandons it, goes on, and takes the reap off its copy's retry count (``uncount_reap``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
-from sweeper.storage import optuna_private
+from sweeper.storage import MAX_RETRIES_PER_TRIAL, optuna_private
 from sweeper.study.config import SweepConfig
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.hyperparams import Hyperparams
@@ -28,6 +32,11 @@ from sweeper.worker.lifecycle import Shutdown, StopSignal
 
 # What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
 PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
+
+
+class TrialReaped(BaseException):
+    """The trial was failed by another process while this worker ran it. A BaseException, so
+    that Optuna's optimize lets it through instead of telling a finished trial."""
 
 
 @dataclass
@@ -67,6 +76,25 @@ def requeue_uncounted(study: optuna.Study, trial: FrozenTrial) -> None:
     ))
 
 
+def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: FrozenTrial) -> None:
+    """A live trial was reaped (its worker found it failed): the reap is not the configuration's
+    fault, so the copy Optuna's retry callback queued loses that entry of its ``retry_history``;
+    when the retry limit kept the callback from queueing one, a copy is queued uncounted."""
+    reruns = [t for t in storage.get_all_trials(optuna_private.study_id(study), deepcopy=False)
+              if t.system_attrs.get("retry_history", [])[-1:] == [trial.number]]
+    for rerun in reruns:
+        if rerun.state.is_finished():
+            continue
+        try:
+            storage.set_trial_system_attr(optuna_private.trial_id(rerun), "retry_history",
+                                          rerun.system_attrs["retry_history"][:-1])
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # finished meanwhile: its count no longer matters
+    # (Below the limit the callback queues the copy itself, perhaps a moment after the reap.)
+    if not reruns and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL:
+        requeue_uncounted(study, trial)
+
+
 @dataclass
 class TrialRunner:
     """Runs the trials of one worker process."""
@@ -94,6 +122,8 @@ class TrialRunner:
             except optuna.TrialPruned:
                 outcome.ended = (trial, TrialState.PRUNED, None)
                 raise
+            except optuna.exceptions.UpdateFinishedTrialError as exc:
+                raise TrialReaped(str(exc)) from None
             except StorageError as exc:
                 if exc.transient:
                     # The database was away for longer than the storage retries: not the
@@ -123,7 +153,7 @@ class TrialRunner:
 
         result = TrainingResult()
         run = TrainingRun(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                          objective=objective, report=report, result=result)
+                          objective=objective, report=report, result=result, seed=seed)
         self.stop.in_trial = self.trained = True
         try:
             self.stop.raise_if_received()
@@ -181,6 +211,20 @@ class TrialRunner:
         if frozen.state == TrialState.FAIL:
             requeue_uncounted(study, frozen)
         self.log(f"[worker {self.index}] {why}; trial {frozen.number} failed and re-queued")
+
+    def abandon(self, study: optuna.Study, trial_id: int | None) -> bool:
+        """If another process failed this worker's trial while it ran (reaped it as stale), let
+        it go, with the reap not counted: True. False when the trial was not reaped."""
+        if trial_id is None:
+            return False
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state != TrialState.FAIL:
+            return False
+        uncount_reap(self.storage, study, frozen)
+        self.log(f"[worker {self.index}] {study.study_name} trial {frozen.number} was failed by another process "
+                 "while it ran (its heartbeats did not reach the database); abandoned, its re-run not counted "
+                 "as a retry")
+        return True
 
     def ended(self, study: optuna.Study, config: SweepConfig, outcome: TrialOutcome) -> tuple[TrialState, dict[str, Any]]:
         """Log how a trial ended; its state and attrs (read back only when it failed)."""

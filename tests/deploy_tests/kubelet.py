@@ -5,6 +5,7 @@ environment variables", "Define a command and arguments"), for the rehearsal of 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -58,9 +59,34 @@ def container_env(container: Doc, config_maps: Mapping[str, Mapping[str, str]],
                     continue
                 raise KeyError(f"{ref['name']}/{ref['key']} (env {item['name']})")
             env[item["name"]] = value
+        elif "resourceFieldRef" in source:
+            env[item["name"]] = resource_field(container, source["resourceFieldRef"])
         else:
             raise NotImplementedError(f"env {item['name']}: {sorted(source)}")
     return env
+
+
+# Quantity suffixes (the API's resource.Quantity): decimal SI and binary.
+_SUFFIXES = {"m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_QUANTITY = re.compile(r"^([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti|)$")
+
+
+def quantity(value: object) -> float:
+    """A resource quantity (``1500m``, ``3``, ``12Gi``) as a number (cores, bytes)."""
+    match = _QUANTITY.match(str(value))
+    if not match:
+        raise ValueError(f"not a quantity: {value!r}")
+    return float(match.group(1)) * _SUFFIXES[match.group(2)]
+
+
+def resource_field(container: Doc, ref: Doc) -> str:
+    """What the downward API's resourceFieldRef gives: the container's request or limit divided
+    by the divisor, rounded up to a whole number. (A limit the container does not set would be
+    the node's allocatable; not simulated: raises KeyError, which a test reads as missing.)"""
+    kind, name = ref["resource"].split(".", 1)
+    value = quantity(container["resources"][kind][name])
+    return str(math.ceil(value / quantity(ref.get("divisor", "1")) - 1e-9))
 
 
 def container_argv(container: Doc, env: Mapping[str, str]) -> list[str]:

@@ -31,6 +31,18 @@ def test_a_failure_policy_comes_with_restart_policy_never(overlay: str) -> None:
     assert policies == 3  # launch, workers, report
 
 
+def test_per_index_limits_are_where_the_api_allows_them(overlay: str) -> None:
+    """backoffLimitPerIndex: only on an Indexed Job whose pods never restart in place;
+    maxFailedIndexes only with it, and at most the completions."""
+    for where, spec in job_specs(rendered(overlay)):
+        if "backoffLimitPerIndex" in spec:
+            assert spec.get("completionMode") == "Indexed", where
+            assert spec["template"]["spec"].get("restartPolicy") == "Never", where
+            assert spec["backoffLimitPerIndex"] >= 0, where
+        if "maxFailedIndexes" in spec:
+            assert "backoffLimitPerIndex" in spec and 0 <= spec["maxFailedIndexes"] <= spec["completions"], where
+
+
 def test_failure_policy_rules_are_well_formed(overlay: str) -> None:
     for where, spec in job_specs(rendered(overlay)):
         names = {c["name"] for c in containers(spec["template"]["spec"])}

@@ -102,10 +102,15 @@ def test_services_follow_the_deployment_rules(tmp_path: Path) -> None:
 
 def test_the_pooler_profile_sends_only_the_workers_through_pgbouncer(tmp_path: Path) -> None:
     """Off by default; with SWEEPER_DB_HOST=pgbouncer the workers' URL names it, and PgBouncer
-    runs the one config that deploy/k8s uses, in transaction mode, as a non-root user."""
+    runs the one config that deploy/k8s uses, in transaction mode, built here from Debian's
+    package (deploy/pgbouncer) whose image runs it as a non-root user."""
     services = _config(tmp_path, BASE)["services"]
     pooler = services["pgbouncer"]
-    assert pooler["profiles"] == ["pooler"] and "ports" not in pooler and pooler["user"] == "70:70"
+    assert pooler["profiles"] == ["pooler"] and "ports" not in pooler
+    assert pooler["build"]["context"].endswith("deploy/pgbouncer") and pooler["pull_policy"] == "build"
+    dockerfile = (REPO / "deploy/pgbouncer/Dockerfile").read_text()
+    assert "apt-get install -y --no-install-recommends pgbouncer" in dockerfile
+    assert "USER 70:70" in dockerfile and "user" not in pooler
     assert pooler["depends_on"]["postgres"]["condition"] == "service_healthy"
     (ini,) = [v for v in pooler["volumes"] if "pgbouncer.ini" in str(v)]
     assert "deploy/k8s/components/pooler/pgbouncer.ini" in str(ini)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -57,4 +58,8 @@ def test_the_fleet_secret_decodes_the_login_for_pgbouncer_and_keeps_it_encoded_i
     assert keys["url"] == url
     assert keys["pooled-url"] == "postgresql+psycopg2://sweeper:p%40s%22s@sweeper-pgbouncer:5432/sweeper"
     assert keys["pgbouncer-databases"].endswith("sweeper = host=db.example.internal port=6543 dbname=sweeper\n")
-    assert keys["pgbouncer-userlist"] == '"sweeper" "p@s""s"\n'
+    login, stats = keys["pgbouncer-userlist"].splitlines()
+    assert login == '"sweeper" "p@s""s"'
+    # PgBouncer's read-only stats user (stats_users in pgbouncer.ini), a fresh password each time.
+    assert re.fullmatch(r'"pgbouncer_stats" "[0-9a-f]{48}"', stats)
+    assert stats not in json.loads(_run("fleet", url=url).stdout)["stringData"]["pgbouncer-userlist"]

@@ -9,6 +9,7 @@ one, and every other pod exits 0 once exactly the budget is finished, by other p
 
 from __future__ import annotations
 
+import math
 import shutil
 import signal
 import time
@@ -20,7 +21,8 @@ from optuna.trial import TrialState
 
 from sweeper.errors import ConfigError, NoStudyError
 from sweeper.storage import RETRY_SECONDS
-from tests.deploy_tests.job_policy import failed_pod_action
+from tests.deploy_tests import kubelet
+from tests.deploy_tests.job_policy import after_counted_failures, failed_pod_action
 from tests.deploy_tests.manifests import REQUEUE_ALLOWANCE_S, Doc
 from tests.deploy_tests.pods import REPO, Node, user_overlay
 from tests.support.procs import wait_until
@@ -59,6 +61,12 @@ def _running_in(study: optuna.Study, pids: set[int]) -> list[optuna.trial.Frozen
             if int(t.user_attrs.get("worker", ":0").rsplit(":", 1)[1]) in pids and t.intermediate_values]
 
 
+def _threads_of(pid: int) -> int:
+    """The --threads a worker process was started with (its supervisor's share of the CPU)."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return int(argv[argv.index("--threads") + 1])
+
+
 def _connections_of(server: PostgresServer, pid: int) -> int:
     return int(server.sql(f"SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'sweeper:%:{pid}'"))
 
@@ -84,6 +92,9 @@ def test_worker_pods_survive_a_sigterm_and_finish_exactly_the_budget(
             study = optuna.load_study(study_name="sleep", storage=pg_url)
             wait_until(lambda: all(len(p.worker_pids()) == PER_GPU for p in pods)
                        and _running_in(study, victim.worker_pids()), 120, "a worker of the first pod to be mid-trial")
+            # SWEEPER_THREADS is the pod's CPU limit (the downward API, as kubelet.py resolves it);
+            # the supervisor divides it among its workers, which configure their backend with it.
+            threads = [_threads_of(pid) for pod in pods for pid in pod.worker_pids()]
             held = [_connections_of(postgres_server, pod.process.pid) for pod in pods]
             sent = time.monotonic()
             victim.process.send_signal(signal.SIGTERM)  # what the kubelet does on eviction
@@ -116,7 +127,8 @@ def test_worker_pods_survive_a_sigterm_and_finish_exactly_the_budget(
     # every index has succeeded, nothing failed the Job: it completes.
     spec = job["spec"]
     assert failed_pod_action(spec, {"worker": 143}, {"DisruptionTarget": "True"}) == "Ignore"
-    assert failed_pod_action(spec, {"worker": 143}) == "Count" and spec["backoffLimit"] >= 1
+    assert failed_pod_action(spec, {"worker": 143}) == "Count"
+    assert not after_counted_failures(spec, [0]).job_failed and spec["backoffLimitPerIndex"] >= 1
     assert spec["completions"] == WORKER_PODS and spec["completionMode"] == "Indexed"
 
     # The re-queue takes what the grace period allows for it, with a database outage's retries.
@@ -133,6 +145,12 @@ def test_worker_pods_survive_a_sigterm_and_finish_exactly_the_budget(
         assert peaks.get(pod.process.pid, 0) <= 2, (pod.name, peaks)
     assert held == [0] * WORKER_PODS, "a supervisor holds connections while its workers run"
     print(f"rehearsal: peak connections per process {sorted(peaks.values())}")
+
+    cpu = job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"]
+    share = max(1, math.ceil(kubelet.quantity(cpu)) // PER_GPU)
+    assert threads == [share] * (WORKER_PODS * PER_GPU), threads
+    assert f"{PER_GPU} worker process(es) share SWEEPER_THREADS={math.ceil(kubelet.quantity(cpu))} CPU threads" in victim.output()
+    print(f"rehearsal: CPU limit {cpu} per pod, {share} thread(s) per worker process")
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ EXPECTED = {
 }
 EXPECTED["prod"] = EXPECTED["dev"] - {"StatefulSet/sweeper-postgres", "Service/sweeper-postgres"}
 EXPECTED["fleet"] = EXPECTED["prod"] | {"Deployment/sweeper-pgbouncer", "Service/sweeper-pgbouncer",
-                                       "ConfigMap/sweeper-pgbouncer"}
+                                       "ConfigMap/sweeper-pgbouncer", "PodDisruptionBudget/sweeper-pgbouncer"}
 
 
 def _validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:

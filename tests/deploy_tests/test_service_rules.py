@@ -5,15 +5,18 @@ cluster, no credential in a manifest, and a database with connections for every 
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from sweeper.errors import ConfigError, NoStudyError, StorageError
+from sweeper.settings import Settings
 from sweeper.storage import RETRY_SECONDS
+from sweeper.worker.backend import default_threads
 from sweeper.worker.supervisor import SETUP_ERRORS
 from tests.deploy_tests import kubelet
-from tests.deploy_tests.job_policy import failed_pod_action
+from tests.deploy_tests.job_policy import after_counted_failures, failed_pod_action
 from tests.deploy_tests.manifests import (
     REQUEUE_ALLOWANCE_S,
     SAMPLE_URL,
@@ -32,6 +35,8 @@ SWEEPER_CONTAINERS = ("launch", "worker", "dashboard", "report")
 # Connections besides the worker pods': launch, dashboard, one report Job, and PostgreSQL's own
 # superuser_reserved_connections (3 by default).
 OTHER_CONNECTIONS = 2 + 2 + 2 + 3
+# A worker process's share of its pod (docs/deployment.md, "Worker pods sized per process").
+PROCESS_CPU, PROCESS_MEMORY_GIB = 1.5, 6
 
 
 def _worker_argv(docs: list[Doc]) -> list[str]:
@@ -69,6 +74,49 @@ def test_setup_errors_fail_the_job_and_everything_else_is_retried(overlay: str, 
         assert failed_pod_action(spec, {container: code}) == "Count", code
     # An evicted, preempted or drained pod is replaced without counting.
     assert failed_pod_action(spec, {container: 143}, {"DisruptionTarget": "True"}) == "Ignore"
+
+
+def test_one_bad_node_does_not_end_the_worker_job(overlay: str) -> None:
+    """Failures count per index: 11 pod failures on 11 indexes (node losses spread over a big
+    fleet) end nothing, and one index failing again and again (its pods keep landing on a bad
+    node) fails that index only, while the other pods go on with the sweep."""
+    spec = worker_job(rendered(overlay))["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["backoffLimitPerIndex"] >= 1
+    assert "backoffLimit" not in spec and "maxFailedIndexes" not in spec
+    spread = after_counted_failures({**spec, "completions": 200}, list(range(11)))
+    assert not spread.job_failed and not spread.failed_indexes
+    retries = spec["backoffLimitPerIndex"]
+    bad_node = after_counted_failures(spec, [0] * (retries + 1))
+    assert not bad_node.job_failed and bad_node.failed_indexes == {0}
+    # What a Job-wide limit of 10 (the spec before) did with the same 11 failures: ended every pod.
+    assert after_counted_failures({"backoffLimit": 10}, list(range(11))).job_failed
+
+
+def test_worker_pods_are_sized_per_process(overlay: str) -> None:
+    """CPU and memory are SWEEPER_PER_GPU times a process's share, requested as limited
+    (Guaranteed), and SWEEPER_THREADS reads the CPU limit, which the supervisor divides."""
+    docs = rendered(overlay)
+    per_gpu = int(_worker_argv(docs)[5])
+    container = worker_job(docs)["spec"]["template"]["spec"]["containers"][0]
+    requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+    for name in ("cpu", "memory"):
+        assert kubelet.quantity(requests[name]) == kubelet.quantity(limits[name]), name
+    assert kubelet.quantity(limits["cpu"]) >= per_gpu * PROCESS_CPU
+    assert kubelet.quantity(limits["memory"]) >= per_gpu * PROCESS_MEMORY_GIB * 2**30
+    config = {d["metadata"]["name"]: d["data"] for d in of_kind(docs, "ConfigMap")}
+    env = kubelet.container_env(container, config, {"sweeper-db": {"url": SAMPLE_URL, "pooled-url": SAMPLE_URL}})
+    threads = int(env["SWEEPER_THREADS"])
+    assert threads == math.ceil(kubelet.quantity(limits["cpu"]))
+    assert Settings.resolve({}, environ=env).threads == threads
+    assert default_threads(per_gpu, threads) >= 1
+
+
+def test_eight_processes_per_gpu_get_eight_times_the_resources() -> None:
+    """components/per-gpu-8 on top of prod (as overlays/fleet uses it) sets both together."""
+    prod, fleet = (worker_job(rendered(o))["spec"]["template"]["spec"]["containers"][0] for o in ("prod", "fleet"))
+    assert int(_worker_argv(rendered("prod"))[5]) == 2 and int(_worker_argv(rendered("fleet"))[5]) == 8
+    for name in ("cpu", "memory"):
+        assert kubelet.quantity(fleet["resources"]["limits"][name]) == 4 * kubelet.quantity(prod["resources"]["limits"][name])
 
 
 def test_worker_exit_codes_mean_what_the_worker_job_says(overlay: str) -> None:
@@ -166,7 +214,28 @@ def test_fleet_workers_go_through_the_pooler_and_the_rest_straight_to_the_databa
     secret = db_secret("fleet")["stringData"]
     assert secret["pooled-url"] == SAMPLE_URL.replace("db.example.internal:5432", "sweeper-pgbouncer:5432")
     assert secret["pgbouncer-databases"] == "[databases]\nsweeper = host=db.example.internal port=5432 dbname=sweeper\n"
-    assert secret["pgbouncer-userlist"] == '"sweeper" "s3cret"\n'
+    assert secret["pgbouncer-userlist"].startswith('"sweeper" "s3cret"\n"pgbouncer_stats" ')
+    assert "stats_users = pgbouncer_stats" in ini
+
+
+def test_the_pooler_is_no_single_point_of_failure() -> None:
+    """Two PgBouncer pods, spread over nodes, and a disruption budget that a drain can meet one
+    pod at a time (minAvailable below the replicas, or the drain would wait for ever)."""
+    docs = rendered("fleet")
+    deployment = one(docs, "Deployment", "sweeper-pgbouncer")
+    replicas = deployment["spec"]["replicas"]
+    assert replicas >= 2
+    (budget,) = of_kind(docs, "PodDisruptionBudget")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in budget["spec"]["selector"]["matchLabels"].items())
+    assert 1 <= budget["spec"]["minAvailable"] < replicas
+    (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert all(labels.get(k) == v for k, v in spread["labelSelector"]["matchLabels"].items())
+    # Its image is pinned, as the sweeper image is: every restart runs the tested PgBouncer.
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    image = container["image"]
+    assert "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
 
 
 def test_the_secret_holds_what_each_overlay_needs() -> None:

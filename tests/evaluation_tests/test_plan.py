@@ -103,3 +103,43 @@ def test_no_run_only_enqueues_for_remote_workers(settings: Settings, capsys: pyt
     assert count_trials(_eval(settings)).waiting == 5
     assert main(["evaluate", "cifar10", "--seeds", "0", "--storage", settings.storage]) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
+
+
+def test_a_type_is_not_ranked_from_one_collapsed_run_and_a_type_without_results_is_named() -> None:
+    """The default search, as a new user met it: L1's only complete trial collapsed (λ = 6.3e-3,
+    0.10) while its pruned trials were at 0.77-0.79 when stopped; both L2 trials diverged. The
+    re-run L1 configuration is the best pruned one, L2 is left out with the reason, and the
+    verdict speaks only for the types evaluated."""
+    from sweeper.evaluation.plan import plan_runs
+    from sweeper.evaluation.results import Run, summarize
+    from tests.report_tests.known import params as p, trial
+
+    trials = [
+        trial(TrialState.COMPLETE, p("none"), 0.85),
+        trial(TrialState.COMPLETE, p("l1", 6.3e-3), 0.10),
+        trial(TrialState.PRUNED, p("l1", 2e-5), intermediate={0: 0.70, 1: 0.79}),
+        trial(TrialState.PRUNED, p("l1", 4e-4), intermediate={0: 0.77}),
+        trial(TrialState.PRUNED, p("l2", 3e-2), attrs={"stop_reason": "diverged: non-finite loss at epoch 1"}),
+        trial(TrialState.PRUNED, p("l2", 5e-2), attrs={"stop_reason": "diverged: non-finite loss at epoch 1"}),
+        trial(TrialState.COMPLETE, p("none", dropout=0.3), 0.84),
+        trial(TrialState.COMPLETE, p("l1_l2", 5e-2, l1_ratio=0.5), 0.11),
+    ]
+    for number, t in enumerate(trials):
+        t.number = number
+    left_out: dict[str, str] = {}
+    runs = plan_runs(trials, [0, 1], left_out=left_out)
+    chosen = {r.group: r.params for r in runs}
+    assert chosen["l1"] == {"penalty": "l1", "lambda": 2e-5, "dropout": 0.0}
+    assert set(chosen) == {"baseline", "dropout", "l1"}
+    assert left_out == {
+        "l2": "no finished trial to choose from (2 tried, 2 diverged)",
+        "l1_l2": "every one of its 1 finished trials collapsed (best 0.11 against the baseline's 0.85)",
+    }
+    noise = {("baseline", 0): 0.0, ("baseline", 1): 0.02, ("dropout", 0): 0.01, ("dropout", 1): 0.0,
+             ("l1", 0): -0.01, ("l1", 1): 0.02}
+    evaluated = [Run(i, "complete", r.group, None, r.seed, r.params, 0.8 + noise[(r.group, r.seed)])
+                 for i, r in enumerate(runs)]
+    text = summarize("x.eval", evaluated, left_out=left_out).verdict()
+    assert text.startswith("no penalty type evaluated beats the unregularized baseline beyond noise")
+    assert text.endswith("; L2 not evaluated: no finished trial to choose from (2 tried, 2 diverged); L1+L2 not "
+                         "evaluated: every one of its 1 finished trials collapsed (best 0.11 against the baseline's 0.85)")

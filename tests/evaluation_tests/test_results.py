@@ -113,7 +113,13 @@ def test_pending_runs_are_counted_and_a_changed_best_keeps_its_own_row() -> None
     ev = collect_evaluation(study)
     l2_rows = [g for g in ev.groups if g.group == "l2"]
     assert [(g.source_trial, len(g.values), g.pending, g.other) for g in l2_rows] == [(5, 2, 0, 0), (9, 0, 1, 1)]
-    assert ev.pending == 1 and ev.verdict().endswith("(1 evaluation run still pending)")
+    # Read while a planned run is pending: no verdict (it would be a look the 95% does not
+    # count), though the finished L2 row alone would already print one.
+    assert ev.pending == 1
+    assert ev.verdict() == ("1 evaluation run still pending: the test split's verdict is read once all have "
+                            "finished (a reading before would be a look its 95% does not count)")
+    # Its family counts the planned configurations, results or not: L2's two rows.
+    assert ev.compared == 2
 
 
 def test_a_minimized_error_is_named_with_its_sign() -> None:
@@ -133,3 +139,20 @@ def test_a_minimized_error_is_named_with_its_sign() -> None:
     text = summarize("diabetes", [r for r in runs if r.group != "l2"], Objective("mae", "minimize")).verdict()
     assert text.startswith("no penalty type beats the unregularized baseline beyond noise; "
                            "L1 is worse: test mae +2.25 (95% CI"), text
+
+
+def test_a_diverged_test_run_is_in_its_pair_on_either_side_at_the_metric_s_worst() -> None:
+    """The estimand is the mean change with every run in it: a baseline seed that diverged is
+    scored 0 (accuracy's worst), not dropped, so a type is not flattered by losing the baseline's
+    bad seeds; the same rule holds for the type's own seeds."""
+    from sweeper.evaluation.results import Run, summarize
+
+    base = [0.80, 0.81, 0.79, 0.80]
+    l2 = [0.81, 0.82, 0.80, 0.81]
+    runs = [Run(s, "complete", "baseline", None, s, GROUP_PARAMS["baseline"], v) for s, v in enumerate(base)]
+    runs += [Run(10 + s, "complete", "l2", None, s, GROUP_PARAMS["l2"], v) for s, v in enumerate(l2)]
+    clean = summarize("x", runs).groups[1].vs_baseline
+    assert clean is not None and clean.diff == pytest.approx(0.01)
+    runs[3] = Run(3, "pruned", "baseline", None, 3, GROUP_PARAMS["baseline"], None, "diverged: nan")
+    d = summarize("x", runs).groups[1].vs_baseline
+    assert d is not None and d.diff == pytest.approx((0.01 * 3 + 0.81) / 4)

@@ -100,7 +100,7 @@ def test_a_curve_study_page_draws_bands_and_lists_its_verdicts(tmp_path: Path) -
     html = page.read_text()
     assert "1. Response curves: Validation accuracy vs λ and dropout, with 95% bands" in html
     assert '"fill":"tonexty"' in html  # the bands
-    assert "unregularized, best epoch (early stopping)" in html
+    assert "unregularized, stopped early (epoch from its other seeds)" in html
     # 3 seeds per point cannot decide a 4 pp effect once the study's 24 comparisons share the 5%
     # (tests/report_tests/test_curves.py works the interval out by hand).
     assert ("L2: undecided, no λ helps beyond noise yet (closest: +4.0 pp at λ ≈ 1e-3, 95% simultaneous CI "

@@ -45,14 +45,35 @@ def test_bands_of_accuracy_stop_at_one_and_baselines_are_named_in_the_legend() -
     # On the panels, the baselines' labels sat on the dropout curve (which starts at the baseline).
     assert not [a.text for a in fig.layout.annotations if a.text and a.text.startswith("unregularized")]
     names = [trace.name for trace in fig.data if trace.showlegend is not False]
-    assert "unregularized, last epoch (n=3)" in names and "unregularized, best epoch (early stopping)" in names
+    assert "unregularized, last epoch (n=3)" in names and "unregularized, stopped early (epoch from its other seeds)" in names
 
 
-def test_a_curve_study_s_lambda_dropout_map_has_a_dropout_axis() -> None:
+def test_a_planned_study_s_lambda_dropout_map_says_why_it_has_no_grid() -> None:
+    """A planned study runs its penalties at dropout 0: the map's panels were one empty-looking row
+    of points on adaptive pages (issue 27). It says where the curves are instead."""
     fig = lambda_dropout_figure(collect_report(curve_study()))
-    low, high = fig.layout.yaxis.range
-    assert -0.01 < low < 0 and 0.1 <= high < 0.2  # was -1 to 1 around points all at dropout 0
-    assert "a planned study varies λ at dropout 0" in fig.layout.title.text
+    assert not fig.data
+    texts = " ".join(a.text for a in fig.layout.annotations)
+    assert "a planned study varies λ at dropout 0, and dropout alone: both are drawn in figure 1" in texts
+    search = lambda_dropout_figure(collect_report(known_study()))
+    assert search.data and search.layout.yaxis.range[1] > 0.5  # a search's dropout axis covers its trials
+
+
+def test_close_reference_lines_label_on_opposite_sides() -> None:
+    """The unregularized and dropout-only lines 0.3 pp apart: their labels used to stack (issue 27);
+    now the upper line's label sits above it at one end and the lower one's below it at the other."""
+    from optuna.trial import TrialState
+
+    from sweeper.report.render import accuracy_vs_lambda
+    from tests.report_tests.known import params
+
+    rows = [(TrialState.COMPLETE, params("none"), 0.612, {}), (TrialState.COMPLETE, params("none", dropout=0.3), 0.615, {}),
+            (TrialState.COMPLETE, params("l2", 1e-3), 0.62, {})]
+    fig = accuracy_vs_lambda(collect_report(known_study(rows=rows)))
+    labels = {a.text.split(" (")[0]: (a.xanchor, a.yanchor) for a in fig.layout.annotations}
+    base, drop = labels["unregularized baseline"], labels["dropout only, no weight penalty"]
+    assert base[0] != drop[0] and base[1] != drop[1]
+    assert drop[1] == "bottom" and base[1] == "top"  # dropout's label above its higher line, baseline's below
 
 
 def test_sixty_epochs_get_a_readable_axis() -> None:

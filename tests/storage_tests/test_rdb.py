@@ -66,11 +66,19 @@ def test_a_worker_storage_on_a_stamped_schema_is_optunas_without_alembic(storage
     assert out.stdout.strip() == "False", out.stderr[-2000:]
 
 
-def test_postgres_pool_is_small_and_pre_pinged(pg_url: str) -> None:
+def test_postgres_pool_is_small_and_survives_a_restart_without_pre_ping(pg_url: str, postgres_server: PostgresServer) -> None:
     storage = open_storage(Settings(storage=pg_url), create_tables=True)
     assert storage.engine.pool.size() == 2
-    assert storage.engine.pool._pre_ping
+    assert not storage.engine.pool._pre_ping  # no SELECT 1 per transaction: every call is retried instead
     assert storage.heartbeat_interval == Settings().heartbeat_interval
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    trial_id = storage.create_new_trial(study_id)
+    storage.record_heartbeat(trial_id)
+    postgres_server.restart()  # the pooled connections die with the server
+    storage.set_trial_user_attr(trial_id, "after", "restart")
+    storage.record_heartbeat(trial_id)
+    assert storage.get_trial(trial_id).user_attrs == {"after": "restart"}
+    assert [s.study_name for s in storage.get_all_studies()] == ["s"]
 
 
 def test_claim_lock_is_exclusive_between_processes_sharing_a_sqlite_study(tmp_path: Path) -> None:
@@ -271,3 +279,34 @@ def test_trial_read_matches_optunas_own(storage_url: str) -> None:
         assert repr(storage.get_trial(t._trial_id)) == repr(t)
     with pytest.raises(KeyError):
         storage.get_trial(10_000)
+
+
+def test_a_trial_read_back_after_writes_through_the_same_storage_shows_them(storage_url: str) -> None:
+    # The creation snapshot that saves Optuna's read-back is served only before any write, and
+    # as a copy (issue 28: a gRPC proxy or the cached storage create, write and read through one).
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    trial_id = storage.create_new_trial(study_id)
+    storage.set_trial_user_attr(trial_id, "dataset", "MNIST")
+    dist = optuna.distributions.FloatDistribution(0, 1)
+    storage.set_trial_param(trial_id, "x", 0.5, dist)
+    storage.set_trial_param(trial_id, "x", 0.25, dist)  # set twice: the first value stays, as in Optuna
+    read = storage.get_trial(trial_id)
+    assert (read.user_attrs, read.params) == ({"dataset": "MNIST"}, {"x": 0.5})
+    storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+    assert (storage.get_trial(trial_id).state, storage.get_trial(trial_id).value) == (TrialState.COMPLETE, 1.0)
+    fresh_id = storage.create_new_trial(study_id)
+    first = storage.get_trial(fresh_id)
+    first.user_attrs["mine"] = 1
+    assert storage.get_trial(fresh_id).user_attrs == {}
+
+
+def test_reading_trials_by_more_ids_than_sqlite_takes_falls_back_as_optuna_does(storage_url: str) -> None:
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    ids = [storage.create_new_trial(study_id) for _ in range(3)]
+    # Six thousand unfinished ids below the last finished one: the IN list, in each of the read's
+    # six statements, is past SQLite's 32,766 variables.
+    wanted = set(range(ids[0] - 6000, ids[0] + 1))
+    read = storage._get_trials(study_id, None, wanted, ids[1])
+    assert [optuna_private.trial_id(t) for t in read] == [ids[0], ids[2]]

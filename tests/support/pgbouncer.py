@@ -36,6 +36,7 @@ class PgBouncer:
     pool_size: int
     user: str = "postgres"
     stats: dict[str, int] = field(default_factory=dict)
+    nofile: int = 4096
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg2://postgres:{PASSWORD}@127.0.0.1:{self.port}/{database}"
@@ -112,7 +113,7 @@ def start(server: PostgresServer, *, pool_size: int = 4, max_client_conn: int = 
     """PgBouncer in transaction mode, ``pool_size`` server connections per database, in front
     of ``server``. A client that dies mid-transaction makes PgBouncer close that server
     connection, so the server rolls the transaction back (and releases its locks)."""
-    binary = _binary()
+    _binary()
     root = Path(tempfile.mkdtemp(prefix="sweeper-pgb-"))
     bouncer = PgBouncer(root=root, port=_free_port(), server=server, pool_size=pool_size)
     (root / "userlist.txt").write_text(f'"postgres" "{PASSWORD}"\n')
@@ -137,8 +138,13 @@ def start(server: PostgresServer, *, pool_size: int = 4, max_client_conn: int = 
             os.chown(path, uid, -1)
     root.chmod(0o700)
     # Each client holds a file descriptor; the default soft limit (1024) is below a fleet's clients.
-    cmd = ["sh", "-c", f'ulimit -n {max(4096, max_client_conn * 2)} 2>/dev/null; exec "$@"', "sh",
-           binary, "-d", str(root / "pgbouncer.ini")]
+    bouncer.nofile = max(4096, max_client_conn * 2)
+    return _launch(bouncer)
+
+
+def _launch(bouncer: PgBouncer) -> PgBouncer:
+    cmd = ["sh", "-c", f'ulimit -n {bouncer.nofile} 2>/dev/null; exec "$@"', "sh",
+           _binary(), "-d", str(bouncer.root / "pgbouncer.ini")]
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", bouncer.user, "--", *cmd]
     subprocess.run(cmd, check=True, capture_output=True, text=True, cwd="/")
@@ -153,6 +159,12 @@ def start(server: PostgresServer, *, pool_size: int = 4, max_client_conn: int = 
 
 
 def stop(bouncer: PgBouncer) -> None:
+    halt(bouncer)
+    shutil.rmtree(bouncer.root, ignore_errors=True)
+
+
+def halt(bouncer: PgBouncer) -> None:
+    """Stop the pooler process (a pooler outage), keeping its config for ``relaunch``."""
     pidfile = bouncer.root / "pgbouncer.pid"
     try:
         pid = int(pidfile.read_text().strip())
@@ -167,4 +179,8 @@ def stop(bouncer: PgBouncer) -> None:
             except OSError:
                 break
             time.sleep(0.05)
-    shutil.rmtree(bouncer.root, ignore_errors=True)
+
+
+def relaunch(bouncer: PgBouncer) -> PgBouncer:
+    """Start a halted pooler again, on its port with its config."""
+    return _launch(bouncer)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.worker.backend import missing_gpu_warning
+from sweeper.worker.backend import default_threads, missing_gpu_warning
 
 REPO = Path(__file__).resolve().parents[2]
 # A GPU id that no machine has: every framework sees no GPU under it, on a GPU machine too.
@@ -39,3 +39,27 @@ def test_a_jax_worker_process_says_when_it_trains_on_the_cpu(visible: str, warne
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "jax"
     assert ("Keras' jax backend sees no GPU" in done.stderr) is warned, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("workers", "cores", "each"), [(4, 16, 4), (8, 12, 1), (8, 4, 1), (3, 8, 2)])
+def test_worker_processes_divide_the_cores_they_are_given(workers: int, cores: int, each: int) -> None:
+    """SWEEPER_THREADS (a pod's CPU limit) divided among the processes, at least one each."""
+    assert default_threads(workers, cores) == each
+
+
+def test_without_a_core_count_the_machines_cores_are_divided() -> None:
+    assert default_threads(1) == default_threads(1, None) == (os.cpu_count() or 1)
+
+
+@pytest.mark.slow
+def test_a_tensorflow_worker_process_takes_the_threads_it_is_given() -> None:
+    """configure(threads), as every worker process calls it, sets TensorFlow's pools and OpenMP's."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(REPO)}
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.pop(name, None)
+    code = ("import os; from sweeper.worker.backend import configure; configure(3); import tensorflow as tf; "
+            "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+            "tf.config.threading.get_inter_op_parallelism_threads(), os.environ['OMP_NUM_THREADS'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["3", "2", "3"]
