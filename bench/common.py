@@ -34,10 +34,11 @@ def env(storage: str, **extra: str) -> dict[str, str]:
     return out
 
 
-def sweeper(args: list[str], environ: dict[str, str], *, quiet: bool = True) -> tuple[int, float]:
-    """Run ``sweeper ARGS`` to completion; returns (exit code, wall seconds)."""
+def sweeper(args: list[str], environ: dict[str, str], *, quiet: bool = True, cwd: Path | None = None) -> tuple[int, float]:
+    """Run ``sweeper ARGS`` to completion; returns (exit code, wall seconds). ``python -m`` puts the
+    working directory first on the path: ``cwd`` picks the checkout whose code runs."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "sweeper", *args], env=environ,
+    out = subprocess.run([sys.executable, "-m", "sweeper", *args], env=environ, cwd=cwd,
                          stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
     if out.returncode != 0:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,29 @@ def test_threads_come_from_the_environment_and_reach_child_processes() -> None:
 def test_threads_below_one_are_refused_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="SWEEPER_THREADS must be at least 1"):
         Settings.resolve({}, environ={"SWEEPER_THREADS": value})
+
+
+def test_the_debug_switch_is_read_from_settings_only() -> None:
+    """Issue 27: SWEEPER_DEBUG was read from the environment in four modules, twice at import time
+    (so a Settings(debug=True) passed in, or a flag, did not reach them). Only settings.py reads it;
+    the CLI writes it for the processes it starts."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "sweeper"
+    readers = [str(p.relative_to(package)) for p in package.rglob("*.py")
+               if re.search(r"environ(\.get\(|\[)\s*[\"']SWEEPER_DEBUG[\"']\s*(,|\))", p.read_text())]
+    assert readers == []
+
+
+def test_importing_storage_and_worker_leaves_optunas_logging_alone_until_settings_say(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import optuna; before = optuna.logging.get_verbosity(); import sweeper.storage.engine, sweeper.worker.loop; "
+            "from sweeper.settings import Settings; from sweeper.worker.loop import Worker; "
+            "after = optuna.logging.get_verbosity(); Worker(Settings(debug=True)); debug = optuna.logging.get_verbosity(); "
+            "Worker(Settings()); print(before == after, debug == optuna.logging.WARNING, optuna.logging.get_verbosity() == optuna.logging.ERROR)")
+    env = {k: v for k, v in os.environ.items() if k != "SWEEPER_DEBUG"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split() == ["True", "True", "True"]

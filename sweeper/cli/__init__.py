@@ -6,6 +6,7 @@ only under ``--debug`` / ``SWEEPER_DEBUG=1``."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from sweeper.cli.commands import COMMANDS
 from sweeper.cli.parser import build_parser
 from sweeper.errors import SweeperError
+from sweeper.settings import Settings
 from sweeper.worker import collector
 
 __all__ = ["COMMANDS", "build_parser", "console", "main"]
@@ -22,7 +24,7 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
     """``own_process``: this is the ``sweeper`` command's own process (not a test or notebook
     calling in), whose stderr may be filtered."""
     args = build_parser().parse_args(argv)
-    debug = bool(getattr(args, "debug", False)) or os.environ.get("SWEEPER_DEBUG", "") not in ("", "0")
+    debug = _debug(args)
     # TensorFlow's C++ start-up lines (oneDNN, CPU features) and Optuna's info lines are noise
     # between progress lines; --debug shows them. Children inherit the environment.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
@@ -49,6 +51,15 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
             raise
         print("sweeper: interrupted", file=sys.stderr)
         return 130
+
+
+def _debug(args: argparse.Namespace) -> bool:
+    """``Settings.debug`` (--debug > SWEEPER_DEBUG > off). Settings that do not resolve (a bad
+    SWEEPER_* value) are the command's own one-line error, without a traceback."""
+    try:
+        return Settings.resolve({"debug": getattr(args, "debug", None)}).debug
+    except SweeperError:
+        return False
 
 
 def _interrupted(exc: BaseException | None) -> bool:

@@ -37,17 +37,35 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         if result.added and config.design == "adaptive":
             print(f"study {name}: race resumed, {result.added} trials queued for its next round (task {config.task}, "
                   f"budget {result.budget} trials so far)")
+        elif result.grown_from is not None:
+            print(f"study {name}: budget raised from {result.grown_from} to {result.budget} trials (task {config.task})")
         elif result.added:
             print(f"study {name}: {result.added} trials queued for the new repeats (task {config.task}, "
                   f"budget {result.budget} trials)")
         else:
             verb = "created" if result.created else "already launched with these settings:"
             print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
+        if config.design == "adaptive":
+            print(_race_budget(settings, name))
         if not result.baseline:
             print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "
                   "(add none to compare against it)")
         names.append(name)
     return names
+
+
+def _race_budget(settings: Settings, name: str) -> str:
+    """An adaptive study's budget is what its race has queued so far: say how far it may grow."""
+    from sweeper.storage import load_study, open_storage
+    from sweeper.study.status import study_status
+
+    storage = open_storage(settings)
+    try:
+        status = study_status(load_study(storage, name))
+    finally:
+        storage.engine.dispose()
+    return (f"study {name}: the budget grows round by round as the race needs, to at most {status.race_bound} "
+            f"trials in all ({status.finished} finished so far)")
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -71,6 +89,21 @@ def _study_named(settings: Settings, given: str) -> str:
         return resolve_study(storage, settings, given)
     finally:
         storage.engine.dispose()  # the command opens its own: hold no connection meanwhile
+
+
+def _existing_study(settings: Settings, given: str) -> str:
+    """The study ``given`` names (by name or task reference), read-only: a missing database or
+    study is its one-line error, and nothing is created (no empty sweeper.db left behind)."""
+    from sweeper.cli.names import resolve_study
+    from sweeper.storage import open_storage, study_user_attrs
+
+    storage = open_storage(settings, read_only=True)
+    try:
+        name = resolve_study(storage, settings, given)
+        study_user_attrs(storage, name)  # an unknown name is an error naming the known ones
+        return name
+    finally:
+        storage.engine.dispose()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -175,6 +208,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.storage import load_study, open_storage
 
     settings = settings_of(args)
+    if args.png:
+        _require_png_export()
     storage = open_storage(settings, read_only=True)
     names = [resolve_study(storage, settings, n) for n in args.studies]
     for name in names:
@@ -186,6 +221,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     for page in pages:
         print(page)
     return 0
+
+
+def _require_png_export() -> None:
+    """--png needs the optional kaleido package: say so in one line, before anything is written
+    (plotly's own message spans several lines and names a plain `pip install kaleido`)."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        from sweeper.errors import ReportError
+
+        raise ReportError("--png needs the kaleido package, which is not installed: "
+                          "pip install 'sweeper[png]' (it also needs a local Chromium: apt-get install chromium)") from None
 
 
 def _reportable(storage: Any) -> list[str]:
@@ -220,7 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     require_workers(args.workers)
-    args.study = _study_named(settings, args.study)
+    args.study = _existing_study(settings, args.study)
     plan = prepare(settings, args.study, args.seeds)
     print(plan.describe())
     if args.no_run:
@@ -259,7 +306,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_studies(args: argparse.Namespace) -> int:
+def cmd_tasks(args: argparse.Namespace) -> int:
     from sweeper.tasks.describe import describe_tasks
 
     rows = describe_tasks(settings_of(args).task_dirs)
@@ -290,5 +337,6 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "dashboard": cmd_dashboard,
     "check": cmd_check,
-    "studies": cmd_studies,
+    "tasks": cmd_tasks,
+    "studies": cmd_tasks,  # the old name of `tasks`
 }

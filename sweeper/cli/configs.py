@@ -106,7 +106,7 @@ def configs_of(settings: Settings, tasks: list[str], args: argparse.Namespace) -
     if unknown:
         raise ConfigError(
             f"unknown option {unknown[0]!r}: none of the tasks {', '.join(t.name for t in loaded)} declares it "
-            "(see `sweeper studies`)"
+            "(see `sweeper tasks`)"
         )
     return [(task, sweep_config(task, args, {k: v for k, v in given.items() if k in task.task.options}))
             for task in loaded]

@@ -32,7 +32,7 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lambda-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="log-uniform lambda range (default 1e-6 1e-1)")
     p.add_argument("--dropout-range", nargs=2, type=float, metavar=("LOW", "HIGH"), help="uniform dropout range (default 0 0.6)")
     p.add_argument("--penalties", nargs="+", metavar="P", help="penalty types to search (default: none l1 l2 l1_l2)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="task-specific option (see `sweeper studies`)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="task-specific option (see `sweeper tasks`)")
     p.add_argument("--subset", help="data subset, e.g. librispeech train-clean-100 (same as --option subset=NAME)")
     p.add_argument("--study-name", help="study name (default: the task name; one task only)")
     p.add_argument("--design", choices=DESIGNS, help="search (default): the sampler proposes; curve: a planned λ x seed design, every trial queued (see --points, --repeats); adaptive: bracket each penalty's λ range, screen its transition, race each type's best point on fresh seeds until the verdict is decided (see --points, --repeats, --rounds, --margin)")
@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_flags(p)
     _storage_flags(p)
 
-    p = sub.add_parser("studies", help="list the tasks (built-in and installed) with their data set, model and defaults")
+    # `studies` was its first name (it lists tasks, not the studies in the database): kept as an alias.
+    p = sub.add_parser("tasks", aliases=["studies"],
+                       help="list the tasks (built-in and installed) with their data set, model and defaults")
     p.add_argument("--json", action="store_true")
     p.add_argument("--task-path", help=argparse.SUPPRESS)
     return parser

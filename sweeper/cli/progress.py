@@ -55,7 +55,12 @@ class Progress:
 def format_progress(s: StudyStatus, elapsed: float) -> str:
     budget = s.budget or 0
     done = s.finished
-    if done and budget > done:
+    # An adaptive study's budget is the rounds queued so far; its race may add rounds up to the bound.
+    bound = s.race_bound if s.race_bound is not None and s.race_bound > budget else None
+    if done and budget > done and bound is not None:
+        eta = (f"{_clock(elapsed / done * (budget - done))} left in this stage, at most "
+               f"{_clock(elapsed / done * (bound - done))} in all")
+    elif done and budget > done:
         eta = f"{_clock(elapsed / done * (budget - done))} left"
     elif budget and done >= budget:
         eta = "done" if not s.race or s.race == "race finished" else "next round being queued"
@@ -64,8 +69,9 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
     best = "-" if s.best_value is None else f"{s.best_value:.4f}"
     # An evaluation study's values are test scores of single runs, not validation scores.
     label = f"best single-run {s.objective}" if s.kind == "evaluate" else f"best {s.objective}"
+    grows = f" (budget grows round by round, to at most {bound})" if bound is not None else ""
     return (
-        f"[{s.study}] {done}/{budget} finished | {s.running} running | {s.pruned} pruned | "
+        f"[{s.study}] {done}/{budget} finished{grows} | {s.running} running | {s.pruned} pruned | "
         f"{s.fail} failed | {label} {best} | elapsed {_clock(elapsed)} | {eta}"
         # An adaptive study's budget grows round by round: say which stage it is in.
         + (f" | {s.race.split(';')[0]}" if s.race else "")

@@ -4,7 +4,7 @@ TensorFlow 2.16+ logs through absl before absl is initialised, so ``TF_CPP_MIN_L
 not hide lines such as "oneDNN custom operations are on" or "This TensorFlow binary is optimized
 to use available CPU instructions": every worker prints them between the progress lines. They are
 dropped from the stderr of the sweeper processes that start Keras (workers, ``run``, ``check``)
-unless ``--debug`` / ``SWEEPER_DEBUG=1`` asks for everything. Only these known
+unless ``--debug`` / ``SWEEPER_DEBUG=1`` (``Settings.debug``) asks for everything. Only these known
 start-up lines are dropped; anything else, warnings and errors included, passes.
 """
 
@@ -24,10 +24,6 @@ NOISE = re.compile(
 )
 
 
-def debugging() -> bool:
-    return os.environ.get("SWEEPER_DEBUG", "") not in ("", "0")
-
-
 def is_noise(line: str) -> bool:
     return bool(NOISE.match(line.rstrip("\r\n")))
 
@@ -35,8 +31,8 @@ def is_noise(line: str) -> bool:
 def filter_stderr() -> None:
     """For the rest of this process, what is written to file descriptor 2 (by Python or by
     TensorFlow's C++ code) passes through a pipe that drops start-up noise on its way to the real
-    stderr. Restored at exit, after the last line has gone through. No-op under --debug."""
-    if debugging() or _installed:
+    stderr. Restored at exit, after the last line has gone through. Not called under --debug."""
+    if _installed:
         return
     original = os.dup(2)
     read_end, write_end = os.pipe()

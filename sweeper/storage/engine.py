@@ -34,9 +34,6 @@ MAX_RETRIES_PER_TRIAL = 3
 
 # Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-# Optuna's info lines ("A new study created in RDB ...") repeat what sweeper says; --debug shows them.
-if os.environ.get("SWEEPER_DEBUG", "") in ("", "0"):
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def open_storage(
@@ -46,6 +43,10 @@ def open_storage(
     with instead, and skip Optuna's schema check (reading alembic's migration scripts) at start.
     ``read_only`` is for status, report and dashboard: a database that does not exist yet is a
     ``NoStudyError``, and nothing is created."""
+    if not settings.debug:
+        # Optuna's info lines ("A new study created in RDB ...") repeat what sweeper says; --debug
+        # shows them. (Never lowers a quieter level a worker set.)
+        optuna.logging.set_verbosity(max(optuna.logging.get_verbosity(), optuna.logging.WARNING))
     url = settings.storage
     parsed = _parse(url)
     engine_kwargs: dict[str, Any] = {}

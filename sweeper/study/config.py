@@ -15,6 +15,7 @@ import sweeper
 from sweeper.errors import ConfigError
 from sweeper.study.choices import DESIGNS, PRUNERS, SAMPLERS
 from sweeper.study.design import curve_configs
+from sweeper.study.pruning import GroupMedianPruner, warmup_epochs
 from sweeper.study.space import SearchSpace
 from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
 
@@ -207,11 +208,9 @@ class SweepConfig:
         if self.kind == "evaluate":
             return optuna.pruners.NopPruner()
         if self.pruner == "median":
-            # The median needs a few finished trials to mean anything, but trials that can never be
-            # pruned are the pruner's cost: a fifth of the budget, 3 to 5 trials (Optuna's default).
-            return optuna.pruners.MedianPruner(
-                n_startup_trials=min(5, max(3, self.budget // 5)), n_warmup_steps=max(1, self.epochs // 3)
-            )
+            # Within each penalty group and from the middle of training on (sweeper.study.pruning):
+            # a median over every kind of model at early epochs pruned regularization away.
+            return GroupMedianPruner(n_warmup_steps=warmup_epochs(self.epochs))
         if self.pruner == "hyperband":
             return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=self.epochs)
         return optuna.pruners.NopPruner()

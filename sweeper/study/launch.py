@@ -2,8 +2,9 @@
 
 The first trial of every search study is the unregularized baseline (penalty none, dropout 0),
 enqueued here so that every study can be compared against it, unless ``--penalties`` leaves out
-``none``: then the baseline is not in the search space and would only fail. A ``grid`` sweep
-enqueues its grid points too. A ``curve`` study (``sweeper.study.design``) enqueues its whole plan;
+``none``: then the baseline is not in the search space and would only fail. A search then queues
+one trial per type of regularization (``SearchSpace.type_starts``), so that each has a finished
+trial whatever the sampler prefers; a ``grid`` sweep enqueues its grid points instead. A ``curve`` study (``sweeper.study.design``) enqueues its whole plan;
 launching it again with more ``--repeats`` adds only the new repeats.
 """
 
@@ -25,6 +26,10 @@ from sweeper.storage import launch_lock, open_storage
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 
 
+# The role of the trials a search queues after the baseline, one per type of regularization.
+TYPE_START_ROLE = "type_start"
+
+
 @dataclass(frozen=True)
 class LaunchResult:
     study: str
@@ -34,6 +39,8 @@ class LaunchResult:
     baseline: bool = True
     # Trials queued by this launch of an existing curve study (more repeats).
     added: int = 0
+    # The budget before this launch raised it (a search launched again with more --trials).
+    grown_from: int | None = None
 
 
 def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchResult:
@@ -67,6 +74,8 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                 return LaunchResult(study_name, created=False, budget=advanced.budget, baseline=True,
                                     added=advanced.added)
             diffs = config.differences(stored)
+            if stored.design == config.design == "search" and diffs and all(d.startswith("budget:") for d in diffs):
+                return _grow_budget(storage, study_id, study_name, stored, config)
             if diffs:
                 raise ConfigError(
                     f"study {study_name!r} was launched with other settings ({'; '.join(diffs)}): "
@@ -90,6 +99,11 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                 study.enqueue_trial(run.params, user_attrs=run.user_attrs())
         elif baseline:
             study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
+        if config.design == "search" and config.sampler != "grid":
+            # One trial of each type next, so that none is left without a finished trial when
+            # the sampler favours another (the grid covers every type already).
+            for point in config.space.type_starts()[: max(0, config.budget - baseline)]:
+                study.enqueue_trial(point, user_attrs={"role": TYPE_START_ROLE})
         if config.sampler == "grid":
             points = [p for p in config.space.grid() if p != BASELINE_PARAMS]
             for point in spread(points, config.budget - 1):
@@ -97,6 +111,20 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
         # Written last: workers only take studies whose config is present.
         study.set_user_attr(CONFIG_ATTR, config.to_attrs())
     return LaunchResult(study_name, created=True, budget=config.budget, baseline=baseline)
+
+
+def _grow_budget(storage: optuna.storages.BaseStorage, study_id: int, name: str, stored: SweepConfig,
+                 config: SweepConfig) -> LaunchResult:
+    """Launch a search again with a larger --trials: store the larger budget (workers re-read it
+    when theirs is met). A budget only grows: a smaller one would strand finished trials."""
+    if config.budget < stored.budget:
+        raise ConfigError(
+            f"study {name!r} has a budget of {stored.budget} trials and a budget only grows: give "
+            f"--trials {stored.budget} or more, or pick a new --study-name"
+        )
+    storage.set_study_user_attr(study_id, CONFIG_ATTR, dataclasses.replace(stored, budget=config.budget).to_attrs())
+    return LaunchResult(name, created=False, budget=config.budget, baseline="none" in stored.space.penalties,
+                        grown_from=stored.budget)
 
 
 def _add_repeats(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfig, config: SweepConfig) -> LaunchResult:

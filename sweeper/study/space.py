@@ -90,6 +90,18 @@ class SearchSpace:
                 points += [make_params(penalty, lam, dropout) for lam in lambdas]
         return points
 
+    def type_starts(self) -> list[dict[str, Any]]:
+        """One configuration per kind of regularization in the space, besides the baseline: each
+        penalty at the middle of the λ range (log scale) without dropout, and dropout alone at the
+        middle of its range. A search queues them after the baseline so that every type has a
+        finished trial however the sampler goes."""
+        lam = float(f"{math.sqrt(self.lambda_low * self.lambda_high):.2g}")
+        starts = [make_params(p, lam, self.dropout_low) for p in self.penalties if p != "none"]
+        middle = round((self.dropout_low + self.dropout_high) / 2, 6)
+        if "none" in self.penalties and middle > 0:
+            starts.append(make_params("none", dropout=middle))
+        return starts
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["penalties"] = list(self.penalties)

@@ -39,6 +39,9 @@ class StudyStatus:
     cannot_run: dict[str, str] = dataclasses.field(default_factory=dict)
     # An adaptive study's race: its stage, the points still racing and the trials left at most.
     race: str | None = None
+    # An adaptive study's finished trials at most once its race is over (its budget grows to it
+    # round by round): the finished ones plus RacePlan.trials_left.
+    race_bound: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -61,6 +64,8 @@ def study_status(study: optuna.Study) -> StudyStatus:
         best = study.best_trial
     except ValueError:
         best = None
+    race, race_bound = _race(config, study, counts.complete + counts.pruned) if config.get("design") == "adaptive" \
+        else (None, None)
     return StudyStatus(
         study=study.study_name,
         task=config.get("task") or study.user_attrs.get("task"),
@@ -80,16 +85,19 @@ def study_status(study: optuna.Study) -> StudyStatus:
             key[len(PROBLEM_PREFIX):]: f"{note['reason']} ({note['at']})"
             for key, note in attrs.items() if key.startswith(PROBLEM_PREFIX) and note
         },
-        race=_race(config, study) if config.get("design") == "adaptive" else None,
+        race=race,
+        race_bound=race_bound,
     )
 
 
-def _race(config: dict[str, Any], study: optuna.Study) -> str:
+def _race(config: dict[str, Any], study: optuna.Study, finished: int) -> tuple[str, int]:
+    """Where the race stands (``RacePlan.describe``), and the finished trials it ends with at most."""
     from sweeper.study.adaptive import race, runs_of
     from sweeper.study.config import SweepConfig
 
     stored = SweepConfig.from_attrs(config)
-    return race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal)).describe(stored.repeats)
+    plan = race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal))
+    return plan.describe(stored.repeats), finished + plan.trials_left(stored.repeats)
 
 
 def collect(storage: optuna.storages.BaseStorage, names: list[str] | None = None) -> list[StudyStatus]:

@@ -8,7 +8,7 @@
   ``references`` (files, modules, entry points), ``entry_points`` (the ``sweeper.tasks`` group:
   the built-in case studies and installed packages), ``validation``, ``fingerprint`` and
   ``where`` (one-line errors naming the user's file); ``options`` (``resolve_options``);
-  ``describe`` (what ``sweeper studies`` lists).
+  ``describe`` (what ``sweeper tasks`` lists).
 - Running a task's code: ``invoke`` (its calls, its data fetched through ``archives``),
   ``training`` (sweeper's Keras loop), ``results`` (what a trial stores, written and read back),
   ``regularize`` (a sampled penalty put on a model handed over unchanged).

@@ -108,7 +108,7 @@ class Task:
     """A model and its data, ready for a regularization sweep. Subclass it:
 
     - ``name``: the task's (and by default its study's) name; ``dataset`` and ``model``: one line
-      each, shown by ``sweeper studies``;
+      each, shown by ``sweeper tasks``;
     - ``defaults`` (``TaskDefaults``), ``options`` (name -> ``Option``), ``objective``
       (``Objective``; validation accuracy unless set);
     - ``load_data(request) -> Splits`` (required);
@@ -165,7 +165,7 @@ class Task:
 
 @dataclass(frozen=True)
 class Description:
-    """What ``sweeper studies`` shows of a task."""
+    """What ``sweeper tasks`` shows of a task."""
 
     name: str
     reference: str

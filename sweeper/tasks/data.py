@@ -146,7 +146,17 @@ class Splits:
         n = length(x)
         if len(labels) != n:
             raise TaskError(f"load_data has {n} inputs but {len(labels)} labels: give one label per input")
-        classes = are_class_labels(labels)
+        meta = dict(meta or {})
+        names = None
+        if labels.ndim == 1 and labels.dtype.kind in "USO" and n:
+            # Keras trains on numbers: class names become 0..K-1 in sorted order, and the names
+            # travel in meta["classes"] (class k is meta["classes"][k]).
+            names, labels = encode_class_names(labels)
+            meta.setdefault("classes", names)
+        # One-hot rows are stratified by their class (and kept one-hot, for a categorical loss).
+        one_hot = is_one_hot(labels)
+        strata = labels.argmax(axis=1) if one_hot else labels
+        classes = are_class_labels(strata)
         if stratify and not classes:
             raise TaskError(
                 f"Splits.split(stratify=True) needs class labels, but y looks like a continuous target "
@@ -155,9 +165,9 @@ class Splits:
         if stratify is None:
             stratify = classes
         if stratify:
-            rest, test = stratified_split(labels, test_fraction, request.seed)
-            train_pos, val_pos = stratified_split(labels[rest], request.val_fraction, request.seed + 1)
-            keep = stratified_subsample(labels[rest[train_pos]], request.train_size, request.seed)
+            rest, test = stratified_split(strata, test_fraction, request.seed)
+            train_pos, val_pos = stratified_split(strata[rest], request.val_fraction, request.seed + 1)
+            keep = stratified_subsample(strata[rest[train_pos]], request.train_size, request.seed)
         else:
             order = np.random.default_rng(request.seed).permutation(n)
             n_test = max(1, int(round(n * test_fraction)))
@@ -166,13 +176,17 @@ class Splits:
             val_pos, train_pos = np.arange(n_val), np.arange(n_val, len(rest))
             keep = np.arange(min(len(train_pos), request.train_size or len(train_pos)))
         train, val = rest[train_pos][keep], rest[val_pos]
-        if num_classes is None and classes and labels.dtype.kind in "biuf" and n:
+        if num_classes is None and names is not None:
+            num_classes = len(names)
+        elif num_classes is None and one_hot:
+            num_classes = labels.shape[1]
+        elif num_classes is None and classes and labels.dtype.kind in "biuf" and n:
             num_classes = int(labels.max()) + 1
         return cls(
             x_train=take(x, train), y_train=labels[train],
             x_val=take(x, val), y_val=labels[val],
             x_test=take(x, test), y_test=labels[test],
-            num_classes=num_classes, meta=dict(meta or {}),
+            num_classes=num_classes, meta=meta,
         )
 
     def problems(self) -> list[str]:
@@ -233,6 +247,31 @@ def are_class_labels(labels: np.ndarray) -> bool:
         return False
     _, counts = np.unique(labels, return_counts=True)
     return len(counts) <= len(labels) / 2 and (counts == 1).sum() <= _SINGLETON_SHARE * len(labels)
+
+
+def encode_class_names(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """(the sorted class names, each label as its class's index, int32)."""
+    try:
+        names, codes = np.unique(labels, return_inverse=True)
+    except TypeError:  # an object array mixing kinds (strings and numbers): compare as text
+        names, codes = np.unique(labels.astype(str), return_inverse=True)
+    return [n.item() if hasattr(n, "item") else n for n in names], codes.astype("int32").reshape(-1)
+
+
+def is_one_hot(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are one-hot rows: 2-D, at least two columns, each row 0s and one 1."""
+    if labels.ndim != 2 or labels.shape[1] < 2 or not len(labels) or labels.dtype.kind not in "biuf":
+        return False
+    return bool(np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all())
+
+
+def describe_labels(labels: np.ndarray, num_classes: int | None) -> str:
+    """How ``sweeper check`` names the labels: classes, one-hot classes, or a continuous target."""
+    if is_one_hot(labels):
+        return f"one-hot labels of {labels.shape[1]} classes"
+    if num_classes:
+        return f"{num_classes} classes"
+    return "class labels" if are_class_labels(labels) else "a continuous target"
 
 
 def _describe_target(labels: np.ndarray) -> str:

@@ -1,4 +1,4 @@
-"""What ``sweeper studies`` lists: the tasks registered under the ``sweeper.tasks`` entry-point
+"""What ``sweeper tasks`` lists: the tasks registered under the ``sweeper.tasks`` entry-point
 group (the built-in case studies, then those of installed packages), each with its data set,
 model, defaults and options. A registered task that cannot be loaded is listed with why, not
 dropped."""

@@ -38,7 +38,7 @@ def is_builtin(entry: metadata.EntryPoint) -> bool:
 
 
 def origin_of(entry: metadata.EntryPoint) -> str:
-    """``built-in`` or ``entry point of <distribution>``, as ``sweeper studies`` shows it."""
+    """``built-in`` or ``entry point of <distribution>``, as ``sweeper tasks`` shows it."""
     if is_builtin(entry):
         return "built-in"
     dist = entry.dist.name if entry.dist is not None else "an installed package"
@@ -51,7 +51,7 @@ def builtin_names(found: dict[str, metadata.EntryPoint] | None = None) -> list[s
 
 
 def task_references() -> list[tuple[str, str]]:
-    """(reference, origin) of every task ``sweeper studies`` lists: built-ins, then entry points."""
+    """(reference, origin) of every task ``sweeper tasks`` lists: built-ins, then entry points."""
     found = entry_points()
     refs = [(name, "built-in") for name in builtin_names(found)]
     return refs + [(name, origin_of(entry)) for name, entry in sorted(found.items()) if not is_builtin(entry)]

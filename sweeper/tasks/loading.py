@@ -70,7 +70,7 @@ def load_task(reference: str, search_path: Sequence[Path] = ()) -> LoadedTask:
 
 def _load(reference: str, search_path: Sequence[Path]) -> LoadedTask:
     if not reference:
-        raise TaskError("no task given: name a built-in task, a .py file or a module (see `sweeper studies`)")
+        raise TaskError("no task given: name a built-in task, a .py file or a module (see `sweeper tasks`)")
     if references.is_file_reference(reference):
         return _validated(references.from_file(reference, search_path), reference, "file")
     entry = entry_points().get(reference)

@@ -20,7 +20,7 @@ def resolve_options(loaded: LoadedTask, given: Mapping[str, Any]) -> dict[str, A
     if unknown:
         have = ", ".join(declared) or "none"
         raise TaskError(
-            f"unknown option {unknown[0]!r} for task {task.name}: its options are {have} (see `sweeper studies`)"
+            f"unknown option {unknown[0]!r} for task {task.name}: its options are {have} (see `sweeper tasks`)"
         )
     values: dict[str, Any] = {}
     for name, option in declared.items():

@@ -109,7 +109,7 @@ def _import_module(reference: str, module_name: str) -> ModuleType:
         others = [name for name in found if name not in builtins]
         close = difflib.get_close_matches(reference, [*builtins, *others], n=1)
         if close:
-            raise TaskError(f"unknown task {reference!r}: did you mean {close[0]}? (`sweeper studies` lists the tasks)")
+            raise TaskError(f"unknown task {reference!r}: did you mean {close[0]}? (`sweeper tasks` lists the tasks)")
         raise TaskError(
             f"unknown task {reference!r}: not a built-in task ({', '.join(builtins)}), an installed "
             f"entry point ({', '.join(others) or 'none installed'}), a .py file or an importable "

@@ -18,8 +18,9 @@ GPU_INSTALL = {
 }
 
 
-def configure(threads: int | None) -> str:
-    """Call before the first Keras op of the process. Returns the backend name."""
+def configure(threads: int | None, debug: bool = False) -> str:
+    """Call before the first Keras op of the process. Returns the backend name. ``debug``
+    (``Settings.debug``) keeps TensorFlow's own warnings."""
     if threads:
         # Read by OpenMP/BLAS (numpy, JAX on CPU, torch) when their thread pools start.
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -32,7 +33,7 @@ def configure(threads: int | None) -> str:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        if os.environ.get("SWEEPER_DEBUG", "") in ("", "0"):
+        if not debug:
             # "N out of the last N calls to <function> triggered tf.function retracing": said for
             # the short probe batches of `sweeper check`, noise to a user; --debug shows it.
             tf.get_logger().setLevel("ERROR")

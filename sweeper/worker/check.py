@@ -27,7 +27,7 @@ from sweeper.settings import Settings
 from sweeper.study.config import SweepConfig
 from sweeper.study.space import SearchSpace
 from sweeper.tasks.api import Task
-from sweeper.tasks.data import Splits, are_class_labels, describe_inputs, length, take
+from sweeper.tasks.data import Splits, describe_inputs, describe_labels, is_one_hot, length, take
 from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.invoke import call, fetch_files, load_splits
 from sweeper.tasks.loading import LoadedTask
@@ -45,12 +45,15 @@ class ModelProbe:
     step_s: float  # median of the timed training steps (the first, which traces, excluded)
     eval_step_s: float  # per validation batch beyond the first
     epoch_overhead_s: float | None  # what a fit epoch costs beyond its steps (callbacks, validation set-up)
+    # Paid once per trial: building and compiling the model, tracing its training and evaluation.
+    setup_s: float
     loss: float
     value: float  # the objective on the validation slice
     penalised: int  # kernels carrying the sampled penalty
     kernels: int
     dropout_rates: list[float]
     warnings: list[str] = field(default_factory=list)
+    first_loss: float = math.nan  # the training loss after the first step
 
 
 def probe_settings(space: SearchSpace) -> list[Hyperparams]:
@@ -74,14 +77,16 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     objective = config.goal
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
+    built = time.perf_counter()
     model = call(loaded, "build_model", lambda: checked_model(
         loaded.task.build_model(hp, splits, config.learning_rate), objective))
-    label_problem = labels_beyond_outputs(model, splits)
+    setup = time.perf_counter() - built
+    label_problem = labels_beyond_outputs(model, splits) or one_hot_for_sparse_loss(model, splits)
     if label_problem:
         raise TaskError(f"{loaded.where}: {label_problem}")
     batch = config.batch_size
     n_train = length(splits.y_train)
-    step_times, loss = [], math.nan
+    step_times, loss, first_loss = [], math.nan, math.nan
     for i in range(steps + 1):
         start = (i * batch) % max(1, n_train - batch + 1)
         x, y = take(splits.x_train, slice(start, start + batch)), take(splits.y_train, slice(start, start + batch))
@@ -89,7 +94,10 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
         logs = call(loaded, "the model's training step", lambda: model.train_on_batch(x, y, return_dict=True))
         if i:  # the first step traces and compiles the graph
             step_times.append(time.perf_counter() - began)
+        else:
+            setup += time.perf_counter() - began
         loss = float(logs["loss"])
+        first_loss = loss if i == 0 else first_loss
     if not math.isfinite(loss):
         raise TaskError(
             f"{loaded.where}: the model built for {hp.describe()} reached a non-finite training loss "
@@ -106,8 +114,9 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
                       lambda: model.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True))
         return time.perf_counter() - began, scores
 
-    evaluate(one_x, one_y)  # traces the evaluation graph
+    traced, _ = evaluate(one_x, one_y)  # traces the evaluation graph
     one, _ = evaluate(one_x, one_y)
+    setup += max(0.0, traced - one)
     full, scores = evaluate(x_val, y_val)
     batches = max(1, math.ceil(n_val / batch))
     # Per batch beyond the first; the first carries evaluate()'s fixed cost, paid once per epoch.
@@ -145,8 +154,8 @@ def probe_model(loaded: LoadedTask, splits: Splits, config: SweepConfig, hp: Hyp
     if hp.penalty != "none" and len(penalised) < len(weights):
         unpenalised = [f"{w.layer}/{w.weight}" for w in weights if not (w.l1 > 0 or w.l2 > 0)]
         warnings.append(f"kernels without the penalty: {', '.join(unpenalised)}")
-    return ModelProbe(hp, int(model.count_params()), step, eval_s, overhead, loss, float(scores[objective.metric]),
-                      len(penalised), len(weights), rates, warnings)
+    return ModelProbe(hp, int(model.count_params()), step, eval_s, overhead, setup, loss,
+                      float(scores[objective.metric]), len(penalised), len(weights), rates, warnings, first_loss)
 
 
 def labels_beyond_outputs(model: Any, splits: Splits) -> str | None:
@@ -174,6 +183,18 @@ def labels_beyond_outputs(model: Any, splits: Splits) -> str | None:
     return (f"labels run from {low:g} to {high:g} but the model has {units} output units (one per class "
             f"0..{units - 1}): number the classes from 0, or give the last layer {int(high) + 1} units "
             "(splits.num_classes)")
+
+
+def one_hot_for_sparse_loss(model: Any, splits: Splits) -> str | None:
+    """One-hot labels given to a sparse loss, which takes class numbers: Keras says only that the
+    ranks differ, deep in its graph."""
+    labels = np.asarray(splits.y_train)
+    loss = getattr(model, "loss", None)
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or getattr(loss, "__name__", "")
+    if not (isinstance(name, str) and "sparse" in name.lower() and is_one_hot(labels)):
+        return None
+    return (f"the labels are one-hot (shape {labels.shape}) but the model's loss {name} takes class numbers: "
+            "pass y.argmax(axis=1) to Splits.split, or compile with categorical_crossentropy")
 
 
 def _fit_epoch_times(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, batch: int) -> list[float]:
@@ -219,21 +240,24 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
         f"{config.learning_rate if config.learning_rate is not None else 'the optimizer’s own'}, objective "
         f"{config.goal.log_key} ({config.goal.direction})" + (f", options {config.options}" if config.options else ""))
     if task.uses_keras:
-        out(f"  backend: {backend.configure(None)}")
+        out(f"  backend: {backend.configure(None, settings.debug)}")
     began = time.perf_counter()
     files = fetch_files(loaded, settings, config.options, verify=True)
     for name, path in files.items():
         out(f"  file:  {name} ({path})")
     splits = load_splits(loaded, settings, config.data_request(), files)
-    kind = (f", {splits.num_classes} classes" if splits.num_classes else
-            ", a continuous target" if not are_class_labels(np.asarray(splits.y_train)) else "")
-    out(f"data loaded in {time.perf_counter() - began:.1f} s{kind}")
+    out(f"data loaded in {time.perf_counter() - began:.1f} s, "
+        f"{describe_labels(np.asarray(splits.y_train), splits.num_classes)}")
+    if splits.meta.get("classes"):
+        names = splits.meta["classes"]
+        shown = ", ".join(f"{k} = {name!r}" for k, name in enumerate(names[:10])) + (", ..." if len(names) > 10 else "")
+        out(f"  class names encoded as numbers (in splits.meta['classes']): {shown}")
     for line in describe_inputs(splits):
         out(f"  {line}")
     if not task.uses_keras or type(task).build_model is Task.build_model:
         out("the task has its own training loop (train): no model to probe; run one trial with `sweeper run`")
         return 0
-    warnings: list[str] = []
+    warnings: list[str] = data_warnings(splits, config)
     probes = []
     for i, hp in enumerate(probe_settings(config.space)):
         probe = probe_model(loaded, splits, config, hp, time_epochs=i == 0)
@@ -248,9 +272,16 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
     overhead = probes[0].epoch_overhead_s or 0.0
     steps, val_batches = math.ceil(n_train / config.batch_size), math.ceil(n_val / config.batch_size)
     epoch = steps * step + val_batches * eval_step + overhead
+    # Once per trial besides its epochs: building and tracing the model, and re-scoring the
+    # training split without dropout at the end (sweeper.tasks.training).
+    setup = statistics.median(p.setup_s for p in probes)
+    rescore = steps * eval_step
+    trial = setup + epoch * config.epochs + rescore
     out(f"estimated epoch: {steps} steps x {step * 1000:.1f} ms + validation {val_batches} x {eval_step * 1000:.1f} ms "
-        f"+ {overhead * 1000:.0f} ms per epoch = {epoch:.1f} s; a trial of {config.epochs} epochs = "
-        f"{_duration(epoch * config.epochs)} for one worker using all {os.cpu_count()} cores of this machine")
+        f"+ {overhead * 1000:.0f} ms per epoch = {_duration(epoch)}; a trial of {config.epochs} epochs = "
+        f"{_duration(trial)} (with {_duration(setup)} to build and trace the model and {_duration(rescore)} to "
+        f"re-score the training split) for one worker using all {os.cpu_count()} cores of this machine")
+    warnings += [w for w in chance_warnings(probes, splits, config) if w not in warnings]
     for warning in warnings:
         out(f"warning: {warning}")
     out("ok: ready to launch" if not warnings else f"ok with {len(warnings)} warning(s)")
@@ -258,7 +289,46 @@ def run_check(loaded: LoadedTask, config: SweepConfig, settings: Settings, out: 
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2f} s" if seconds < 0.1 else f"{seconds:.1f} s"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _is_accuracy(config: SweepConfig) -> bool:
+    """An objective that is a share of samples classified right (where one sample has a price)."""
+    goal = config.goal
+    return goal.direction == "maximize" and "accuracy" in goal.metric
+
+
+def data_warnings(splits: Splits, config: SweepConfig) -> list[str]:
+    """What the data alone says about the sweep: a validation split so small that one sample
+    is worth more than the margin a verdict resolves (1 pp unless --margin)."""
+    n_val = length(splits.y_val)
+    margin = config.margin if config.margin is not None else 0.01
+    if not _is_accuracy(config) or not n_val or 1 / n_val <= margin:
+        return []
+    return [f"the validation split has {n_val} samples: one sample is worth {100 / n_val:.1f} pp of "
+            f"{config.goal.metric}, more than the {100 * margin:g} pp margin, so trials are ranked by single "
+            f"samples; give the sweep at least {math.ceil(1 / margin)} validation samples (more data, or a larger "
+            "--val-fraction)"]
+
+
+def chance_warnings(probes: list[ModelProbe], splits: Splits, config: SweepConfig) -> list[str]:
+    """Probes whose accuracy is no better than always answering the most common class, while their
+    training loss did not fall: if trials stay there, the sweep compares models that learn nothing."""
+    labels = np.asarray(splits.y_val)
+    if not _is_accuracy(config) or not len(labels):
+        return []
+    strata = labels.argmax(axis=1) if is_one_hot(labels) else labels.reshape(len(labels), -1)[:, 0]
+    _, counts = np.unique(strata, return_counts=True)
+    chance = counts.max() / len(strata)
+    stuck = [p for p in probes if p.value <= chance + 1e-9 and not p.loss < p.first_loss]
+    if not stuck or len(stuck) < len(probes):
+        return []
+    return [f"every probe model stays at chance: {config.goal.metric} {max(p.value for p in stuck):.3f} on validation, "
+            f"no better than always answering the most common class ({chance:.3f}), and the training loss did not fall "
+            f"({stuck[0].first_loss:.3g} -> {stuck[0].loss:.3g}); if trials stay there the sweep compares models that "
+            "learn nothing: check the learning rate and the scaling of the inputs"]
 
 
 def _rates(rates: list[float]) -> str:

@@ -49,11 +49,6 @@ from sweeper.worker.schedule import next_round
 from sweeper.worker.studies import ServedStudies
 from sweeper.worker.trial import TrialOutcome, TrialReaped, TrialRunner
 
-# Optuna logs a traceback for every failed trial (and for each worker stopped by Ctrl-C); the
-# worker prints one line per trial with its reason instead. --debug shows Optuna's warnings.
-optuna.logging.set_verbosity(
-    optuna.logging.WARNING if os.environ.get("SWEEPER_DEBUG", "") not in ("", "0") else optuna.logging.ERROR)
-
 
 class Worker:
     def __init__(
@@ -67,6 +62,9 @@ class Worker:
         log: Callable[[str], None] = print,
     ) -> None:
         self.settings = settings
+        # Optuna logs a traceback for every failed trial (and for each worker stopped by Ctrl-C);
+        # the worker prints one line per trial with its reason instead. --debug shows its warnings.
+        optuna.logging.set_verbosity(optuna.logging.WARNING if settings.debug else optuna.logging.ERROR)
         self.wanted = list(studies or [])
         self.index = index
         self.threads = threads
@@ -147,7 +145,7 @@ class Worker:
             from sweeper.worker import backend
 
             with collector.long_lived():  # imports Keras and its backend
-                backend.configure(self.threads)
+                backend.configure(self.threads, self.settings.debug)
             self._backend_ready = loaded = True
         if not self.data.has(config):
             self.data.for_config(task, config)

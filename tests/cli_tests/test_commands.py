@@ -66,8 +66,13 @@ def test_launch_twice_is_idempotent_and_differences_are_named(capsys: pytest.Cap
     assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
     assert main(["launch", "cifar10", "--trials", "4", "--epochs", "2"]) == 0
     assert "already launched" in capsys.readouterr().out
+    assert main(["launch", "cifar10", "--trials", "4", "--epochs", "3"]) == 2
+    assert "epochs: stored 2, given 3" in _one_line_error(capsys)
+    # A sweep can be grown (issue 27: --trials 14 on a 10-trial study was refused), never shrunk.
+    assert main(["launch", "cifar10", "--trials", "6", "--epochs", "2"]) == 0
+    assert "study cifar10: budget raised from 4 to 6 trials (task cifar10)" in capsys.readouterr().out
     assert main(["launch", "cifar10", "--trials", "5", "--epochs", "2"]) == 2
-    assert "budget: stored 4, given 5" in _one_line_error(capsys)
+    assert "has a budget of 6 trials and a budget only grows: give --trials 6 or more" in _one_line_error(capsys)
 
 
 def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,8 +82,8 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
     (row,) = json.loads(capsys.readouterr().out)
     assert row == {
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
-        "running": 0, "waiting": 1, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
-        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None,
+        "running": 0, "waiting": 3, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
+        "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None, "race_bound": None,
     }
 
 
@@ -87,6 +92,8 @@ def test_status_of_an_adaptive_study_says_where_its_race_stands(capsys: pytest.C
     out = capsys.readouterr().out
     # The bracket: the baseline, 3 decades for each of 3 penalties, 3 dropout rates.
     assert "study cifar10 created (task cifar10, budget 13 trials)" in out
+    # Issue 27: the budget at launch is only the bracket; the announcement says how far it may grow.
+    assert "study cifar10: the budget grows round by round as the race needs, to at most 137 trials in all (0 finished so far)" in out
     assert main(["status"]) == 0
     # At most: the 13 queued; screening 3 penalties x (3 new points x 2 seeds + up to 4 bracket
     # points x 1) + 3 dropout rates + the baseline = 34; 3 rounds x (4 finalists + baseline) x 6 = 90.
@@ -110,9 +117,13 @@ def test_report_on_a_study_without_finished_trials_says_so(capsys: pytest.Captur
     assert "no study named 'nosuch'" in _one_line_error(capsys)
 
 
-def test_studies_lists_each_task_with_data_model_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tasks_lists_each_task_with_data_model_and_defaults_and_studies_is_its_old_name(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks", "--json"]) == 0
+    listed = capsys.readouterr().out
     assert main(["studies", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert capsys.readouterr().out == listed
+    rows = {r["name"]: r for r in json.loads(listed)}
     assert set(rows) >= {"cifar10", "librispeech", "imdb"}
     assert "Conv32" in rows["cifar10"]["model"] and rows["cifar10"]["origin"] == "built-in"
     assert rows["cifar10"]["defaults"]["epochs"] == 20
@@ -153,3 +164,43 @@ def test_a_study_is_named_by_its_task_file_too_and_typos_get_a_suggestion(
     assert "task file my_tsk.py not found: did you mean my_task.py?" in _one_line_error(capsys)
     assert main(["run", "cifr10"]) == 2
     assert "unknown task 'cifr10': did you mean cifar10?" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "nosuchstudy"], ["evaluate", "nosuchstudy", "--no-run"], ["status"],
+                                  ["status", "nosuch"], ["report", "nosuch", "--out", "r"], ["report", "--out", "r"]])
+def test_a_read_only_command_in_an_empty_folder_creates_no_database(argv: list[str], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: `sweeper evaluate nosuchstudy` left an empty sweeper.db (and its lock file) behind."""
+    assert main(argv) == 5
+    assert "no database at sweeper.db yet: run `sweeper launch TASK` first" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == []
+
+
+def test_evaluate_of_an_unknown_study_names_the_known_ones_and_adds_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["launch", "cifar10", "--trials", "3"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "nosuchstudy"]) == 5
+    assert "no study named 'nosuchstudy'" in _one_line_error(capsys)
+    storage = open_storage(Settings())
+    assert [s.study_name for s in storage.get_all_studies()] == ["cifar10"]
+
+
+def test_report_png_without_kaleido_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # what `import kaleido` meets when it is not installed
+    assert main(["report", "cifar10", "--out", "r", "--png"]) == 7
+    assert "--png needs the kaleido package, which is not installed: pip install 'sweeper[png]'" in _one_line_error(capsys)
+
+
+def test_sweeper_debug_is_read_as_settings_read_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SWEEPER_DEBUG=false is off, as for every boolean setting; =yes is on (a traceback)."""
+    monkeypatch.setenv("SWEEPER_DEBUG", "false")
+    assert main(["status", "nosuch"]) == 5
+    _one_line_error(capsys)
+    monkeypatch.setenv("SWEEPER_DEBUG", "yes")
+    from sweeper.errors import NoStudyError
+
+    with pytest.raises(NoStudyError):
+        main(["status", "nosuch"])

@@ -29,3 +29,16 @@ def test_progress_before_any_trial_finishes() -> None:
 def test_progress_names_a_task_s_own_objective() -> None:
     line = format_progress(_status("search", objective="val_auc"), elapsed=90)
     assert "best val_auc 0.6100" in line
+
+
+def test_an_adaptive_study_s_progress_states_the_race_s_upper_bound() -> None:
+    """Issue 27: an adaptive run announced "budget 22 trials" and "1:05 left", then grew to 122
+    trials and 10 minutes."""
+    import dataclasses
+
+    status = dataclasses.replace(_status("search"), budget=22, race_bound=122,
+                                 race="bracketing each penalty's λ range; 19 run(s) of this stage to finish; at most 119 more trials")
+    line = format_progress(status, elapsed=90)
+    assert line.startswith("[cifar10] 3/22 finished (budget grows round by round, to at most 122) | ")
+    # 30 s per finished trial: 19 to go in this stage, at most 119 in all.
+    assert "| 9:30 left in this stage, at most 59:30 in all | bracketing each penalty's λ range" in line

@@ -40,7 +40,7 @@ def test_run_an_example_file_to_its_report(example: str, study: str, tmp_path: P
 @pytest.mark.slow
 def test_an_installed_package_registers_its_task_through_the_entry_point(tmp_path: Path) -> None:
     """pip installs examples/plugin (offline: no build isolation, no dependencies fetched); the
-    `sweeper.tasks` entry point then lists it in `sweeper studies` and runs it by name."""
+    `sweeper.tasks` entry point then lists it in `sweeper tasks` and runs it by name."""
     site = tmp_path / "site"
     pip = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",

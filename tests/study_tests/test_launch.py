@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -25,9 +27,53 @@ def test_launch_stores_config_and_enqueues_the_baseline(storage_url: str) -> Non
     stored = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
     assert stored == _config(epochs=3, train_size=500)
     assert study.user_attrs[VERSION_ATTR]["optuna"] == optuna.__version__
-    (baseline,) = study.get_trials(states=(TrialState.WAITING,))
+    baseline, *starts = study.get_trials(states=(TrialState.WAITING,))
     assert baseline.params == {} and baseline.number == 0
     assert study._storage.get_trial_system_attrs(baseline._trial_id)["fixed_params"] == {"penalty": "none", "dropout": 0.0}
+    # Then one trial of each type of regularization (issue 27: TPE may never finish one of some type).
+    fixed = [study._storage.get_trial_system_attrs(t._trial_id)["fixed_params"] for t in starts]
+    assert fixed == [{"penalty": "l1", "lambda": 0.00032, "dropout": 0.0},
+                     {"penalty": "l2", "lambda": 0.00032, "dropout": 0.0},
+                     {"penalty": "l1_l2", "lambda": 0.00032, "l1_ratio": 0.5, "dropout": 0.0},
+                     {"penalty": "none", "dropout": 0.3}]
+    assert {t.user_attrs["role"] for t in starts} == {"type_start"}
+
+
+def test_a_budget_smaller_than_the_types_queues_only_what_it_can_run(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    launch(settings, "cifar10", _config(budget=3))
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
+    fixed = [study._storage.get_trial_system_attrs(t._trial_id)["fixed_params"]["penalty"] for t in study.trials]
+    assert fixed == ["none", "l1", "l2"]
+
+
+def test_a_default_sweep_finishes_a_trial_of_every_type(tmp_path) -> None:
+    """Whatever the sampler prefers (here the sleep task's score favours L1 and L2 at λ = 1e-3),
+    every group the report compares has a finished trial."""
+    from sweeper.study.points import collect_points
+
+    settings = Settings(storage=f"sqlite:///{tmp_path / 't.db'}")
+    config = SweepConfig.for_task("tests.support.sleep_task", budget=8, epochs=4, options={"seconds": 0.0})
+    launch(settings, "t", config)
+    assert Worker(settings, ["t"], sampler_seed=1, log=lambda line: None).run() == 0
+    study = optuna.load_study(study_name="t", storage=open_storage(settings))
+    groups = {p.group for p in collect_points(study.trials) if p.state == "complete"}
+    assert groups == {"baseline", "dropout", "l1", "l2", "l1_l2"}
+
+
+def test_a_search_launched_again_with_more_trials_grows_its_budget_and_never_shrinks_it(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    launch(settings, "cifar10", _config(budget=10))
+    grown = launch(settings, "cifar10", _config(budget=14))
+    assert (grown.created, grown.budget, grown.grown_from) == (False, 14, 10)
+    study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
+    assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).budget == 14
+    assert len(study.trials) == 5  # nothing queued again
+    with pytest.raises(ConfigError, match=r"budget of 14 trials and a budget only grows: give --trials 14 or more"):
+        launch(settings, "cifar10", _config(budget=12))
+    with pytest.raises(ConfigError, match=r"other settings \(budget: stored 14, given 20; epochs"):
+        launch(settings, "cifar10", _config(budget=20, epochs=3))
+    assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).budget == 14
 
 
 def test_launch_again_with_same_settings_changes_nothing(storage_url: str) -> None:
@@ -36,7 +82,7 @@ def test_launch_again_with_same_settings_changes_nothing(storage_url: str) -> No
     again = launch(settings, "cifar10", _config())
     assert not again.created
     study = optuna.load_study(study_name="cifar10", storage=open_storage(settings))
-    assert len(study.trials) == 1
+    assert len(study.trials) == 5  # the baseline and one trial per type, queued once
 
 
 def test_launch_with_other_settings_says_what_differs(storage_url: str) -> None:
@@ -65,7 +111,7 @@ def test_a_relaunch_with_other_task_code_is_refused_and_changes_nothing(tmp_path
         launch(settings, "mine", edited)
     study = optuna.load_study(study_name="mine", storage=open_storage(settings))
     assert study.user_attrs[CONFIG_ATTR] == stored
-    assert [t.state for t in study.trials] == [TrialState.WAITING]
+    assert [t.state for t in study.trials] == [TrialState.WAITING] * 2  # the baseline and one start (budget 2)
 
 def test_grid_launch_enqueues_evenly_spread_points(tmp_path) -> None:
     settings = Settings(storage=f"sqlite:///{tmp_path / 'g.db'}")
@@ -87,7 +133,7 @@ def test_penalties_without_none_launch_no_baseline_and_every_trial_runs(tmp_path
     result = launch(settings, "p", config)
     assert result.created and not result.baseline
     study = optuna.load_study(study_name="p", storage=open_storage(settings))
-    assert study.trials == []
+    assert [t.user_attrs["role"] for t in study.trials] == ["type_start", "type_start"]
     assert Worker(settings, ["p"], sampler_seed=1, log=lambda line: None).run() == 0
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE] * 3
@@ -104,14 +150,6 @@ def test_unknown_task_is_refused() -> None:
 def test_non_positive_budget_is_refused(budget: int) -> None:
     with pytest.raises(ConfigError, match="--trials must be a positive"):
         SweepConfig.for_task("cifar10", budget=budget)
-
-
-@pytest.mark.parametrize(("budget", "startup"), [(8, 3), (16, 3), (20, 4), (64, 5), (500, 5)])
-def test_median_pruner_spares_a_fifth_of_the_budget_between_3_and_5_trials(budget: int, startup: int) -> None:
-    pruner = _config(budget=budget, epochs=9).make_pruner()
-    assert isinstance(pruner, optuna.pruners.MedianPruner)
-    assert pruner._n_startup_trials == startup
-    assert pruner._n_warmup_steps == 3
 
 
 def _curve(repeats: int, **kw: object) -> SweepConfig:
@@ -183,3 +221,14 @@ def test_workers_queue_and_run_the_evaluation_once_the_budget_is_met(tmp_path) -
     # A second worker finds everything done and queues nothing more.
     assert Worker(settings, None, sampler_seed=2, log=lines.append).run() == 0
     assert len(optuna.load_study(study_name="c.eval", storage=storage).trials) == 10
+
+
+def test_a_grown_search_is_worked_on_to_its_new_budget(tmp_path) -> None:
+    settings = Settings(storage=f"sqlite:///{tmp_path / 'g.db'}")
+    config = SweepConfig.for_task("tests.support.sleep_task", budget=3, epochs=1, options={"seconds": 0.0})
+    launch(settings, "g", config)
+    assert Worker(settings, ["g"], sampler_seed=1, log=lambda line: None).run() == 0
+    launch(settings, "g", dataclasses.replace(config, budget=7))
+    assert Worker(settings, ["g"], sampler_seed=2, log=lambda line: None).run() == 0
+    study = optuna.load_study(study_name="g", storage=open_storage(settings))
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 7

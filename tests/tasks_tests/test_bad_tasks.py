@@ -94,7 +94,7 @@ def test_an_unknown_option_is_one_line_and_leaves_the_stored_study(tmp_path: Pat
     for command in ("launch", "run", "check"):
         assert main([command, "good.py", "--option", "width=3"]) == 2
         err = capsys.readouterr().err.strip()
-        assert err == "sweeper: error: unknown option 'width' for task bad: its options are none (see `sweeper studies`)"
+        assert err == "sweeper: error: unknown option 'width' for task bad: its options are none (see `sweeper tasks`)"
     assert (tmp_path / "sweeper.db").read_bytes() == before
 
 

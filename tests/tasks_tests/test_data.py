@@ -105,3 +105,28 @@ def test_non_finite_inputs_and_labels_are_named() -> None:
     assert problems == ["NaN or infinite values in x_train (2), y_val (1): drop or impute them in load_data"]
     assert Splits({"a": x}, y, {"a": np.zeros((3, 3))}, y[:3], {"a": np.zeros((2, 3))}, y[:2]).problems() == [
         "NaN or infinite values in x_train (2): drop or impute them in load_data"]
+
+
+def test_string_class_labels_become_sorted_class_numbers_with_their_names_kept() -> None:
+    """Issue 27: docs/tasks.md says Splits.split takes string labels; Keras cannot train on them."""
+    x = np.arange(300, dtype="float32").reshape(100, 3)
+    y = np.array(["dog", "cat", "cat", "bird"] * 25, dtype=object)
+    splits = Splits.split(x, y, DataRequest(train_size=40, seed=3))
+    assert splits.meta["classes"] == ["bird", "cat", "dog"] and splits.num_classes == 3
+    for xs, ys in ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val), (splits.x_test, splits.y_test)):
+        assert ys.dtype == np.int32
+        # Each input keeps its own label: row i of x was labelled y[i].
+        assert [splits.meta["classes"][k] for k in ys] == [y[int(row[0]) // 3] for row in xs]
+    assert np.bincount(splits.y_train).tolist() == [10, 20, 10]  # stratified: 1 : 2 : 1
+
+
+def test_one_hot_labels_are_classes_stratified_by_their_row_and_kept_one_hot() -> None:
+    y = np.eye(4, dtype="float32")[np.arange(200) % 4]
+    splits = Splits.split(np.zeros((200, 2), "float32"), y, DataRequest(train_size=80))
+    assert splits.num_classes == 4 and splits.y_train.shape == (80, 4)
+    assert splits.y_train.sum(axis=0).tolist() == [20, 20, 20, 20]
+    assert splits.y_val.sum(axis=0).tolist() == [8, 8, 8, 8]
+    from sweeper.tasks.data import describe_labels, is_one_hot
+
+    assert is_one_hot(y) and describe_labels(y, 4) == "one-hot labels of 4 classes"
+    assert not is_one_hot(np.full((10, 4), 0.25))  # probabilities, not one-hot

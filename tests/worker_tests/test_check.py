@@ -14,17 +14,23 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.mark.slow
 def test_check_of_the_digits_example_reports_what_a_sweep_needs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(EXAMPLES / "digits.py")]) == 0
+    assert main(["check", str(EXAMPLES / "digits.py"), "--epochs", "3"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^task digits \(file: .*digits.py, fingerprint [0-9a-f]{16}\)$", out, re.M), out
+    assert re.search(r"^data loaded in [\d.]+ s, 10 classes$", out, re.M), out
     assert re.search(r"train +x \(\d+, 64\) float32, y \(\d+,\) int32", out)
     for penalty in ("none", "l1", "l2", "l1_l2"):
         line = next(line for line in out.splitlines() if line.strip().startswith(f"penalty={penalty} "))
         assert "params 85,002" in line and re.search(r"step \d+\.\d ms", line)
         assert ("penalised kernels 0/3" if penalty == "none" else "penalised kernels 3/3") in line
         assert "dropout 0.2,0.2" in line
-    assert re.search(r"estimated epoch: \d+ steps x [\d.]+ ms \+ validation \d+ x [\d.]+ ms \+ \d+ ms per epoch = [\d.]+ s; "
-                     r"a trial of 40 epochs = [\d.]+ (s|min) for one worker using all \d+ cores of this machine", out)
+    estimate = re.search(r"estimated epoch: \d+ steps x [\d.]+ ms \+ validation \d+ x [\d.]+ ms \+ \d+ ms per epoch = "
+                         r"([\d.]+) s; a trial of 3 epochs = ([\d.]+) s \(with ([\d.]+) s to build and trace the model and "
+                         r"[\d.]+ s to re-score the training split\) for one worker using all \d+ cores of this machine", out)
+    assert estimate, out
+    # Issue 27: this read "a trial of 3 epochs = 0 s"; a trial also builds and traces its model.
+    epoch, trial, setup = (float(v) for v in estimate.groups())
+    assert setup > 0 and trial >= setup + 3 * epoch - 0.1
     assert out.rstrip().endswith("ok: ready to launch")
 
 
@@ -179,3 +185,90 @@ class Diabetes(Task):
         model.compile(keras.optimizers.Adam(learning_rate), "mse", metrics=["mae"])
         return model
 '''
+
+
+# The degenerate data of issue 27: a tiny data set, string labels, one-hot labels, a model at chance.
+TINY = '''
+from sweeper import Splits, Task, TaskDefaults
+
+class Tiny(Task):
+    name = "tiny"
+    defaults = TaskDefaults(epochs=1, batch_size=16, learning_rate={lr})
+
+    def load_data(self, request):
+        import numpy as np
+        from sklearn.datasets import load_digits
+        x, y = load_digits(return_X_y=True)
+        x, y = x[:{n}] / {divide}, y[:{n}]
+        y = {labels}
+        return Splits.split(x.astype("float32"), y, request)
+
+    def build_model(self, hp, splits, learning_rate):
+        import keras
+        dense = lambda n, act: keras.layers.Dense(n, activation=act, kernel_regularizer=hp.kernel_regularizer())
+        model = keras.Sequential([keras.Input((64,)), dense(32, "relu"), keras.layers.Dropout(hp.dropout),
+                                  dense(splits.num_classes, "softmax")])
+        model.compile(keras.optimizers.{optimizer}(learning_rate), "{loss}", metrics=["accuracy"])
+        return model
+'''
+
+
+def _tiny(tmp_path: Path, variant: str, *, n: int = 1797, labels: str = "y", loss: str = "sparse_categorical_crossentropy",
+          lr: float = 1e-2, optimizer: str = "Adam", divide: float = 16.0) -> str:
+    path = tmp_path / f"tiny_{variant}.py"
+    path.write_text(TINY.format(n=n, labels=labels, loss=loss, lr=lr, optimizer=optimizer, divide=divide))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_a_validation_split_too_small_for_the_margin_is_a_warning_with_numbers(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: 30 samples (an 18/6/6 split) got "ok: ready to launch"; one validation image was 16.7 pp."""
+    assert main(["check", _tiny(tmp_path, "small", n=30), "--penalties", "none", "l2"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"warning: the validation split has (\d+) samples: one sample is worth ([\d.]+) pp of accuracy, "
+                      r"more than the 1 pp margin, so trials are ranked by single samples; give the sweep at least 100 "
+                      r"validation samples", out)
+    assert found, out
+    assert float(found[2]) == pytest.approx(100 / int(found[1]), abs=0.05)
+    assert "ok with" in out and "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_string_labels_are_encoded_and_the_names_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: "cat"/"dog" made check exit 2 with TensorFlow's "UnimplementedError: Graph execution error"."""
+    labels = 'np.where(y % 2 == 0, "dog", "cat")'
+    assert main(["check", _tiny(tmp_path, "str", labels=labels), "--penalties", "none", "l2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^data loaded in [\d.]+ s, 2 classes$", out, re.M), out
+    assert "class names encoded as numbers (in splits.meta['classes']): 0 = 'cat', 1 = 'dog'" in out
+    assert out.rstrip().endswith("ok: ready to launch"), out
+
+
+@pytest.mark.slow
+def test_one_hot_labels_are_recognised_and_refused_for_a_sparse_loss_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: one-hot labels were "a continuous target", split without stratification, and failed
+    with Keras's raw rank message."""
+    labels = "np.eye(10, dtype='float32')[y]"
+    assert main(["check", _tiny(tmp_path, "sparse", labels=labels), "--penalties", "none"]) == 2
+    err = _error_line(capsys)
+    assert re.search(r"the labels are one-hot \(shape \(\d+, 10\)\) but the model's loss sparse_categorical_crossentropy "
+                     r"takes class numbers: pass y.argmax\(axis=1\) to Splits.split, or compile with categorical_crossentropy",
+                     err), err
+    assert main(["check", _tiny(tmp_path, "onehot", labels=labels, loss="categorical_crossentropy"),
+                 "--penalties", "none"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^data loaded in [\d.]+ s, one-hot labels of 10 classes$", out, re.M), out
+
+
+@pytest.mark.slow
+def test_probes_that_stay_at_chance_are_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 27: unscaled digits at learning rate 50 finish every trial at chance (0.10), unwarned."""
+    assert main(["check", _tiny(tmp_path, "chance", lr=50.0, optimizer="SGD", divide=1.0),
+                 "--penalties", "none", "l2"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"warning: every probe model stays at chance: accuracy ([\d.]+) on validation, no better than "
+                      r"always answering the most common class \(([\d.]+)\), and the training loss did not fall", out)
+    assert found, out
+    assert float(found[1]) <= float(found[2]) < 0.2
