@@ -217,7 +217,9 @@ done
 
 phase workers
 status_json() { compose exec -T dashboard sweeper status --json; }
-deadline=$(($(date +%s) + 420))
+# 600 s: four sweeps and their evaluations on 2 CPU cores, through the pooler; the quiet-machine run
+# takes about half of it, a loaded one needed more than 420 s.
+deadline=$(($(date +%s) + 600))
 while :; do
     if status_json >"$W/status.json" 2>/dev/null && python3 - "$W/status.json" "$STUDIES" "$TRIALS" <<'PY'
 import json, sys
