@@ -109,7 +109,10 @@ def test_a_trial_reaped_while_only_its_worker_is_cut_off_is_abandoned_and_not_co
         time.sleep(GRACE_S + 1)
         status = procs.run(["status", "--json"], procs.sweeper_env(direct_url, **OUTAGE_ENV), timeout=120)
         (row,) = json.loads(status.stdout)
-        assert row["fail"] == 1 and row["waiting"] == 1, row  # reaped: its worker looks dead from here
+        assert row["fail"] == 1, row  # reaped: its worker looks dead from here
+        # ... and queued again (beside the type starts a search's launch queues).
+        assert [t.state for t in _study(direct_url).trials
+                if t.system_attrs.get("failed_trial") == cut_off.number] == [TrialState.WAITING]
     finally:
         pgbouncer.relaunch(pooler)
     assert worker.wait(300) == 0, (tmp_path / "w.log").read_text()[-3000:]
