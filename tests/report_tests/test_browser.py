@@ -44,11 +44,14 @@ def test_pages_render_every_figure_without_console_errors_or_network(storage, tm
     html = pages[0].read_text()
     assert "L2 (λ ≈ 3e-4, dropout 0.2) beats the unregularized baseline by +4.5 pp" in html
     assert "paired t-test by seed, Bonferroni over the types compared" in html and "ResourceExhaustedError: OOM" in html
-    assert "not evaluated yet: run `sweeper evaluate plain`" in pages[1].read_text()
+    # The page of a study with no evaluation leads with what its search shows, not with a pointer.
+    assert "Best validation accuracy per type, one run each" in pages[1].read_text()
+    assert "not evaluated yet" not in pages[1].read_text().split("<h2>")[0]
     index = open_page(pages[2], [])
     assert index.console_errors == [] and pixel_std(index.screenshot) > 1
     text = pages[2].read_text()
-    assert text.count("beats the unregularized baseline") == 1 and "not evaluated yet" in text
+    assert text.count("beats the unregularized baseline") == 1 and "On the test split: " in text
+    assert "Best validation accuracy per type, one run each" in text
 
 
 def test_headline_screenshot_is_not_blank(storage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -128,7 +128,11 @@ def test_concurrent_launches_and_evaluations_through_pgbouncer(pooled_url: str, 
     for name in ("a", "b", "c"):
         study = optuna.load_study(study_name=name, storage=storage)
         assert CONFIG_ATTR in study.user_attrs
-        assert [t.state for t in study.trials] == [TrialState.WAITING], "the baseline queued once"
+        # What one launch queues (the baseline, then one trial per type), each once.
+        queued = [str(t.system_attrs["fixed_params"]) for t in study.trials]
+        assert {t.state for t in study.trials} == {TrialState.WAITING}
+        assert len(queued) == len(set(queued)), "a launch's trials queued once"
+        assert str({"penalty": "none", "dropout": 0.0}) in queued
     runs = optuna.load_study(study_name="base.eval", storage=storage).trials
     keys = [(t.user_attrs["penalty_group"], t.user_attrs["eval_seed"]) for t in runs]
     assert len(keys) == len(set(keys)) and len({seed for _, seed in keys}) == 2, keys
