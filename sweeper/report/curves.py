@@ -138,7 +138,7 @@ def response_curves(data: ReportData) -> ResponseCurves:
         if pending:
             decisions = {g: GroupVerdict(g, "pending", None) for g in groups}
         else:
-            decisions = _fixed_decisions(groups, obs, margin, family, _looks(data))
+            decisions = _fixed_decisions(groups, obs, margin, family, _looks(data), base_early)
     curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage,
                             race_text, pending, planned, stopping, epochs)
     verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
@@ -225,7 +225,7 @@ def _fixed_family(groups: dict[str, list[CurvePoint]], obs, looks: int,  # type:
 
 
 def _fixed_decisions(groups: dict[str, list[CurvePoint]], obs, margin: float,  # type: ignore[no-untyped-def]
-                     family: Family, looks: int) -> dict[str, GroupVerdict]:
+                     family: Family, looks: int, base_early: dict[int, float]) -> dict[str, GroupVerdict]:
     """Every point of every type against the baseline, at one family-wise level, every run in
     it (a diverged one at its score): each at its last epoch, and each stopped early against the
     baseline stopped early (cross-fitted epochs)."""
@@ -236,7 +236,6 @@ def _fixed_decisions(groups: dict[str, list[CurvePoint]], obs, margin: float,  #
     level = family.level(looks)
     others = [p for p in obs.last if p != BASE]
     threshold = collapse_threshold(obs, others, margin)
-    base_early = _cross_fitted(obs, BASE)
     decisions = {}
     for group in dict.fromkeys([*groups, *(p[0] for p in others)]):
         last, early = [], {}

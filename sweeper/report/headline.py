@@ -120,11 +120,7 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
 
 
 def _search(data: ReportData) -> str:
-    best: dict[str, TrialPoint] = {}
-    for p in data.points:
-        if p.state == "complete" and p.value is not None and math.isfinite(p.value):
-            if p.group not in best or data.objective.better(p.value, best[p.group].value):  # type: ignore[arg-type]
-                best[p.group] = p
+    best = data.best_per_group()
     parts = []
     for group in GROUPS:
         if group in best:
