@@ -52,12 +52,45 @@ def is_transient(exc: BaseException) -> bool:
     return not any(p in text for p in PERMANENT_CONNECT_FAILURES)
 
 
-def _retrying(seconds: float, on_outage: Callable[[], None] | None) -> tenacity.Retrying:
+# Transient errors of a database that is there but busy: a transaction rolled back (serialization,
+# deadlock) or a SQLite file another process holds. They are retried, but they are no outage:
+# every worker can still beat, so they must not restart the stale watch (``StaleWatch``).
+BUSY_SQLSTATE_CLASSES = ("40",)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A transient error that says the database was away (not merely busy)."""
+    if not is_transient(exc):
+        return False
+    cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
+    orig = getattr(cause, "orig", None)
+    if getattr(orig, "sqlite_errorcode", None) in TRANSIENT_SQLITE_CODES:
+        return False
+    sqlstate = getattr(orig, "pgcode", None)
+    return not (sqlstate and sqlstate[:2] in BUSY_SQLSTATE_CLASSES)
+
+
+class _OutageHeard:
+    """Calls ``on_outage`` for each failed attempt that was an outage, and remembers whether any was."""
+
+    def __init__(self, on_outage: Callable[[], None] | None) -> None:
+        self.on_outage = on_outage
+        self.seen = False
+
+    def __call__(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if exc is not None and is_outage(exc):
+            self.seen = True
+            if self.on_outage is not None:
+                self.on_outage()
+
+
+def _retrying(seconds: float, heard: _OutageHeard) -> tenacity.Retrying:
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_transient),
         wait=tenacity.wait_exponential(multiplier=0.25, max=MAX_RETRY_WAIT),
         stop=tenacity.stop_after_delay(seconds),
-        before_sleep=(lambda _state: on_outage()) if on_outage else None,
+        before_sleep=heard,
         reraise=True,
     )
 
@@ -66,16 +99,17 @@ def call_with_retry(url: str, func: Callable[[], T], *, seconds: float,
                     on_outage: Callable[[], None] | None = None) -> T:
     """``func()``, retried with backoff while the database is away (up to ``seconds``); what
     still fails leaves as a one-line ``StorageError`` (``transient`` if the outage lasted).
-    ``on_outage`` is called after each failed attempt and once more when a retried call
-    succeeds: the moments this process saw the database away or come back."""
-    retrying = _retrying(seconds, on_outage)
+    ``on_outage`` is called after each attempt that found the database away and once more when
+    a call retried for that succeeds: the moments this process saw the database away or come
+    back. A merely busy database (``is_outage``) is retried without a word to it."""
+    heard = _OutageHeard(on_outage)
     try:
-        result = retrying(func)
+        result = _retrying(seconds, heard)(func)
     except DRIVER_ERRORS as exc:
-        if on_outage is not None and is_transient(exc):
+        if on_outage is not None and is_outage(exc):
             on_outage()
         raise translated(url, exc, transient=is_transient(exc)) from exc
-    if on_outage is not None and retrying.statistics.get("attempt_number", 1) > 1:
+    if on_outage is not None and heard.seen:
         on_outage()
     return result
 

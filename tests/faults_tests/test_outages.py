@@ -23,7 +23,7 @@ from sweeper.storage import open_storage
 from tests.support import pgbouncer, procs
 from tests.support.postgres import PostgresServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.outage]
 
 SLEEP = "tests.support.sleep_task"
 GRACE_S = 6
