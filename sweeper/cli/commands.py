@@ -129,8 +129,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.report import write_study_reports
+
+    report = run_study(args)
+    if isinstance(report, int):
+        return report
+    pages = write_study_reports([report], Path(args.out))
+    print(f"report: {pages[0]}")
+    print_summary(report)
+    return 0
+
+
+def run_study(args: argparse.Namespace, *, bar: bool = False) -> Any:
+    """Launch (or join) the study of ``args.task``, serve it with ``args.workers`` local worker
+    processes until its budget (and its evaluation, when asked for) is met, and return its report,
+    collected once; or the workers' exit code when they failed. ``sweeper run`` and
+    ``sweeper.run`` (``bar``: a progress bar instead of lines) both come here."""
     from sweeper.cli.local import run_workers
-    from sweeper.report import load_study_report, write_study_reports
+    from sweeper.report import load_study_report
     from sweeper.storage import open_storage
     from sweeper.study.config import eval_study_name
     from sweeper.worker.check import validate_for_launch
@@ -142,18 +158,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     validate_for_launch(*configs[0], settings)
     (name,) = _launch(settings, configs, args)
     storage = open_storage(settings)
-    config = configs[0][1]
-    evaluation = eval_study_name(name) if config.evaluate_seeds else None
-    code = run_workers(settings, storage, name, args.workers, then=evaluation,
-                       on_failure="the study keeps what finished; `sweeper worker` goes on with it")
-    if code != 0:
-        return code
-    # Collected once: the page, the notes and the verdicts printed below are the same report.
-    report = load_study_report(storage, name)
-    pages = write_study_reports([report], Path(args.out))
-    print(f"report: {pages[0]}")
-    print_summary(report)
-    return 0
+    try:
+        config = configs[0][1]
+        evaluation = eval_study_name(name) if config.evaluate_seeds else None
+        code = run_workers(settings, storage, name, args.workers, then=evaluation, bar=bar,
+                           on_failure="the study keeps what finished; `sweeper worker` goes on with it")
+        if code != 0:
+            return code
+        # Collected once: the page, the notes and the verdicts printed are the same report.
+        return load_study_report(storage, name)
+    finally:
+        storage.engine.dispose()
 
 
 def print_summary(report: Any) -> None:
