@@ -25,7 +25,7 @@ from sweeper.report.outcomes import study_notes
 from sweeper.report.series import BestRow, best_table, unfinished
 from sweeper.stats.intervals import Difference
 from sweeper.stats.verdicts import HELPS, HURTS, Comparison, GroupVerdict, change
-from sweeper.study.points import GROUP_LABELS, GROUPS
+from sweeper.study.points import GROUP_LABELS
 
 if TYPE_CHECKING:
     import pandas
@@ -276,7 +276,15 @@ class StudyReport:
         raise ReportError(f"to_frame({kind!r}): choose 'verdicts' or 'trials'")
 
     def figure(self, name: str = "headline") -> go.Figure:
-        """A plotly Figure of the page (it shows inline in Jupyter): one of ``FIGURE_NAMES``."""
+        """A plotly Figure of the page (it shows inline in Jupyter), by name: ``headline``,
+        ``evaluation``, ``lambda-dropout``, ``gap``, ``sparsity``, ``learning-curves``, ``history``
+        or ``importances`` (``sweeper.report.sections.FIGURE_NAMES``).
+
+        Example::
+
+            report.figure("headline")  # the last expression of a cell: drawn inline
+            report.figure("gap").write_html("gap.html")
+        """
         from sweeper.report.sections import build_figure
 
         return build_figure(self, name)
@@ -483,7 +491,3 @@ def _test_sentence(ev: EvaluationData, g: GroupResult, outcome: str) -> str:
             "undecided": "is not told from the unregularized baseline beyond noise"}[outcome]
     return f"{g.describe()} {what} on the test split: {ev.amount(d.diff)} ({ci}, {len(g.values)} seeds)"
 
-
-def type_order(verdicts: list[Verdict]) -> list[Verdict]:
-    order = {g: i for i, g in enumerate(GROUPS)}
-    return sorted(verdicts, key=lambda v: (v.split != "validation", order.get(v.type, 99)))

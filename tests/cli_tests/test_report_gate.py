@@ -98,3 +98,10 @@ def test_an_unknown_outcome_is_refused_by_the_parser(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as raised:
         main(["report", "x", "--fail-on", "worse"])
     assert raised.value.code == 2 and "invalid choice: 'worse'" in capsys.readouterr().err
+
+
+def test_the_gate_offers_every_outcome_a_verdict_can_have() -> None:
+    from sweeper.cli.commands import FAIL_ON_CHOICES, outcomes_of
+    from sweeper.report.model import OUTCOMES
+
+    assert outcomes_of(list(FAIL_ON_CHOICES)) == set(OUTCOMES)
