@@ -107,7 +107,12 @@ class BarProgress:
             if bar is None:
                 bar = self.bars[study.study_name] = self._tqdm(total=status.budget or 0, desc=study.study_name,
                                                                unit="trial")
-            bar.total = max(status.budget or 0, status.finished)  # type: ignore[attr-defined]
+            total = max(status.budget or 0, status.finished)
+            if total != bar.total:  # type: ignore[attr-defined]
+                bar.total = total  # type: ignore[attr-defined]
+                widget = getattr(bar, "container", None)  # tqdm.notebook: the widget keeps its own maximum
+                if widget is not None:
+                    widget.children[1].max = total
             bar.n = status.finished  # type: ignore[attr-defined]
             best = "-" if status.best_value is None else f"{status.best_value:.4f}"
             bar.set_postfix_str(f"{status.running} running, {status.pruned} pruned, {status.fail} failed, "  # type: ignore[attr-defined]

@@ -28,6 +28,9 @@ def test_the_notebook_runs_top_to_bottom_in_a_fresh_folder(tmp_path: Path) -> No
     # The verdict table (a DataFrame) names every type the race compared, each with an outcome.
     for label in ("L1", "L2", "L1+L2", "dropout only"):
         assert f"<td>{label}</td>" in html
+    # The progress bar is a widget (ipywidgets, in the notebook extra), not a text bar.
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert "IProgress not found" not in "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "same report: True" in text and "All intervals in these verdicts hold at once" in text
     # The headline figure is a plotly figure shown inline, drawn from the run's own curves.
     (figure,) = [o.data["application/vnd.plotly.v1+json"] for o in outputs
