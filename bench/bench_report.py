@@ -1,4 +1,6 @@
-"""Benchmark: collect and render + write the report of a 2,000-trial study (target < 10 s in all).
+"""Benchmark: collect and render + write the report of a 2,000-trial study (target < 10 s in all),
+through ``load_study_report`` (what ``sweeper run``, ``sweeper report`` and ``sweeper.load`` call),
+counting the collections of the study per run (one: the page, the index and the JSON share it).
 
 Builds an in-memory study with realistic trials: every penalty type, log-uniform lambda, dropout,
 20-epoch histories, train accuracy and sparsity; 15% pruned, 2% failed, a few running; plus an
@@ -25,9 +27,8 @@ from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sweeper.report.collect import collect_report  # noqa: E402
-from sweeper.evaluation.results import collect_evaluation  # noqa: E402
-from sweeper.report.write import write_index, write_study_page  # noqa: E402
+import sweeper.report.write as write  # noqa: E402
+from sweeper.report.write import load_study_report, write_index, write_study_page  # noqa: E402
 from sweeper.study.space import SearchSpace  # noqa: E402
 from sweeper.tasks.hyperparams import PENALTIES  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
@@ -122,22 +123,30 @@ def main() -> None:
 
 
 def _measure(fresh: Callable[[], optuna.storages.BaseStorage], repeats: int, tmp: Path) -> None:
-    collect_times, render_times, sizes = [], [], []
+    collect_times, render_times, json_times, sizes, collections = [], [], [], [], []
+    counted = []
+    real = write.collect_report
+    write.collect_report = lambda *a, **k: counted.append(1) or real(*a, **k)  # type: ignore[assignment]
     for _ in range(repeats):
         storage = fresh()
+        counted.clear()
         t = time.perf_counter()
-        study = optuna.load_study(study_name="bench", storage=storage)
-        eval_study = optuna.load_study(study_name="bench.eval", storage=storage)
-        data = collect_report(study, collect_evaluation(eval_study))
+        report = load_study_report(storage, "bench")  # the study and its evaluation study
         collect_times.append(time.perf_counter() - t)
         t = time.perf_counter()
-        page = write_study_page(data, tmp)
-        write_index([data], tmp)
+        page = write_study_page(report, tmp)
+        write_index([report], tmp)
         render_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        report.to_json()
+        json_times.append(time.perf_counter() - t)
         sizes.append(page.stat().st_size)
-    c, r = statistics.median(collect_times), statistics.median(render_times)
-    print(f"collect (incl. importances, evaluation): median {c:.2f} s of {repeats} runs")
+        collections.append(len(counted))
+    c, r, j = statistics.median(collect_times), statistics.median(render_times), statistics.median(json_times)
+    print(f"collect + build the report (incl. importances, evaluation): median {c:.2f} s of {repeats} runs; "
+          f"collections of the study per run: {max(collections)}")
     print(f"render + write (8 figures, page {sizes[-1] / 1e6:.1f} MB): median {r:.2f} s")
+    print(f"to_json: median {j:.2f} s")
     print(f"total: {c + r:.2f} s (target < 10 s) -> {'OK' if c + r < 10 else 'TOO SLOW'}")
 
 

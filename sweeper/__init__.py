@@ -1,7 +1,8 @@
 """sweeper: regularization sweeps for Keras models, stored in Optuna studies.
 
-The public task API is importable from here (``from sweeper import Task, Splits, Hyperparams``);
-the names are resolved on first use, so ``import sweeper`` stays light.
+The public task API is importable from here (``from sweeper import Task, Splits, Hyperparams``),
+and so is the sweep from Python (``sweeper.run``, ``sweeper.load``, returning a ``StudyReport``:
+``sweeper.api``); the names are resolved on first use, so ``import sweeper`` stays light.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ _PUBLIC = {
     "Archive": "sweeper.tasks.archives",
     "regularize": "sweeper.tasks.regularize",
     "TrainingResult": "sweeper.tasks.results",
+    "run": "sweeper.api",
+    "load": "sweeper.api",
+    "StudyReport": "sweeper.report.model",
+    "Verdict": "sweeper.report.model",
 }
 __all__ = sorted(_PUBLIC)
 

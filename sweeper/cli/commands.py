@@ -129,9 +129,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper.report import write_study_reports
+
+    report = run_study(args)
+    if isinstance(report, int):
+        return report
+    pages = write_study_reports([report], Path(args.out))
+    print(f"report: {pages[0]}")
+    print_summary(report)
+    return 0
+
+
+def run_study(args: argparse.Namespace, *, bar: bool = False) -> Any:
+    """Launch (or join) the study of ``args.task``, serve it with ``args.workers`` local worker
+    processes until its budget (and its evaluation, when asked for) is met, and return its report,
+    collected once; or the workers' exit code when they failed. ``sweeper run`` and
+    ``sweeper.run`` (``bar``: a progress bar instead of lines) both come here."""
     from sweeper.cli.local import run_workers
-    from sweeper.report import write_reports
-    from sweeper.storage import load_study, open_storage
+    from sweeper.report import load_study_report
+    from sweeper.storage import open_storage
     from sweeper.study.config import eval_study_name
     from sweeper.worker.check import validate_for_launch
 
@@ -142,46 +158,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     validate_for_launch(*configs[0], settings)
     (name,) = _launch(settings, configs, args)
     storage = open_storage(settings)
-    config = configs[0][1]
-    evaluation = eval_study_name(name) if config.evaluate_seeds else None
-    code = run_workers(settings, storage, name, args.workers, then=evaluation,
-                       on_failure="the study keeps what finished; `sweeper worker` goes on with it")
-    if code != 0:
-        return code
-    pages = write_reports(storage, [name], Path(args.out))
-    print(f"report: {pages[0]}")
-    _print_notes(storage, name)
-    if config.design in ("curve", "adaptive"):
-        _print_curve_verdicts(storage, name)
-    if evaluation:
-        from sweeper.evaluation.results import collect_evaluation, verdict
-
-        print(f"test split: {verdict(collect_evaluation(load_study(storage, evaluation)), name)}")
-    return 0
+    try:
+        config = configs[0][1]
+        evaluation = eval_study_name(name) if config.evaluate_seeds else None
+        code = run_workers(settings, storage, name, args.workers, then=evaluation, bar=bar,
+                           on_failure="the study keeps what finished; `sweeper worker` goes on with it")
+        if code != 0:
+            return code
+        # Collected once: the page, the notes and the verdicts printed are the same report.
+        return load_study_report(storage, name)
+    finally:
+        storage.engine.dispose()
 
 
-def _print_curve_verdicts(storage: object, name: str) -> None:
-    """A planned study's verdict per type (validation split), as the report words them."""
-    from sweeper.report import collect_report
-    from sweeper.report.curves import family_note, response_curves
-
-    from sweeper.storage import load_study
-
-    curves = response_curves(collect_report(load_study(storage, name)))
-    for sentence in curves.verdicts.values():
-        print(f"validation: {sentence}")
-    if curves.verdicts:
-        print(family_note(curves))
-
-
-def _print_notes(storage: Any, name: str) -> None:
-    """What the page says before its figures (every trial diverged; a penalty type without any
-    result), also at the end of `sweeper run`."""
-    from sweeper.report.outcomes import study_notes
-    from sweeper.report.write import load_report
-
-    for note in study_notes(load_report(storage, name)):
+def print_summary(report: Any) -> None:
+    """What ``sweeper run`` prints after the page: the notes the page leads with (every trial
+    diverged; a penalty type without any result), a planned study's verdicts per type
+    (validation) with their family's level, and the test split's verdict."""
+    for note in report.notes:
         print(f"note: {note}")
+    validation = [v for v in report.verdicts if v.split == "validation"]
+    for v in validation:
+        print(f"validation: {v.sentence}")
+    if validation and report.family is not None:
+        print(report.family.note)
+    if report.config.get("evaluate_seeds"):
+        ev = report.evaluation
+        print(f"test split: {ev.sentence if ev is not None else f'not evaluated yet: run `sweeper evaluate {report.study}`'}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -204,23 +207,50 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeper.cli.names import resolve_study
-    from sweeper.report import write_reports
+    from sweeper.report import load_study_report, write_study_reports
     from sweeper.storage import load_study, open_storage
 
     settings = settings_of(args)
     if args.png:
         _require_png_export()
+    gate = outcomes_of(args.fail_on)
     storage = open_storage(settings, read_only=True)
     names = [resolve_study(storage, settings, n) for n in args.studies]
     for name in names:
         load_study(storage, name)
     if not names:
         names = _reportable(storage)
-    pages = write_reports(storage, names, Path(args.out), png=args.png,
-                          skip=lambda line: print(line, file=sys.stderr))
-    for page in pages:
-        print(page)
-    return 0
+    reports = [load_study_report(storage, name) for name in names]
+    if args.json:
+        # One study named: its report object; otherwise a list of them (each with its schema_version).
+        data = [r.to_dict() for r in reports]
+        print(json.dumps(data[0] if len(args.studies) == 1 else data, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        pages = write_study_reports(reports, Path(args.out), png=args.png,
+                                    skip=lambda line: print(line, file=sys.stderr))
+        for page in pages:
+            print(page)
+    return gate_code(reports, gate)
+
+
+# `sweeper report --fail-on OUTCOME`: the exit code when a named outcome occurs (README.md and
+# docs/report.md say so); distinct from every SweeperError's code (1-7).
+FAIL_ON_EXIT = 8
+FAIL_ON_CHOICES = ("helps", "hurts", "no-difference", "no-gain", "undecided", "open", "pending", "too-few", "stopped")
+
+
+def outcomes_of(given: list[str] | None) -> set[str]:
+    """``--fail-on`` names as the verdicts spell them (``no-difference`` is "no difference")."""
+    return {g.replace("-", " ") for g in given or []}
+
+
+def gate_code(reports: list[Any], gate: set[str]) -> int:
+    """0, or ``FAIL_ON_EXIT`` with a line per verdict on stderr when one's outcome is in ``gate``."""
+    hits = [(r.study, v) for r in reports for v in r.verdicts if v.outcome in gate]
+    for study, v in hits:
+        print(f"sweeper: --fail-on {v.outcome.replace(' ', '-')}: study {study}, {v.split} split: {v.sentence}",
+              file=sys.stderr)
+    return FAIL_ON_EXIT if hits else 0
 
 
 def _require_png_export() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import sweeper
+from sweeper.cli.commands import FAIL_ON_CHOICES, FAIL_ON_EXIT
 from sweeper.study.choices import DESIGNS, PRUNERS, SAMPLERS
 
 MAIN_HELP = "Regularization sweeps (L1, L2, L1+L2, dropout) for Keras models on Optuna studies."
@@ -76,10 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _storage_flags(p)
 
-    p = sub.add_parser("report", help="write the HTML report of each study")
+    p = sub.add_parser("report", help="write the HTML report of each study, or print it as JSON; gate on a verdict")
     p.add_argument("studies", nargs="*", metavar="STUDY", help="default: every sweep in the database that has finished trials")
     p.add_argument("--out", default="reports", help="output folder (default ./reports)")
     p.add_argument("--png", action="store_true", help="also write each headline figure as PNG (needs chromium)")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON (the page's verdicts, trials and numbers; docs/report.md) instead of writing pages")
+    p.add_argument("--fail-on", action="append", choices=FAIL_ON_CHOICES, metavar="OUTCOME",
+                   help=f"exit with code {FAIL_ON_EXIT} when any verdict has this outcome, e.g. hurts (repeatable; "
+                        f"one of {', '.join(FAIL_ON_CHOICES)})")
     _storage_flags(p)
 
     p = sub.add_parser("evaluate", help="re-train the best config per penalty type and the baseline with several seeds; score on test")

@@ -81,3 +81,46 @@ def format_progress(s: StudyStatus, elapsed: float) -> str:
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60:d}:{seconds % 60:02d}"
+
+
+class BarProgress:
+    """The same progress as a bar (``tqdm.auto``: a widget in Jupyter when ipywidgets is there, a
+    text bar otherwise): finished trials of the budget (an adaptive race's budget grows round by
+    round, and the bar's total with it), and the counts and best value as its postfix. What
+    ``sweeper.run`` shows; one bar per study followed (the evaluation's once it is queued)."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, study_name: str, *, then: str | None = None):
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self.lines = Progress(storage, study_name, then=then)
+        self.bars: dict[str, object] = {}
+
+    def tick(self, *, final: bool = False) -> None:
+        lines = self.lines
+        if lines.then is not None and lines._exists(lines.then):
+            lines.studies.append(optuna.load_study(study_name=lines.then, storage=lines.storage))
+            lines.then = None
+        for study in lines.studies:
+            status = study_status(study)
+            bar = self.bars.get(study.study_name)
+            if bar is None:
+                bar = self.bars[study.study_name] = self._tqdm(total=status.budget or 0, desc=study.study_name,
+                                                               unit="trial")
+            total = max(status.budget or 0, status.finished)
+            if total != bar.total:  # type: ignore[attr-defined]
+                bar.total = total  # type: ignore[attr-defined]
+                widget = getattr(bar, "container", None)  # tqdm.notebook: the widget keeps its own maximum
+                if widget is not None:
+                    widget.children[1].max = total
+            bar.n = status.finished  # type: ignore[attr-defined]
+            best = "-" if status.best_value is None else f"{status.best_value:.4f}"
+            bar.set_postfix_str(f"{status.running} running, {status.pruned} pruned, {status.fail} failed, "  # type: ignore[attr-defined]
+                                f"best {status.objective} {best}" + (f", {status.race.split(';')[0]}" if status.race else ""),
+                                refresh=False)
+            bar.refresh()  # type: ignore[attr-defined]
+            if final:
+                bar.close()  # type: ignore[attr-defined]
+
+    def final(self) -> None:
+        self.tick(final=True)

@@ -132,7 +132,13 @@ def test_tasks_lists_each_task_with_data_model_and_defaults_and_studies_is_its_o
 
 
 @pytest.mark.slow
-def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sweeper.report.write as write
+
+    collected = []  # the study's collections: one for the page, the notes and the verdicts
+    real = write.collect_report
+    monkeypatch.setattr(write, "collect_report", lambda *a, **k: collected.append(a[0].study_name) or real(*a, **k))
     code = main(["run", "cifar10", "--trials", "3", "--workers", "2", "--epochs", "1", "--batch-size", "32",
                  "--data-mirror", str(cifar_mirror), "--out", str(tmp_path / "report")])
     out = capsys.readouterr().out
@@ -141,6 +147,7 @@ def test_run_launches_trains_and_reports(cifar_mirror: Path, tmp_path: Path, cap
     assert (tmp_path / "report" / "cifar10.html").stat().st_size > 100_000  # plotly.js embedded
     study = optuna.load_study(study_name="cifar10", storage=open_storage(Settings()))
     assert len(study.trials) == 3
+    assert collected == ["cifar10"]
 
 
 def test_a_study_is_named_by_its_task_file_too_and_typos_get_a_suggestion(
