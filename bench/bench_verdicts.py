@@ -67,7 +67,7 @@ from bench.verdict_world import (  # noqa: E402
     finished_trial,
     pending_trial,
 )
-from sweeper.evaluation.plan import _finalists, eval_seeds, plan_runs  # noqa: E402
+from sweeper.evaluation.plan import eval_seeds, plan_runs  # noqa: E402
 from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict  # noqa: E402
 from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
@@ -76,6 +76,7 @@ from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
 from sweeper.storage import optuna_private  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
+from sweeper.study.designs import design_of  # noqa: E402
 from sweeper.study.points import TrialPoint, collect_points  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -159,9 +160,9 @@ def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[Evaluati
     taken in queue order by ``WORKERS`` workers, read after every finished run. Returns the
     readings, the runs and the epochs they ran."""
     config = SweepConfig.from_attrs(search.config)
-    chosen = _finalists(config, search.trials) if config.design == "adaptive" else None
-    runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=config.design == "curve",
-                     chosen=chosen)
+    design = design_of(config.design)
+    runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=design.ranks_by_mean,
+                     chosen=design.put_forward(config, search.trials))
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage, study_name="sim.eval", direction="maximize")
     study.set_user_attr(CONFIG_ATTR, {**search.config, "kind": "evaluate", "parent": "sim", "design": "search",

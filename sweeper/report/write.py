@@ -30,13 +30,14 @@ from sweeper.report.headline import headline as headline_sentence
 from sweeper.report.outcomes import study_notes
 from sweeper.report.render import accuracy_vs_lambda
 from sweeper.report.tables import best_table_html, evaluation_table_html, unfinished_table_html
+from sweeper.study.designs import design_of
 
 
 
 # (div id, section heading, figure builder): the page order; tests open each div by its id.
 def headline(data: ReportData) -> go.Figure:
     """A curve study's response curves with their bands; a search study's trials as points."""
-    return curves_figure(data) if data.design in PLANNED else accuracy_vs_lambda(data)
+    return curves_figure(data) if design_of(data.design).planned else accuracy_vs_lambda(data)
 
 
 FIGURES: list[tuple[str, str, Callable[[ReportData], go.Figure]]] = [
@@ -115,7 +116,7 @@ def notes_html(data: ReportData) -> list[str]:
 
 
 def write_study_page(data: ReportData, out: Path) -> Path:
-    curves = response_curves(data) if data.finished and data.design in PLANNED else None
+    curves = response_curves(data) if data.finished and design_of(data.design).planned else None
     sections = [f"<h1>{html.escape(data.study)}</h1>"]
     if data.finished:
         sections.append(f"<p class='verdict headline'>{html.escape(headline_sentence(data, curves))}</p>")
@@ -136,7 +137,7 @@ def _figures_html(data: ReportData) -> list[str]:
     for div_id, heading, build in FIGURES:
         fig = build(data)
         validation = data.objective.on("validation")
-        if div_id == "fig-accuracy-vs-lambda" and data.design in PLANNED:
+        if div_id == "fig-accuracy-vs-lambda" and design_of(data.design).planned:
             heading = "1. Response curves: {Validation} vs λ and dropout, with 95% bands"
         sections.append(f"<h2>{html.escape(heading.replace('{Validation}', validation[0].upper() + validation[1:]))}</h2>")
         sections.append(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
@@ -151,13 +152,13 @@ def _figures_html(data: ReportData) -> list[str]:
 
 def curve_verdicts_html(data: ReportData, curves: ResponseCurves | None = None) -> list[str]:
     """A planned study's verdict per penalty type, read from its curves (validation split)."""
-    if data.design not in PLANNED:
+    if not design_of(data.design).planned:
         return []
     curves = curves or response_curves(data)
     if not curves.verdicts:
         return []
     items = "".join(f"<li>{html.escape(v)}</li>" for v in curves.verdicts.values())
-    source = "the response curves" if data.design == "curve" else "the race (each type's finalist on fresh seeds)"
+    source = design_of(data.design).verdict_source
     dropped = [f"{html.escape(_point_name(g, p.x))}: {html.escape(p.dropped)}"
                for g, pts in [*curves.penalties.items(), ("dropout", curves.dropout)] for p in pts if p.dropped]
     stage = (f"<p class='note'>Race: {html.escape(curves.race_text)}"
@@ -182,7 +183,7 @@ INDEX_ENTRIES = ".sweeper-index.json"
 
 def index_entry(data: ReportData) -> str:
     """A study's item on the index page, as HTML."""
-    curves = response_curves(data) if data.finished and data.design in PLANNED else None
+    curves = response_curves(data) if data.finished and design_of(data.design).planned else None
     verdict_html = (f"<div class='verdict headline'>{html.escape(headline_sentence(data, curves))}</div>"
                     if data.finished else "")
     return (f'<a href="{html.escape(data.study)}.html">{html.escape(data.study)}</a> '
@@ -211,9 +212,6 @@ def write_index(datas: list[ReportData], out: Path) -> Path:
     page.write_text(_page("sweeper reports", f"<h1>sweeper reports</h1><ul>{rows}</ul>"), encoding="utf-8")
     return page
 
-
-# The planned designs, whose page draws response curves with bands and verdicts per type.
-PLANNED = ("curve", "adaptive")
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px}"

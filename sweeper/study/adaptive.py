@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -58,9 +58,6 @@ from sweeper.study.space import SearchSpace
 from sweeper.tasks.api import Objective
 from sweeper.tasks.hyperparams import BASELINE_PARAMS, dropout_of, has_penalty, lambda_of, make_params, penalty_of
 from sweeper.tasks.results import StoredResult
-
-if TYPE_CHECKING:
-    from sweeper.study.config import SweepConfig
 
 SCREEN, CONFIRM = "screen", "confirm"
 SCREEN_SEEDS = 2
@@ -346,10 +343,10 @@ def _run(point: Point, repeat: int, space: SearchSpace, base_seed: int, stage: s
     return CurveRun(params_of(point, space), repeat, repeat_seed(base_seed, repeat), stage)
 
 
-def race(config: SweepConfig, runs: list[Run]) -> RacePlan:
-    """An adaptive study's race, from its stored config and its runs."""
-    return plan(config.space, config.points, config.repeats, config.rounds, config.seed, config.goal, runs,
-                config.margin)
+def race_family(finalists: int, rounds: int) -> Family:
+    """The race's verdict family: each finalist compared twice (``COMPARISONS_PER_FINALIST``),
+    α spent over the planned rounds."""
+    return Family(max(1, COMPARISONS_PER_FINALIST * finalists), rounds)
 
 
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
@@ -448,7 +445,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                 dropped.setdefault(group, {})[x] = (f"behind the finalist {point_label((group, best))} in screening "
                                                    f"({_gain_text(mean, objective)} against {_gain_text(means[best], objective)}, "
                                                    f"{SCREEN_SEEDS} seeds each; not a tested claim)")
-    family = Family(max(1, COMPARISONS_PER_FINALIST * len(chosen)), rounds)
+    family = race_family(len(chosen), rounds)
     looks = {g: 0 for g in chosen}
     screening = set(range(SCREEN_SEEDS))
     base_epoch = _stopping_epoch(obs, base, screening)

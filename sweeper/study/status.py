@@ -64,8 +64,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
         best = study.best_trial
     except ValueError:
         best = None
-    race, race_bound = _race(config, study, counts.complete + counts.pruned) if config.get("design") == "adaptive" \
-        else (None, None)
+    race, race_bound = _race(config, study, counts.complete + counts.pruned) if config else (None, None)
     return StudyStatus(
         study=study.study_name,
         task=config.get("task") or study.user_attrs.get("task"),
@@ -90,13 +89,19 @@ def study_status(study: optuna.Study) -> StudyStatus:
     )
 
 
-def _race(config: dict[str, Any], study: optuna.Study, finished: int) -> tuple[str, int]:
-    """Where the race stands (``RacePlan.describe``), and the finished trials it ends with at most."""
-    from sweeper.study.adaptive import race, runs_of
+def _race(config: dict[str, Any], study: optuna.Study, finished: int) -> tuple[str | None, int | None]:
+    """Where the race stands (``RacePlan.describe``), and the finished trials it ends with at most;
+    None and None for a design without a race."""
+    from sweeper.study.adaptive import runs_of
     from sweeper.study.config import SweepConfig
+    from sweeper.study.designs import design_of
 
+    if not design_of(config.get("design", "search")).races:
+        return None, None
     stored = SweepConfig.from_attrs(config)
-    plan = race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal))
+    plan = design_of(stored.design).race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal))
+    if plan is None:
+        return None, None
     return plan.describe(stored.repeats), finished + plan.trials_left(stored.repeats)
 
 
