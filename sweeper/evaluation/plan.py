@@ -20,10 +20,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.study.points import GROUPS, best_mean_per_group, collect_points, eligible_best_per_group, params_key
+from sweeper.study.points import best_mean_per_group, collect_points, eligible_best_per_group, params_key
 from sweeper.settings import Settings
 from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
+from sweeper.study.attrs import EVAL_SEED, EVALUATION_ROLE, PENALTY_GROUP, ROLE, SOURCE_TRIAL
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 from sweeper.study.designs import design_of
 from sweeper.evaluation.eval_study import LEFT_OUT_ATTR, eval_study_name, find_eval_study, is_eval_study, sweep_of
@@ -48,8 +49,7 @@ class EvalRun:
         return (params_key(self.params), self.seed)
 
     def user_attrs(self) -> dict[str, Any]:
-        return {"eval_seed": self.seed, "role": "evaluation", "source_trial": self.source_trial,
-                "penalty_group": self.group}
+        return {EVAL_SEED: self.seed, ROLE: EVALUATION_ROLE, SOURCE_TRIAL: self.source_trial, PENALTY_GROUP: self.group}
 
 
 def eval_seeds(base_seed: int, count: int) -> list[int]:
@@ -90,11 +90,11 @@ def existing_keys(trials: Iterable[FrozenTrial]) -> set[tuple[Any, ...]]:
     """(params, seed) of the runs that are finished, queued or running."""
     keys = set()
     for t in trials:
-        if t.state not in KEPT_STATES or "eval_seed" not in t.user_attrs:
+        if t.state not in KEPT_STATES or EVAL_SEED not in t.user_attrs:
             continue
         # Waiting trials carry their params only as "fixed_params" until a worker takes them.
         params = t.system_attrs.get("fixed_params") or t.params
-        keys.add((params_key(params), int(t.user_attrs["eval_seed"])))
+        keys.add((params_key(params), int(t.user_attrs[EVAL_SEED])))
     return keys
 
 

@@ -87,6 +87,7 @@ WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
 COMPARISONS_PER_FINALIST = 2
 
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
+BASE: Point = ("baseline", 0.0)
 
 
 def x_of(params: dict[str, Any]) -> Point | None:
@@ -349,44 +350,95 @@ def race_family(finalists: int, rounds: int) -> Family:
     return Family(max(1, COMPARISONS_PER_FINALIST * finalists), rounds)
 
 
-def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
-         runs: list[Run], margin: float | None = None) -> RacePlan:
-    """Where the race stands and what to queue next, replayed from the study's runs."""
-    bracket = bracket_runs(space, points, base_seed)
-    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective,
-                          {x_of(r.params) for r in bracket})  # type: ignore[misc]
-    base = ("baseline", 0.0)
-    # The margin is fixed by the bracket's baseline run alone: every decision after it (where the
-    # model collapses, the window, the finalist) must not move with later data.
-    first = obs.last.get(base, {}).get(0)
-    margin = margin if margin is not None else default_margin(
-        objective.in_points, first if first is not None and math.isfinite(first) else None)
+@dataclass(frozen=True)
+class _Replay:
+    """What every step of the race reads: the study's runs (``obs``) and the race's settings, the
+    margin among them (fixed by the bracket's baseline run)."""
 
-    def stage(name: str, wanted: list[CurveRun], round_: int = 0, **extra: Any) -> RacePlan | None:
+    space: SearchSpace
+    points: int
+    repeats: int
+    rounds: int
+    base_seed: int
+    objective: Objective
+    obs: Observations
+    margin: float
+    groups: int  # the types the race may have a finalist of
+
+    def run(self, point: Point, repeat: int, stage: str) -> CurveRun:
+        return _run(point, repeat, self.space, self.base_seed, stage)
+
+    def pending(self, name: str, wanted: list[CurveRun], round_: int = 0, **extra: Any) -> RacePlan | None:
+        """The stage ``name`` while any of its ``wanted`` runs is unfinished (queueing those no
+        trial holds yet); None once every one has finished."""
         keys = [(x_of(r.params), r.repeat) for r in wanted]
-        unfinished = [k for k in keys if k not in obs.finished]
+        unfinished = [k for k in keys if k not in self.obs.finished]
         if not unfinished:
             return None
-        queue = [r for r, k in zip(wanted, keys) if k not in obs.held]
-        return RacePlan(name, round_, rounds, queue, len(unfinished), margin, groups=groups, **extra)
+        queue = [r for r, k in zip(wanted, keys) if k not in self.obs.held]
+        return RacePlan(name, round_, self.rounds, queue, len(unfinished), self.margin, groups=self.groups, **extra)
 
-    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
-    groups = types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
-    # Screening: per type its new points (2 seeds) and the bracket points in its window (1 more).
-    in_window = math.ceil(WINDOW_DECADES) + 1
-    bound = SCREEN_SEEDS * types * points + types * in_window + len(bracket) - 1 - types * len(bracket_lambdas(space)) + 1
-    pending = stage("bracket", bracket, screen_bound=bound)
+
+def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
+         runs: list[Run], margin: float | None = None) -> RacePlan:
+    """Where the race stands and what to queue next, replayed from the study's runs: the bracket,
+    then (unless the model learns nothing) screening each type's transition window, then
+    confirmation rounds for the finalists it chooses."""
+    bracket = bracket_runs(space, points, base_seed)
+    bracket_points: list[Point] = [x_of(r.params) for r in bracket]  # type: ignore[misc]
+    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective, set(bracket_points))
+    race = _Replay(space, points, repeats, rounds, base_seed, objective, obs, race_margin(obs, objective, margin),
+                   racing_groups(space, points))
+    pending = race.pending("bracket", bracket, screen_bound=screening_bound(space, points, len(bracket)))
     if pending:
         return pending
-
-    stuck = never_learns(obs, [x_of(r.params) for r in bracket], objective)  # type: ignore[misc]
+    stuck = never_learns(obs, bracket_points, objective)
     if stuck:
         # Screening and racing it would spend ~100 trials to learn that nothing differs.
-        return RacePlan("done", 0, rounds, [], 0, margin, {}, {}, None, groups=groups, stopped=stuck)
-    threshold = collapse_threshold(obs, [x_of(r.params) for r in bracket[1:]], margin)  # type: ignore[misc]
+        return RacePlan("done", 0, rounds, [], 0, race.margin, {}, {}, None, groups=race.groups, stopped=stuck)
+    threshold = collapse_threshold(obs, bracket_points[1:], race.margin)
+    candidates, dropped = transition_windows(race, threshold)
+    pending = race.pending("screen", screening_runs(race, candidates), dropped=dropped)
+    if pending:
+        return pending
+    chosen = choose_finalists(race, candidates, threshold, dropped)
+    return confirmation(race, chosen, threshold, dropped)
+
+
+def race_margin(obs: Observations, objective: Objective, margin: float | None) -> float:
+    """The margin given, else the default one, fixed by the bracket's baseline run alone: every
+    decision after it (where the model collapses, the window, the finalist) must not move with
+    later data."""
+    if margin is not None:
+        return margin
+    first = obs.last.get(BASE, {}).get(0)
+    return default_margin(objective.in_points, first if first is not None and math.isfinite(first) else None)
+
+
+def racing_groups(space: SearchSpace, points: int) -> int:
+    """The types the race may have a finalist of: each weight penalty in the space, and dropout
+    when the space has its range."""
+    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
+    return types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
+
+
+def screening_bound(space: SearchSpace, points: int, bracket: int) -> int:
+    """At most this many screening trials follow a bracket of ``bracket`` runs: per type its new
+    points (2 seeds) and the bracket points in its window (1 more); the dropout rates and the
+    baseline once more."""
+    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
+    in_window = math.ceil(WINDOW_DECADES) + 1
+    return SCREEN_SEEDS * types * points + types * in_window + bracket - 1 - types * len(bracket_lambdas(space)) + 1
+
+
+def transition_windows(race: _Replay, threshold: float) -> tuple[dict[str, list[float]], dict[str, dict[float, str]]]:
+    """Where each type is screened, from the bracket's one seed: a weight penalty at the bracket's
+    λ from its window up and the window's new λ, below the smallest λ that collapsed (its break);
+    dropout at every rate that did not collapse. Also the points dropped, and why."""
+    obs, space, objective = race.obs, race.space, race.objective
     collapse = -threshold
     dropped: dict[str, dict[float, str]] = {}
-    candidates: dict[str, list[Point]] = {}
+    candidates: dict[str, list[float]] = {}
     for group in WEIGHT_PENALTIES:
         if group not in space.penalties:
             continue
@@ -394,7 +446,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         gains = {lam: obs.gain((group, lam), 0) for lam in lams}
         broken = [lam for lam in lams if gains[lam] is not None and gains[lam] < collapse]  # type: ignore[operator]
         break_at = broken[0] if broken else None
-        window = [lam for lam in window_lambdas(space, points, break_at) if break_at is None or lam < break_at]
+        window = [lam for lam in window_lambdas(space, race.points, break_at) if break_at is None or lam < break_at]
         # An empty window: the model collapses from the bottom of the range on, nothing to screen.
         low = window[0] if window else math.inf
         for lam in lams:
@@ -406,9 +458,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         if window:
             candidates[group] = sorted(set(window) | {lam for lam in lams if low <= lam and lam not in broken})
     if "none" in space.penalties:
-        rates = dropout_rates(space, points)
         kept = []
-        for rate in rates:
+        for rate in dropout_rates(space, race.points):
             g = obs.gain(("dropout", rate), 0)
             if g is not None and g < collapse:
                 dropped.setdefault("dropout", {})[rate] = _collapsed(g, threshold, objective,
@@ -417,12 +468,21 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                 kept.append(rate)
         if kept:
             candidates["dropout"] = kept
-    screen = [_run(base, r, space, base_seed, SCREEN) for r in range(SCREEN_SEEDS)]
-    screen += [_run((g, x), r, space, base_seed, SCREEN) for g, xs in candidates.items() for x in xs for r in range(SCREEN_SEEDS)]
-    pending = stage("screen", screen, dropped=dropped)
-    if pending:
-        return pending
+    return candidates, dropped
 
+
+def screening_runs(race: _Replay, candidates: dict[str, list[float]]) -> list[CurveRun]:
+    """The baseline and every candidate on the screening seeds."""
+    runs = [race.run(BASE, r, SCREEN) for r in range(SCREEN_SEEDS)]
+    return runs + [race.run((g, x), r, SCREEN) for g, xs in candidates.items() for x in xs for r in range(SCREEN_SEEDS)]
+
+
+def choose_finalists(race: _Replay, candidates: dict[str, list[float]], threshold: float,
+                     dropped: dict[str, dict[float, str]]) -> dict[str, tuple[Point, float]]:
+    """Each type's finalist, with its mean paired gain over the screening seeds: its best
+    candidate by that mean. A candidate whose mean fell past the collapse threshold is dropped
+    as collapsed, the others as behind the finalist (``dropped`` gets why: no tested claim)."""
+    obs, objective = race.obs, race.objective
     chosen: dict[str, tuple[Point, float]] = {}
     for group, xs in candidates.items():
         means = {}
@@ -432,7 +492,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
             if not known:
                 continue
             mean = sum(known) / len(known)
-            if mean < collapse:  # so at least one seed fell past the threshold
+            if mean < -threshold:  # so at least one seed fell past the threshold
                 dropped.setdefault(group, {})[x] = _collapsed_in_screening(obs, (group, x), threshold, objective)
             else:
                 means[x] = mean
@@ -445,45 +505,62 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                 dropped.setdefault(group, {})[x] = (f"behind the finalist {point_label((group, best))} in screening "
                                                    f"({_gain_text(mean, objective)} against {_gain_text(means[best], objective)}, "
                                                    f"{SCREEN_SEEDS} seeds each; not a tested claim)")
-    family = race_family(len(chosen), rounds)
+    return chosen
+
+
+def confirm_repeats(round_: int, repeats: int) -> list[int]:
+    """The fresh seeds of confirmation round ``round_`` (1-based): never a screening seed."""
+    return [CONFIRM_OFFSET + (round_ - 1) * repeats + j for j in range(repeats)]
+
+
+def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshold: float,
+                 dropped: dict[str, dict[float, str]]) -> RacePlan:
+    """The confirmation rounds: each round gives the baseline and every finalist still open new
+    seeds; a finalist whose interval decides stops getting them. The race is done when no
+    finalist is open or the rounds are spent."""
+    family = race_family(len(chosen), race.rounds)
     looks = {g: 0 for g in chosen}
-    screening = set(range(SCREEN_SEEDS))
-    base_epoch = _stopping_epoch(obs, base, screening)
-
-    def confirm_repeats(k: int) -> list[int]:
-        return [CONFIRM_OFFSET + (k - 1) * repeats + j for j in range(repeats)]
-
-    def finalists(upto: dict[str, int]) -> dict[str, Finalist]:
-        out = {}
-        for g, (point, screen_gain) in chosen.items():
-            k = upto[g]
-            comparison = early = None
-            epoch = _stopping_epoch(obs, point, screening)
-            if k:
-                reps = set(r for i in range(1, k + 1) for r in confirm_repeats(i))
-                level = family.level(k)
-                clear = clear_of_break(obs, point, threshold)
-                comparison = _compare(obs, obs.last, point, base, reps, level, clear)
-                if epoch is not None and base_epoch is not None:
-                    early = _compare(obs, {point: obs.at_epoch(point, epoch), base: obs.at_epoch(base, base_epoch)},
-                                     point, base, reps, level, clear)
-            out[g] = Finalist(point, screen_gain, k, comparison, early, epoch, base_epoch)
-        return out
-
-    for k in range(1, rounds + 1):
-        current = finalists(looks)
-        open_groups = [g for g, f in current.items() if _outcome(f, margin) == OPEN]
+    for k in range(1, race.rounds + 1):
+        current = finalists_at(race, chosen, looks, family, threshold)
+        open_groups = [g for g, f in current.items() if _outcome(f, race.margin) == OPEN]
         if not open_groups:
             break
-        wanted = [_run(base, r, space, base_seed, CONFIRM) for r in confirm_repeats(k)]
-        wanted += [_run(current[g].point, r, space, base_seed, CONFIRM) for g in open_groups for r in confirm_repeats(k)]
+        wanted = [race.run(BASE, r, CONFIRM) for r in confirm_repeats(k, race.repeats)]
+        wanted += [race.run(current[g].point, r, CONFIRM) for g in open_groups for r in confirm_repeats(k, race.repeats)]
         for g in open_groups:
             looks[g] = k
-        pending = stage(CONFIRM, wanted, k, finalists=finalists({**looks, **{g: k - 1 for g in open_groups}}),
-                        dropped=dropped, family=family)
+        pending = race.pending(CONFIRM, wanted, k, dropped=dropped, family=family,
+                               finalists=finalists_at(race, chosen, {**looks, **{g: k - 1 for g in open_groups}},
+                                                      family, threshold))
         if pending:
             return pending
-    return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family, groups=groups)
+    return RacePlan("done", race.rounds, race.rounds, [], 0, race.margin, finalists_at(race, chosen, looks, family, threshold),
+                    dropped, family, groups=race.groups)
+
+
+def finalists_at(race: _Replay, chosen: dict[str, tuple[Point, float]], looks: dict[str, int], family: Family,
+                 threshold: float) -> dict[str, Finalist]:
+    """Each finalist at its look ``looks[group]`` (0: not compared yet): against the baseline on
+    the confirmation seeds of its first rounds, at the last epoch and each stopped at the epoch
+    its screening seeds' mean curve chose."""
+    obs = race.obs
+    screening = set(range(SCREEN_SEEDS))
+    base_epoch = _stopping_epoch(obs, BASE, screening)
+    out = {}
+    for g, (point, screen_gain) in chosen.items():
+        k = looks[g]
+        comparison = early = None
+        epoch = _stopping_epoch(obs, point, screening)
+        if k:
+            reps = set(r for i in range(1, k + 1) for r in confirm_repeats(i, race.repeats))
+            level = family.level(k)
+            clear = clear_of_break(obs, point, threshold)
+            comparison = _compare(obs, obs.last, point, BASE, reps, level, clear)
+            if epoch is not None and base_epoch is not None:
+                early = _compare(obs, {point: obs.at_epoch(point, epoch), BASE: obs.at_epoch(BASE, base_epoch)},
+                                 point, BASE, reps, level, clear)
+        out[g] = Finalist(point, screen_gain, k, comparison, early, epoch, base_epoch)
+    return out
 
 
 def never_learns(obs: Observations, points: list[Point], objective: Objective) -> str:
