@@ -78,6 +78,7 @@ from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
 from sweeper.study.designs import design_of  # noqa: E402
 from sweeper.study.points import TrialPoint, collect_points  # noqa: E402
+from sweeper.study.status import full_trial_equivalents  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -115,7 +116,6 @@ class Study:
     trials: list[FrozenTrial]
     readings: list[ReportData]
     config: dict[str, Any]
-    epochs_run: int
 
 
 def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = False) -> Study:
@@ -135,13 +135,12 @@ def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = 
             raise SimulationError("collect_points no longer maps trials one by one: read each reading whole")
         readings = [_report_of(points[0][:k] + points[1][k:k + WORKERS], len(runs), "curve", config)
                     for k in range(1, len(runs))] + readings
-    return Study(done, readings, config, sum(sim.epochs_run(r.params, r.repeat) for r in runs))
+    return Study(done, readings, config)
 
 
 def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> Study:
     trials: list[FrozenTrial] = []
     epochs = sim.world.epochs
-    used = 0
     while True:
         state = plan(SPACE, points, repeats, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN)
         if state.stage == "done":
@@ -150,9 +149,8 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> St
             raise SimulationError(f"stage {state.stage} has nothing to queue and nothing running")
         for r in state.queue:
             trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
-            used += sim.epochs_run(r.params, r.repeat)
     config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=rounds)
-    return Study(trials, [_report(trials, "adaptive", config)], config, used)
+    return Study(trials, [_report(trials, "adaptive", config)], config)
 
 
 def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[EvaluationData], int, int]:
@@ -335,7 +333,8 @@ def score(study: Study, world: World, tally: Tally) -> None:
         claims |= curve_claims(curves, world)
     tally.add(claims)
     tally.trials += len(study.trials)
-    tally.epochs += study.epochs_run / world.epochs
+    # What `sweeper status` prints beside the trials, from the epochs the stored trials ran.
+    tally.epochs += full_trial_equivalents(study.trials, world.epochs)
     every_interval_holds = True
     for group, v in curves.decisions.items():
         if v.quoted is None:

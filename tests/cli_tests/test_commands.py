@@ -84,6 +84,7 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
         "running": 0, "waiting": 3, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
         "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None, "race_bound": None,
+        "full_trials": 0.0,
     }
 
 
