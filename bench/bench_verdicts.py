@@ -74,6 +74,7 @@ from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
 from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
 from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
 from sweeper.storage import optuna_private  # noqa: E402
+from sweeper.study.choices import SHAPE_DEFAULTS  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
 from sweeper.study.designs import design_of  # noqa: E402
@@ -88,6 +89,8 @@ class SimulationError(RuntimeError):
     expected to fail on a false claim cannot pass for this)."""
 
 WORKERS = 2  # runs under way at once while a study is read before it is finished
+# The race the CLI launches by default, as POINTSxREPEATSxROUNDS.
+CLI_RACE = "x".join(str(SHAPE_DEFAULTS["adaptive"][k]) for k in ("points", "repeats", "rounds"))
 # "Collapses the model" is false where the point's true mean gain is above this many margins
 # below the baseline: the threshold the note applies (issue 26), whatever noise it is read at.
 NOTE_MARGINS = 5
@@ -411,12 +414,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--power-fixed", nargs="*", default=["7x18"],
                         help="fixed designs run in the bump scenarios only (default 7x18: what the fixed design "
                              "needs for +2 pp, against the race's trials)")
-    parser.add_argument("--adaptive", nargs="*", default=["3x6x3"],
-                        help="adaptive designs as POINTSxREPEATSxROUNDS (default: 3x6x3, the CLI's default)")
+    parser.add_argument("--adaptive", nargs="*", default=[CLI_RACE],
+                        help=f"adaptive designs as POINTSxREPEATSxROUNDS (default: {CLI_RACE}, the CLI's default)")
     parser.add_argument("--readings", nargs="*", default=["5x3"],
                         help="fixed designs read after every finished run, as POINTSxREPEATS (default 5x3)")
     parser.add_argument("--eval-seeds", nargs="*", type=int, default=[3, 5],
-                        help="seeds of the test-split evaluation after the race 3x6x3 (default 3 5)")
+                        help=f"seeds of the test-split evaluation after the race {CLI_RACE} (default 3 5)")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS), metavar="SCENARIO",
                         help="rows to run, by name (default: all; see the list below)")
     parser.add_argument("--designs", nargs="+", choices=["fixed", "adaptive", "readings", "evaluate"], default=None,
@@ -449,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         designs["readings"].append(("readings", f"fixed {p} x {r}, read after each run", dict(points=p, repeats=r)))
     for s in args.eval_seeds:
         designs["evaluate"].append(("evaluate", f"test split, {s} seeds, read after each run",
-                                    dict(points=3, repeats=6, rounds=3, seeds=s)))
+                                    dict(**SHAPE_DEFAULTS["adaptive"], seeds=s)))
     jobs = []
     for name in args.scenarios:
         sc = SCENARIOS[name]

@@ -67,8 +67,8 @@ def test_shape_fills_each_design_s_defaults_and_refuses_options_that_do_not_appl
     none = dict.fromkeys(("points", "repeats", "rounds", "margin"))
     assert SEARCH.shape(none) == {}
     assert CURVE.shape(none) == {"points": 5, "repeats": 3, "margin": None}
-    assert ADAPTIVE.shape(none) == {"points": 3, "repeats": 6, "rounds": 3, "margin": None}
-    assert ADAPTIVE.shape({**none, "repeats": 9, "margin": 0.02}) == {"points": 3, "repeats": 9, "rounds": 3,
+    assert ADAPTIVE.shape(none) == {"points": 3, "repeats": 9, "rounds": 2, "margin": None}
+    assert ADAPTIVE.shape({**none, "repeats": 6, "margin": 0.02}) == {"points": 3, "repeats": 6, "rounds": 2,
                                                                       "margin": 0.02}
     # The defaults live in one place, read by the CLI's help too.
     assert CURVE.defaults == choices.SHAPE_DEFAULTS["curve"] and ADAPTIVE.defaults == choices.SHAPE_DEFAULTS["adaptive"]
@@ -128,7 +128,7 @@ def test_a_relaunch_does_what_the_stored_design_allows() -> None:
     race = _config(design="adaptive")
     grown = dataclasses.replace(race, budget=race.budget + 40)  # the stored budget grew with the race
     assert ADAPTIVE.relaunch("a", grown, race) == RESUME_RACE
-    with pytest.raises(ConfigError, match="rounds: stored 3, given 4"):
+    with pytest.raises(ConfigError, match="rounds: stored 2, given 4"):
         ADAPTIVE.relaunch("a", grown, _config(design="adaptive", rounds=4))
 
 
