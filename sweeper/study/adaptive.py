@@ -35,6 +35,7 @@ Every run counts: a run that diverged is scored at the metric's worst value
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from sweeper.stats.verdicts import (
     Family,
     change,
     compare,
+    decidable,
     default_margin,
     diverged_score,
     stopping_epoch,
@@ -290,6 +292,7 @@ class RacePlan:
     screen_bound: int = 0  # at the bracket: at most this many screening trials follow
     groups: int = len(WEIGHT_PENALTIES) + 1  # the types the race may have a finalist of
     stopped: str = ""  # why the race ended before its rounds (a model that never learns)
+    reach: str = ""  # once the bracket has run: what the race's seeds can decide at its noise (race_reach)
 
     @property
     def open_points(self) -> list[Point]:
@@ -397,12 +400,33 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         # Screening and racing it would spend ~100 trials to learn that nothing differs.
         return RacePlan("done", 0, rounds, [], 0, race.margin, {}, {}, None, groups=race.groups, stopped=stuck)
     threshold = collapse_threshold(obs, bracket_points[1:], race.margin)
+    reach = race_reach(race, bracket_points[1:])
     candidates, dropped = transition_windows(race, threshold)
-    pending = race.pending("screen", screening_runs(race, candidates), dropped=dropped)
+    pending = race.pending("screen", screening_runs(race, candidates), dropped=dropped, reach=reach)
     if pending:
         return pending
     chosen = choose_finalists(race, candidates, threshold, dropped)
-    return confirmation(race, chosen, threshold, dropped)
+    return dataclasses.replace(confirmation(race, chosen, threshold, dropped), reach=reach)
+
+
+def race_reach(race: _Replay, points: list[Point]) -> str:
+    """What the race's fresh seeds can decide at the noise the bracket shows, in words, said
+    before the race spends them ("" when the bracket shows no spread): the gain a finalist's seeds
+    find with 80% power at the last look, and the margin "no difference" needs. The noise is the
+    bracket's robust spread of gains (``bracket_noise``); the level is the last look's with a
+    finalist for every type (at most that many compete)."""
+    sd = bracket_noise(race.obs, points)
+    if not sd:
+        return ""
+    n = race.rounds * race.repeats
+    d = decidable(sd, n, race_family(race.groups, race.rounds).level(race.rounds))
+    o = race.objective
+    amount = (lambda x: f"{100 * x:.1f} pp") if o.in_points else (lambda x: f"{x:.3g}")
+    study = (f"this study's: ±{amount(race.margin)}" if d.half_width < race.margin
+             else f"wider than this study's ±{amount(race.margin)}")
+    return (f"at the bracket's noise (paired sd ≈ {amount(sd)}), a finalist's {n} fresh seeds find a gain of "
+            f"about {change(o, d.effect)} with 80% power; 'no difference' needs a margin of "
+            f"±{amount(d.half_width)} or more ({study})")
 
 
 def race_margin(obs: Observations, objective: Objective, margin: float | None) -> float:
@@ -577,6 +601,17 @@ def never_learns(obs: Observations, points: list[Point], objective: Objective) -
     return (f"the model does not learn: all {len(finals)} bracket runs, the unregularized baseline's too, ended at "
             f"{objective.on('validation')} {finals[0]:.4g} and never moved over their epochs, so no setting can be "
             "told from another; check the data and the model (`sweeper check` probes it)")
+
+
+def bracket_noise(obs: Observations, points: list[Point]) -> float | None:
+    """The paired sd the bracket shows: 1.4826 × the median absolute gain of its points on their
+    one seed (the normal's sd when most points have no effect; a few that collapse barely move
+    it). None without a gain."""
+    gains = sorted(abs(g) for p in points if (g := obs.gain(p, 0)) is not None)
+    if not gains:
+        return None
+    mid = len(gains) // 2
+    return 1.4826 * (gains[mid] if len(gains) % 2 else (gains[mid - 1] + gains[mid]) / 2)
 
 
 def collapse_threshold(obs: Observations, points: list[Point], margin: float) -> float:

@@ -137,7 +137,8 @@ def _race(config: dict[str, Any], study: optuna.Study, finished: int) -> tuple[s
     plan = design_of(stored.design).race(stored, runs_of(study.get_trials(deepcopy=False), stored.goal))
     if plan is None:
         return None, None
-    return plan.describe(stored.repeats), finished + plan.trials_left(stored.repeats)
+    described = plan.describe(stored.repeats) + (f"; {plan.reach}" if plan.reach and plan.stage != "done" else "")
+    return described, finished + plan.trials_left(stored.repeats)
 
 
 def collect(storage: optuna.storages.BaseStorage, names: list[str] | None = None) -> list[StudyStatus]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sweeper.stats.verdicts import Family, compare, diverged_score, stopping_epoch
+from sweeper.stats.verdicts import Family, compare, decidable, diverged_score, stopping_epoch
 
 
 def test_seeds_to_settle_uses_student_s_t_at_the_larger_sample() -> None:
@@ -129,3 +129,18 @@ def test_every_interval_of_a_family_covers_its_truth_at_once_in_95_percent_of_nu
     se = math.sqrt(0.05 * 0.95 / studies)
     assert wrong / studies <= 0.05 + 2 * se, f"{wrong} of {studies} null studies had an interval miss"
     assert naive_wrong / studies > 0.15  # the simulation can tell a family from none
+
+
+def test_what_a_plan_can_decide_follows_the_noise_and_the_seeds() -> None:
+    """The oracle of issue 30: a paired t at α = 0.05 finds +2 pp at a paired sd of 2.2 pp with
+    80% power at 12 pairs (the noncentral t gives 81.7%); the approximation lands within 0.1 pp."""
+    d = decidable(0.022, 12, 0.95)
+    assert d.effect == pytest.approx(0.02, abs=0.001)
+    assert d.half_width == pytest.approx(sps.t.ppf(0.975, 11) * 0.022 / math.sqrt(12))
+    # Checked against the noncentral t: at that gain the power is 80% within a point.
+    nc = d.effect / (0.022 / math.sqrt(12))
+    assert 1 - sps.nct.cdf(sps.t.ppf(0.975, 11), 11, nc) == pytest.approx(0.80, abs=0.01)
+    # More seeds decide smaller gains; a stricter level, larger ones.
+    assert decidable(0.022, 18, 0.95).effect < d.effect < decidable(0.022, 12, 0.995).effect
+    with pytest.raises(ValueError, match="n >= 2"):
+        decidable(0.022, 1, 0.95)

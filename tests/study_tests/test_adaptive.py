@@ -293,3 +293,23 @@ def test_a_model_that_never_learns_stops_the_race_after_the_bracket_saying_why()
     assert state.stopped.startswith("the model does not learn: all 22 bracket runs, the unregularized baseline's "
                                     "too, ended at validation accuracy 0.1 and never moved over their epochs")
     assert state.describe(4).startswith("race stopped: the model does not learn")
+
+
+def test_once_the_bracket_has_run_the_race_says_what_its_seeds_can_decide_at_that_noise() -> None:
+    """Issue 30: at IMDb's noise the race could not decide ±1 pp, and said so only at the end.
+    The bracket's one seed per point shows the noise; the race says what its 12 fresh seeds (3
+    rounds of 4 here) can decide before it spends them."""
+    def noisy(sd: float):  # type: ignore[no-untyped-def]
+        def value(run: CurveRun) -> float:  # a null world: every point differs by seed noise only
+            group, x = x_of(run.params)
+            return 0.60 + (0 if group == "baseline" else sd * math.sin(7.1 * x * 1e4 + len(group)))
+        return value
+
+    assert _plan([]).reach == ""  # nothing run: no noise to go by
+    quiet = _plan([_done(r, noisy(0.002)(r)) for r in bracket_runs(SPACE, 3, 0)])
+    loud = _plan([_done(r, noisy(0.04)(r)) for r in bracket_runs(SPACE, 3, 0)])
+    assert quiet.stage == loud.stage == "screen"
+    gain = lambda text: float(text.split("find a gain of about +")[1].split(" pp")[0])  # noqa: E731
+    assert "a finalist's 12 fresh seeds find a gain of about +" in quiet.reach
+    assert gain(loud.reach) > 10 * gain(quiet.reach) > 0
+    assert "wider than this study's ±1.0 pp" in loud.reach and "(this study's: ±1.0 pp)" in quiet.reach
