@@ -28,6 +28,7 @@ from sweeper.study.config import CONFIG_ATTR, SweepConfig
 from sweeper.study.design import CurveRun
 from sweeper.study.launch import launch
 from sweeper.study.space import SearchSpace
+from sweeper.study.status import study_status
 from sweeper.tasks.api import Objective
 from tests.report_tests.known import DISTRIBUTIONS
 
@@ -162,6 +163,9 @@ def test_a_relaunch_resumes_the_race_where_it_stopped(storage_url: str) -> None:
     queued = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
     assert len(queued) == again.added and {t.user_attrs["stage"] for t in queued} == {SCREEN}
     assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).budget == again.budget
+    # Before the race spends its fresh seeds, status says what they can decide at the bracket's noise.
+    race_line = study_status(study).race or ""
+    assert race_line.startswith("screening the transition") and "a finalist's 12 fresh seeds find a gain of" in race_line
     # Launching again while the round is queued changes nothing.
     assert launch(settings, "race", config).added == 0
     _finish_queued(study, config)
