@@ -67,16 +67,19 @@ from bench.verdict_world import (  # noqa: E402
     finished_trial,
     pending_trial,
 )
-from sweeper.evaluation.plan import _finalists, eval_seeds, plan_runs  # noqa: E402
+from sweeper.evaluation.plan import eval_seeds, plan_runs  # noqa: E402
 from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict  # noqa: E402
 from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
 from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
 from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
 from sweeper.storage import optuna_private  # noqa: E402
+from sweeper.study.choices import SHAPE_DEFAULTS  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
 from sweeper.study.design import curve_runs  # noqa: E402
+from sweeper.study.designs import design_of  # noqa: E402
 from sweeper.study.points import TrialPoint, collect_points  # noqa: E402
+from sweeper.study.status import full_trial_equivalents  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -86,6 +89,8 @@ class SimulationError(RuntimeError):
     expected to fail on a false claim cannot pass for this)."""
 
 WORKERS = 2  # runs under way at once while a study is read before it is finished
+# The race the CLI launches by default, as POINTSxREPEATSxROUNDS.
+CLI_RACE = "x".join(str(SHAPE_DEFAULTS["adaptive"][k]) for k in ("points", "repeats", "rounds"))
 # "Collapses the model" is false where the point's true mean gain is above this many margins
 # below the baseline: the threshold the note applies (issue 26), whatever noise it is read at.
 NOTE_MARGINS = 5
@@ -114,7 +119,6 @@ class Study:
     trials: list[FrozenTrial]
     readings: list[ReportData]
     config: dict[str, Any]
-    epochs_run: int
 
 
 def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = False) -> Study:
@@ -134,13 +138,12 @@ def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = 
             raise SimulationError("collect_points no longer maps trials one by one: read each reading whole")
         readings = [_report_of(points[0][:k] + points[1][k:k + WORKERS], len(runs), "curve", config)
                     for k in range(1, len(runs))] + readings
-    return Study(done, readings, config, sum(sim.epochs_run(r.params, r.repeat) for r in runs))
+    return Study(done, readings, config)
 
 
 def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> Study:
     trials: list[FrozenTrial] = []
     epochs = sim.world.epochs
-    used = 0
     while True:
         state = plan(SPACE, points, repeats, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN)
         if state.stage == "done":
@@ -149,9 +152,8 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> St
             raise SimulationError(f"stage {state.stage} has nothing to queue and nothing running")
         for r in state.queue:
             trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
-            used += sim.epochs_run(r.params, r.repeat)
     config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=rounds)
-    return Study(trials, [_report(trials, "adaptive", config)], config, used)
+    return Study(trials, [_report(trials, "adaptive", config)], config)
 
 
 def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[EvaluationData], int, int]:
@@ -159,9 +161,9 @@ def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[Evaluati
     taken in queue order by ``WORKERS`` workers, read after every finished run. Returns the
     readings, the runs and the epochs they ran."""
     config = SweepConfig.from_attrs(search.config)
-    chosen = _finalists(config, search.trials) if config.design == "adaptive" else None
-    runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=config.design == "curve",
-                     chosen=chosen)
+    design = design_of(config.design)
+    runs = plan_runs(search.trials, eval_seeds(config.seed, seeds), OBJECTIVE, by_mean=design.ranks_by_mean,
+                     chosen=design.put_forward(config, search.trials))
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(storage=storage, study_name="sim.eval", direction="maximize")
     study.set_user_attr(CONFIG_ATTR, {**search.config, "kind": "evaluate", "parent": "sim", "design": "search",
@@ -334,7 +336,8 @@ def score(study: Study, world: World, tally: Tally) -> None:
         claims |= curve_claims(curves, world)
     tally.add(claims)
     tally.trials += len(study.trials)
-    tally.epochs += study.epochs_run / world.epochs
+    # What `sweeper status` prints beside the trials, from the epochs the stored trials ran.
+    tally.epochs += full_trial_equivalents(study.trials, world.epochs)
     every_interval_holds = True
     for group, v in curves.decisions.items():
         if v.quoted is None:
@@ -411,12 +414,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--power-fixed", nargs="*", default=["7x18"],
                         help="fixed designs run in the bump scenarios only (default 7x18: what the fixed design "
                              "needs for +2 pp, against the race's trials)")
-    parser.add_argument("--adaptive", nargs="*", default=["3x6x3"],
-                        help="adaptive designs as POINTSxREPEATSxROUNDS (default: 3x6x3, the CLI's default)")
+    parser.add_argument("--adaptive", nargs="*", default=[CLI_RACE],
+                        help=f"adaptive designs as POINTSxREPEATSxROUNDS (default: {CLI_RACE}, the CLI's default)")
     parser.add_argument("--readings", nargs="*", default=["5x3"],
                         help="fixed designs read after every finished run, as POINTSxREPEATS (default 5x3)")
     parser.add_argument("--eval-seeds", nargs="*", type=int, default=[3, 5],
-                        help="seeds of the test-split evaluation after the race 3x6x3 (default 3 5)")
+                        help=f"seeds of the test-split evaluation after the race {CLI_RACE} (default 3 5)")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS), metavar="SCENARIO",
                         help="rows to run, by name (default: all; see the list below)")
     parser.add_argument("--designs", nargs="+", choices=["fixed", "adaptive", "readings", "evaluate"], default=None,
@@ -449,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         designs["readings"].append(("readings", f"fixed {p} x {r}, read after each run", dict(points=p, repeats=r)))
     for s in args.eval_seeds:
         designs["evaluate"].append(("evaluate", f"test split, {s} seeds, read after each run",
-                                    dict(points=3, repeats=6, rounds=3, seeds=s)))
+                                    dict(**SHAPE_DEFAULTS["adaptive"], seeds=s)))
     jobs = []
     for name in args.scenarios:
         sc = SCENARIOS[name]

@@ -22,19 +22,16 @@ if TYPE_CHECKING:  # imported where used: `sweeper --help` must not import Optun
 
 
 def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], args: argparse.Namespace) -> list[str]:
+    from sweeper.study.designs import design_of
     from sweeper.study.launch import launch
 
     names = []
     for task, config in configs:
         name = args.study_name or task.name
-        if config.design == "curve" and args.trials is not None and args.trials != config.budget:
-            print(f"study {name}: --trials {args.trials} does not apply to a curve design, which plans "
-                  f"{config.budget} trials (its configurations times --repeats)")
-        if config.design == "adaptive" and args.trials is not None:
-            print(f"study {name}: --trials {args.trials} does not apply to an adaptive design: its bracket is "
-                  f"{config.budget} trials, and each later round adds what it needs (see --rounds, --repeats)")
+        if note := design_of(config.design).trials_note(name, args.trials, config):
+            print(note)
         result = launch(settings, name, config)
-        if result.added and config.design == "adaptive":
+        if result.added and design_of(config.design).races:
             print(f"study {name}: race resumed, {result.added} trials queued for its next round (task {config.task}, "
                   f"budget {result.budget} trials so far)")
         elif result.grown_from is not None:
@@ -45,7 +42,7 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         else:
             verb = "created" if result.created else "already launched with these settings:"
             print(f"study {name} {verb} (task {config.task}, budget {result.budget} trials)")
-        if config.design == "adaptive":
+        if design_of(config.design).races:
             print(_race_budget(settings, name))
         if not result.baseline:
             print(f"study {name} has no unregularized baseline trial: --penalties leaves out none "

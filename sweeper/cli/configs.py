@@ -42,6 +42,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 def sweep_config(loaded: LoadedTask, args: argparse.Namespace, options: dict[str, Any] | None = None) -> SweepConfig:
     from sweeper.study.config import SweepConfig
+    from sweeper.study.designs import design_of
     from sweeper.study.space import SearchSpace
     from sweeper.tasks.hyperparams import PENALTIES
 
@@ -67,24 +68,10 @@ def sweep_config(loaded: LoadedTask, args: argparse.Namespace, options: dict[str
         options=_given_options(args) if options is None else options,
         space=SearchSpace(**space_args),
         design=args.design,
-        **_design_counts(args),
+        **design_of(args.design or "search").shape(
+            {k: getattr(args, k, None) for k in ("points", "repeats", "rounds", "margin")}),
         evaluate_seeds=args.evaluate_seeds,
     )
-
-
-def _design_counts(args: argparse.Namespace) -> dict[str, Any]:
-    rounds, margin = getattr(args, "rounds", None), getattr(args, "margin", None)
-    if args.design == "adaptive":
-        return {"points": 3 if args.points is None else args.points, "repeats": 6 if args.repeats is None else args.repeats,
-                "rounds": 3 if rounds is None else rounds, "margin": margin}
-    if rounds is not None:
-        raise ConfigError("--rounds sets an adaptive design's race: add --design adaptive")
-    if args.design != "curve":
-        if args.points is not None or args.repeats is not None or margin is not None:
-            raise ConfigError("--points, --repeats and --margin shape a planned design: add --design curve or --design adaptive")
-        return {}
-    return {"points": 5 if args.points is None else args.points, "repeats": 3 if args.repeats is None else args.repeats,
-            "margin": margin}
 
 
 def _given_options(args: argparse.Namespace) -> dict[str, Any]:

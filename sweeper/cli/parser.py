@@ -6,7 +6,9 @@ import argparse
 
 import sweeper
 from sweeper.cli.commands import FAIL_ON_CHOICES, FAIL_ON_EXIT
-from sweeper.study.choices import DESIGNS, PRUNERS, SAMPLERS
+from sweeper.study.choices import DEFAULT_TRIALS, DESIGNS, PRUNERS, SAMPLERS, SHAPE_DEFAULTS
+
+CURVE, RACE = SHAPE_DEFAULTS["curve"], SHAPE_DEFAULTS["adaptive"]
 
 MAIN_HELP = "Regularization sweeps (L1, L2, L1+L2, dropout) for Keras models on Optuna studies."
 
@@ -21,7 +23,7 @@ def _storage_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trials", type=int, help="budget: finished (complete + pruned) trials per study (default 20; grid: its size)")
+    p.add_argument("--trials", type=int, help=f"budget: finished (complete + pruned) trials per study (default {DEFAULT_TRIALS}; grid: its size)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default: the task's)")
     p.add_argument("--train-size", type=int, help="subsample the training split (stratified) for CPU runs")
     p.add_argument("--val-fraction", type=float, help="fraction of the labelled training data held out for validation (default: the task's)")
@@ -37,9 +39,9 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset", help="data subset, e.g. librispeech train-clean-100 (same as --option subset=NAME)")
     p.add_argument("--study-name", help="study name (default: the task name; one task only)")
     p.add_argument("--design", choices=DESIGNS, help="search (default): the sampler proposes; curve: a planned λ x seed design, every trial queued (see --points, --repeats); adaptive: bracket each penalty's λ range, screen its transition, race each type's best point on fresh seeds until the verdict is decided (see --points, --repeats, --rounds, --margin)")
-    p.add_argument("--points", type=int, help="curve design: λ values per penalty type and dropout rates (default 5); adaptive: new λ per type in the transition, and dropout rates (default 3)")
-    p.add_argument("--repeats", type=int, help="curve design: training seeds per point (default 3), launching again with more adds only the new ones; adaptive: fresh seeds per race round (default 6)")
-    p.add_argument("--rounds", type=int, help="adaptive design: at most this many race rounds (default 3)")
+    p.add_argument("--points", type=int, help=f"curve design: λ values per penalty type and dropout rates (default {CURVE['points']}); adaptive: new λ per type in the transition, and dropout rates (default {RACE['points']})")
+    p.add_argument("--repeats", type=int, help=f"curve design: training seeds per point (default {CURVE['repeats']}), launching again with more adds only the new ones; adaptive: fresh seeds per race round (default {RACE['repeats']})")
+    p.add_argument("--rounds", type=int, help=f"adaptive design: at most this many race rounds (default {RACE['rounds']})")
     p.add_argument("--margin", type=float, help="planned designs: the smallest difference worth having, in the objective's units (default 0.01: 1 pp of accuracy; 1%% of the baseline for a minimized error); verdicts say 'no difference larger than ±margin'")
     p.add_argument("--evaluate-seeds", type=int, help="once the budget is met, workers re-train the best configuration per penalty type with this many seeds on the test split (default 0: off)")
 

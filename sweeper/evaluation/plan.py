@@ -20,11 +20,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.storage.counts import count_trials
 from sweeper.errors import ConfigError, NoStudyError
-from sweeper.study.points import GROUPS, best_mean_per_group, collect_points, eligible_best_per_group, params_key
+from sweeper.study.points import best_mean_per_group, collect_points, eligible_best_per_group, params_key
 from sweeper.settings import Settings
 from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
+from sweeper.study.attrs import EVAL_SEED, EVALUATION_ROLE, PENALTY_GROUP, ROLE, SOURCE_TRIAL
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
+from sweeper.study.designs import design_of
 from sweeper.evaluation.eval_study import LEFT_OUT_ATTR, eval_study_name, find_eval_study, is_eval_study, sweep_of
 from sweeper.tasks.api import Objective
 
@@ -47,8 +49,7 @@ class EvalRun:
         return (params_key(self.params), self.seed)
 
     def user_attrs(self) -> dict[str, Any]:
-        return {"eval_seed": self.seed, "role": "evaluation", "source_trial": self.source_trial,
-                "penalty_group": self.group}
+        return {EVAL_SEED: self.seed, ROLE: EVALUATION_ROLE, SOURCE_TRIAL: self.source_trial, PENALTY_GROUP: self.group}
 
 
 def eval_seeds(base_seed: int, count: int) -> list[int]:
@@ -89,11 +90,11 @@ def existing_keys(trials: Iterable[FrozenTrial]) -> set[tuple[Any, ...]]:
     """(params, seed) of the runs that are finished, queued or running."""
     keys = set()
     for t in trials:
-        if t.state not in KEPT_STATES or "eval_seed" not in t.user_attrs:
+        if t.state not in KEPT_STATES or EVAL_SEED not in t.user_attrs:
             continue
         # Waiting trials carry their params only as "fixed_params" until a worker takes them.
         params = t.system_attrs.get("fixed_params") or t.params
-        keys.add((params_key(params), int(t.user_attrs["eval_seed"])))
+        keys.add((params_key(params), int(t.user_attrs[EVAL_SEED])))
     return keys
 
 
@@ -141,9 +142,9 @@ def prepare(settings: Settings, study_name: str, seeds: int,
                 f"(or `sweeper run {config.task}`) first"
             )
         left_out: dict[str, str] = {}
-        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=config.design == "curve",
-                         chosen=_finalists(config, trials) if config.design == "adaptive" else None,
-                         left_out=left_out)
+        design = design_of(config.design)
+        runs = plan_runs(trials, eval_seeds(config.seed, seeds), config.goal, by_mean=design.ranks_by_mean,
+                         chosen=design.put_forward(config, trials), left_out=left_out)
         name = eval_study_name(study_name)
         study, created = _open_eval_study(storage, study_name, config)
         have = existing_keys(study.get_trials(deepcopy=False))
@@ -166,14 +167,6 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         study.set_user_attr(CONFIG_ATTR, eval_config.to_attrs())
     groups = list(dict.fromkeys(r.group for r in runs))
     return EvalPlan(study_name, name, created, todo, len(runs) - len(todo), budget, groups)
-
-
-def _finalists(config: SweepConfig, trials: list[FrozenTrial]) -> dict[str, dict[str, Any]]:
-    """An adaptive study's finalist of each type, in ``GROUPS`` order."""
-    from sweeper.study.adaptive import params_of, race, runs_of
-
-    plan = race(config, runs_of(trials, config.goal))
-    return {g: params_of(plan.finalists[g].point, config.space) for g in GROUPS if g in plan.finalists}
 
 
 def _open_eval_study(storage: optuna.storages.BaseStorage, sweep: str, config: SweepConfig) -> tuple[optuna.Study, bool]:

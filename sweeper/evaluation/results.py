@@ -26,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
 from sweeper.stats.verdicts import Family, diverged_score
 from sweeper.evaluation.eval_study import LEFT_OUT_ATTR
+from sweeper.study.attrs import EVAL_SEED, PENALTY_GROUP, SOURCE_TRIAL
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.tasks.api import Objective
@@ -120,9 +121,9 @@ def _run(t: FrozenTrial) -> Run:
     return Run(
         number=t.number,
         state=state,
-        group=str(attrs.get("penalty_group", "baseline")),
-        source_trial=attrs.get("source_trial"),
-        seed=attrs.get("eval_seed"),
+        group=str(attrs.get(PENALTY_GROUP, "baseline")),
+        source_trial=attrs.get(SOURCE_TRIAL),
+        seed=attrs.get(EVAL_SEED),
         params=params,
         value=t.value if t.state == TrialState.COMPLETE else None,
         reason=StoredResult.from_attrs(attrs).reason,
@@ -179,7 +180,7 @@ def summarize(study_name: str, runs: list[Run], objective: Objective = Objective
 
 
 def collect_evaluation(study: optuna.Study) -> EvaluationData:
-    runs = [_run(t) for t in study.get_trials(deepcopy=False) if "eval_seed" in t.user_attrs]
+    runs = [_run(t) for t in study.get_trials(deepcopy=False) if EVAL_SEED in t.user_attrs]
     config = study.user_attrs.get(CONFIG_ATTR, {})
     objective = Objective.from_dict(config.get("objective"))
     return summarize(study.study_name, runs, objective, int(config.get("looks", 1) or 1),

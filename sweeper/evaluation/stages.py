@@ -19,6 +19,7 @@ from sweeper.settings import Settings
 from sweeper.storage import study_user_attrs
 from sweeper.storage.counts import TrialCounts, count_trials
 from sweeper.study.config import CONFIG_ATTR, SweepConfig
+from sweeper.study.designs import design_of
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def next_stage(settings: Settings, storage: optuna.storages.BaseStorage, study: 
 
     name = study.study_name
     notes: list[str] = []
-    if config.design == "adaptive" and not raced:
+    if design_of(config.design).races and not raced:
         # A round of the race is over: queue the next one, and count again, so that the queued
         # trials are popped rather than new ones sampled.
         advanced = advance_race(settings, name, storage)

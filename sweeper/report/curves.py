@@ -42,13 +42,12 @@ from sweeper.stats.verdicts import (
     stopping_epoch,
 )
 from sweeper.report.collect import ReportData
+from sweeper.study.designs import CURVE, design_of
 from sweeper.study.points import GROUP_LABELS, TrialPoint
 from sweeper.tasks.api import Objective
 
 LEVEL = 0.95
 WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
-# Each point of a fixed design is compared at its last epoch and stopped early.
-COMPARISONS_PER_POINT = 2
 
 
 @dataclass(frozen=True)
@@ -150,13 +149,10 @@ BASE = ("baseline", 0.0)
 
 def _observations(data: ReportData):  # type: ignore[no-untyped-def]
     """The planned runs by point and repeat, diverged runs scored (``sweeper.study.adaptive``)."""
-    from sweeper.study.adaptive import Observations, bracket_runs, runs_of_points, x_of
+    from sweeper.study.adaptive import Observations, runs_of_points
     from sweeper.study.config import SweepConfig
 
-    bracket = None
-    if data.design == "adaptive" and data.config:
-        config = SweepConfig.from_attrs(data.config)
-        bracket = {x_of(r.params) for r in bracket_runs(config.space, config.points, config.seed)}
+    bracket = design_of(data.design).diverged_score_points(SweepConfig.from_attrs(data.config)) if data.config else None
     sign = 1 if data.objective.direction == "maximize" else -1
     return Observations.of(runs_of_points(data.points, data.objective), sign, data.objective, bracket)
 
@@ -176,12 +172,12 @@ def _cross_fitted(obs, point: tuple[str, float]) -> dict[int, float]:  # type: i
 
 def _race(data: ReportData):  # type: ignore[no-untyped-def]
     """An adaptive study's race replayed from its trials; None for a fixed design."""
-    if data.design != "adaptive" or not data.config:
+    if not data.config:
         return None
-    from sweeper.study.adaptive import race, runs_of_points
+    from sweeper.study.adaptive import runs_of_points
     from sweeper.study.config import SweepConfig
 
-    return race(SweepConfig.from_attrs(data.config), runs_of_points(data.points, data.objective))
+    return design_of(data.design).race(SweepConfig.from_attrs(data.config), runs_of_points(data.points, data.objective))
 
 
 def _margin(data: ReportData, baseline_mean: float | None) -> float:
@@ -191,14 +187,11 @@ def _margin(data: ReportData, baseline_mean: float | None) -> float:
 
 def _planned_points(data: ReportData) -> int | None:
     """The points a fixed design plans (every configuration but the baseline), from its config."""
-    if data.design != "curve" or not data.config or not data.config.get("points"):
+    if not data.config:
         return None
     from sweeper.study.config import SweepConfig
-    from sweeper.study.design import curve_configs
 
-    config = SweepConfig.from_attrs(data.config)
-    configs = curve_configs(config.space, config.points)
-    return sum(1 for c in configs if not (c.get("penalty") == "none" and float(c.get("dropout", 0.0)) == 0.0))
+    return design_of(data.design).planned_points(SweepConfig.from_attrs(data.config))
 
 
 def _planned_runs(data: ReportData) -> tuple[int, int]:
@@ -221,7 +214,7 @@ def _fixed_family(groups: dict[str, list[CurvePoint]], obs, looks: int,  # type:
     """Every planned point (at its last epoch and stopped early), whether it has pairs yet or not."""
     seen = {p for p in obs.last if p != BASE}
     points_planned = max(planned or 0, len(seen), sum(len(pts) for pts in groups.values()))
-    return Family(max(1, COMPARISONS_PER_POINT * points_planned), looks=None)
+    return CURVE.family(points_planned)
 
 
 def _fixed_decisions(groups: dict[str, list[CurvePoint]], obs, margin: float,  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sweeper.report.collect import ReportData
+from sweeper.study.designs import design_of
 from sweeper.study.points import GROUP_LABELS
 from sweeper.evaluation.results import EvaluationData
 from sweeper.report.render import PENALTY_COLOURS, PENALTY_LABELS, STATE_SYMBOLS, bounds_of
@@ -35,7 +36,7 @@ def lambda_dropout_figure(data: ReportData) -> go.Figure:
     maps = lambda_dropout_map(data)
     o = data.objective
     title = f"λ × dropout: {o.on('validation')} per penalty type (hollow: pruned, value at its last epoch)"
-    if data.design in ("curve", "adaptive"):
+    if design_of(data.design).planned:
         # Its weight penalties all run at dropout 0: the panels would be one row of points.
         return _empty(title, "a planned study varies λ at dropout 0, and dropout alone: both are drawn in "
                              "figure 1, with their bands; there is no λ × dropout grid to map")

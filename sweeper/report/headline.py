@@ -17,10 +17,8 @@ import statistics
 from sweeper.report.collect import ReportData
 from sweeper.report.outcomes import diverged
 from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, change
+from sweeper.study.designs import ADAPTIVE, design_of
 from sweeper.study.points import GROUP_LABELS, GROUPS, TrialPoint
-
-# The adaptive design's shape when launched with the CLI's defaults (points, repeats, rounds).
-ADAPTIVE_DEFAULTS = (3, 6, 3)
 
 
 def headline(data: ReportData, curves=None) -> str:  # type: ignore[no-untyped-def]
@@ -32,7 +30,7 @@ def headline(data: ReportData, curves=None) -> str:  # type: ignore[no-untyped-d
     ev = data.evaluation
     if ev is not None and ev.runs and not ev.pending:
         return f"On the test split: {ev.verdict()}."
-    if data.design in ("curve", "adaptive") and data.config:
+    if design_of(data.design).planned and data.config:
         if curves is None:
             from sweeper.report.curves import response_curves
 
@@ -135,7 +133,7 @@ def _search(data: ReportData) -> str:
     from sweeper.study.space import SearchSpace
 
     config = data.config or {}
-    points, repeats, rounds = ADAPTIVE_DEFAULTS
+    points, repeats, rounds = (ADAPTIVE.defaults[k] for k in ("points", "repeats", "rounds"))
     space = SearchSpace.from_dict(config["space"]) if config.get("space") else SearchSpace()
     bound = plan(space, points, repeats, rounds, 0, data.objective, []).trials_left(repeats)
     task = config.get("task") or data.task or data.study

@@ -25,6 +25,8 @@ from sweeper.report.outcomes import study_notes
 from sweeper.report.series import BestRow, best_table, unfinished
 from sweeper.stats.intervals import Difference
 from sweeper.stats.verdicts import HELPS, HURTS, Comparison, GroupVerdict, change
+from sweeper.study.designs import Design
+from sweeper.study.designs import design_of as design_named
 from sweeper.study.points import GROUP_LABELS
 
 if TYPE_CHECKING:
@@ -32,17 +34,15 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 SCHEMA_VERSION = 1
-# The planned designs, whose page draws response curves with bands and verdicts per type.
-PLANNED = ("curve", "adaptive")
 # What a verdict's outcome may be (``sweeper.stats.verdicts`` and the test split's own): the
 # decided ones first. ``open``: a race still running; ``pending``: a fixed design or evaluation
 # with planned runs to go; ``too few``: no pairs to compare; ``stopped``: the race gave up.
 OUTCOMES = ("helps", "hurts", "no difference", "no gain", "undecided", "open", "pending", "too few", "stopped")
 
 
-def design_of(data: ReportData) -> str:
-    """The study's design name (search, curve, adaptive): the one place the report reads it."""
-    return data.design
+def design_of(data: ReportData) -> Design:
+    """The study's design (search, curve, adaptive), from its name: the one place the report reads it."""
+    return design_named(data.design)
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def build_report(data: ReportData) -> StudyReport:
     """Everything the report says of ``data``, worked out once (the response curves included)."""
     design = design_of(data)
     finished = bool(data.finished)
-    curves = response_curves(data) if finished and design in PLANNED else None
+    curves = response_curves(data) if finished and design.planned else None
     verdicts: list[Verdict] = []
     family = race = None
     source = None
@@ -327,7 +327,7 @@ def build_report(data: ReportData) -> StudyReport:
         if curves.family is not None:
             f = curves.family
             family = FamilyLevel(f.hypotheses, f.looks, f.alpha, family_note(curves))
-        source = "the response curves" if design == "curve" else "the race (each type's finalist on fresh seeds)"
+        source = design.verdict_source
         race = _race(curves)
         rows = _curve_rows(curves)
     ev = data.evaluation
@@ -339,7 +339,7 @@ def build_report(data: ReportData) -> StudyReport:
         schema_version=SCHEMA_VERSION,
         study=data.study,
         task=data.task,
-        design=design,
+        design=data.design,
         direction=data.direction,
         objective=o.to_dict() | {"name": o.name, "in_points": o.in_points},
         validation_name=o.on("validation"),

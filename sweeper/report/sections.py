@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import plotly.graph_objects as go
 
@@ -21,8 +21,16 @@ from sweeper.report.figures import (
 )
 from sweeper.report.render import accuracy_vs_lambda
 
-if TYPE_CHECKING:
-    from sweeper.report.model import StudyReport
+
+
+class StudyReport(Protocol):
+    """What the figures read of ``sweeper.report.model.StudyReport`` (a protocol, so that the
+    model, whose ``figure`` builds them, and this module do not import each other)."""
+
+    study: str
+    data: Any
+    response: Any
+    validation_name: str
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from sweeper.errors import ReportError
 from sweeper.evaluation.eval_study import find_eval_study, is_eval_study, sweep_of
 from sweeper.evaluation.results import collect_evaluation
 from sweeper.report.collect import ReportData, collect_report
-from sweeper.report.model import PLANNED, StudyReport, build_report
+from sweeper.report.model import StudyReport, build_report
 from sweeper.report.sections import FIGURE_IDS, FIGURES, heading
 from sweeper.report.tables import best_table, evaluation_table, unfinished_table
 from sweeper.study.points import GROUP_LABELS
 
-__all__ = ["FIGURE_IDS", "PLANNED", "ReportError", "load_report", "load_study_report", "write_reports"]
+__all__ = ["FIGURE_IDS", "ReportError", "load_report", "load_study_report", "write_reports"]
 
 
 def load_report(storage: optuna.storages.BaseStorage, name: str) -> ReportData:

@@ -125,6 +125,32 @@ class Comparison:
         return 10_000
 
 
+@dataclass(frozen=True)
+class Decidable:
+    """What ``n`` paired seeds can decide at ``level`` when their differences have sd ``sd``:
+    the gain found (interval above 0) with probability ``power``, and the half width of the
+    interval, which a margin must exceed for "no difference larger than ±margin" to be said of a
+    point with no effect. A plan's figure, said before the seeds are spent."""
+
+    sd: float
+    n: int
+    level: float
+    power: float
+    effect: float
+    half_width: float
+
+
+def decidable(sd: float, n: int, level: float, power: float = 0.8) -> Decidable:
+    """The gain found with ``power`` and the interval's half width at ``n`` pairs (n >= 2): a
+    gain of δ is found when the mean's interval clears 0, about when δ exceeds the critical t
+    plus the t of ``power``, in standard errors (the noncentral t's usual approximation)."""
+    if n < 2 or sd < 0 or not 0 < level < 1 or not 0 < power < 1:
+        raise ValueError(f"decidable needs n >= 2, sd >= 0, 0 < level < 1 and 0 < power < 1, got {n}, {sd}, {level}, {power}")
+    se = sd / math.sqrt(n)
+    critical = float(special.stdtrit(n - 1, 0.5 + level / 2))
+    return Decidable(sd, n, level, power, (critical + float(special.stdtrit(n - 1, power))) * se, critical * se)
+
+
 def compare(x: float, values: Mapping[int, float], baseline: Mapping[int, float], level: float,
             sign: int, diverged: int = 0, clear_of_break: bool = True) -> Comparison | None:
     """``values`` against ``baseline`` repeat by repeat, as a gain (``sign`` +1 when higher is

@@ -35,10 +35,11 @@ Every run counts: a run that diverged is scored at the metric's worst value
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -48,6 +49,7 @@ from sweeper.stats.verdicts import (
     Family,
     change,
     compare,
+    decidable,
     default_margin,
     diverged_score,
     stopping_epoch,
@@ -58,9 +60,6 @@ from sweeper.study.space import SearchSpace
 from sweeper.tasks.api import Objective
 from sweeper.tasks.hyperparams import BASELINE_PARAMS, dropout_of, has_penalty, lambda_of, make_params, penalty_of
 from sweeper.tasks.results import StoredResult
-
-if TYPE_CHECKING:
-    from sweeper.study.config import SweepConfig
 
 SCREEN, CONFIRM = "screen", "confirm"
 SCREEN_SEEDS = 2
@@ -90,6 +89,7 @@ WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
 COMPARISONS_PER_FINALIST = 2
 
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
+BASE: Point = ("baseline", 0.0)
 
 
 def x_of(params: dict[str, Any]) -> Point | None:
@@ -292,6 +292,7 @@ class RacePlan:
     screen_bound: int = 0  # at the bracket: at most this many screening trials follow
     groups: int = len(WEIGHT_PENALTIES) + 1  # the types the race may have a finalist of
     stopped: str = ""  # why the race ended before its rounds (a model that never learns)
+    reach: str = ""  # once the bracket has run: what the race's seeds can decide at its noise (race_reach)
 
     @property
     def open_points(self) -> list[Point]:
@@ -346,50 +347,122 @@ def _run(point: Point, repeat: int, space: SearchSpace, base_seed: int, stage: s
     return CurveRun(params_of(point, space), repeat, repeat_seed(base_seed, repeat), stage)
 
 
-def race(config: SweepConfig, runs: list[Run]) -> RacePlan:
-    """An adaptive study's race, from its stored config and its runs."""
-    return plan(config.space, config.points, config.repeats, config.rounds, config.seed, config.goal, runs,
-                config.margin)
+def race_family(finalists: int, rounds: int) -> Family:
+    """The race's verdict family: each finalist compared twice (``COMPARISONS_PER_FINALIST``),
+    α spent over the planned rounds."""
+    return Family(max(1, COMPARISONS_PER_FINALIST * finalists), rounds)
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """What every step of the race reads: the study's runs (``obs``) and the race's settings, the
+    margin among them (fixed by the bracket's baseline run)."""
+
+    space: SearchSpace
+    points: int
+    repeats: int
+    rounds: int
+    base_seed: int
+    objective: Objective
+    obs: Observations
+    margin: float
+    groups: int  # the types the race may have a finalist of
+
+    def run(self, point: Point, repeat: int, stage: str) -> CurveRun:
+        return _run(point, repeat, self.space, self.base_seed, stage)
+
+    def pending(self, name: str, wanted: list[CurveRun], round_: int = 0, **extra: Any) -> RacePlan | None:
+        """The stage ``name`` while any of its ``wanted`` runs is unfinished (queueing those no
+        trial holds yet); None once every one has finished."""
+        keys = [(x_of(r.params), r.repeat) for r in wanted]
+        unfinished = [k for k in keys if k not in self.obs.finished]
+        if not unfinished:
+            return None
+        queue = [r for r, k in zip(wanted, keys) if k not in self.obs.held]
+        return RacePlan(name, round_, self.rounds, queue, len(unfinished), self.margin, groups=self.groups, **extra)
 
 
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
          runs: list[Run], margin: float | None = None) -> RacePlan:
-    """Where the race stands and what to queue next, replayed from the study's runs."""
+    """Where the race stands and what to queue next, replayed from the study's runs: the bracket,
+    then (unless the model learns nothing) screening each type's transition window, then
+    confirmation rounds for the finalists it chooses."""
     bracket = bracket_runs(space, points, base_seed)
-    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective,
-                          {x_of(r.params) for r in bracket})  # type: ignore[misc]
-    base = ("baseline", 0.0)
-    # The margin is fixed by the bracket's baseline run alone: every decision after it (where the
-    # model collapses, the window, the finalist) must not move with later data.
-    first = obs.last.get(base, {}).get(0)
-    margin = margin if margin is not None else default_margin(
-        objective.in_points, first if first is not None and math.isfinite(first) else None)
-
-    def stage(name: str, wanted: list[CurveRun], round_: int = 0, **extra: Any) -> RacePlan | None:
-        keys = [(x_of(r.params), r.repeat) for r in wanted]
-        unfinished = [k for k in keys if k not in obs.finished]
-        if not unfinished:
-            return None
-        queue = [r for r, k in zip(wanted, keys) if k not in obs.held]
-        return RacePlan(name, round_, rounds, queue, len(unfinished), margin, groups=groups, **extra)
-
-    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
-    groups = types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
-    # Screening: per type its new points (2 seeds) and the bracket points in its window (1 more).
-    in_window = math.ceil(WINDOW_DECADES) + 1
-    bound = SCREEN_SEEDS * types * points + types * in_window + len(bracket) - 1 - types * len(bracket_lambdas(space)) + 1
-    pending = stage("bracket", bracket, screen_bound=bound)
+    bracket_points: list[Point] = [x_of(r.params) for r in bracket]  # type: ignore[misc]
+    obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective, set(bracket_points))
+    race = _Replay(space, points, repeats, rounds, base_seed, objective, obs, race_margin(obs, objective, margin),
+                   racing_groups(space, points))
+    pending = race.pending("bracket", bracket, screen_bound=screening_bound(space, points, len(bracket)))
     if pending:
         return pending
-
-    stuck = never_learns(obs, [x_of(r.params) for r in bracket], objective)  # type: ignore[misc]
+    stuck = never_learns(obs, bracket_points, objective)
     if stuck:
         # Screening and racing it would spend ~100 trials to learn that nothing differs.
-        return RacePlan("done", 0, rounds, [], 0, margin, {}, {}, None, groups=groups, stopped=stuck)
-    threshold = collapse_threshold(obs, [x_of(r.params) for r in bracket[1:]], margin)  # type: ignore[misc]
+        return RacePlan("done", 0, rounds, [], 0, race.margin, {}, {}, None, groups=race.groups, stopped=stuck)
+    threshold = collapse_threshold(obs, bracket_points[1:], race.margin)
+    reach = race_reach(race, bracket_points[1:])
+    candidates, dropped = transition_windows(race, threshold)
+    pending = race.pending("screen", screening_runs(race, candidates), dropped=dropped, reach=reach)
+    if pending:
+        return pending
+    chosen = choose_finalists(race, candidates, threshold, dropped)
+    return dataclasses.replace(confirmation(race, chosen, threshold, dropped), reach=reach)
+
+
+def race_reach(race: _Replay, points: list[Point]) -> str:
+    """What the race's fresh seeds can decide at the noise the bracket shows, in words, said
+    before the race spends them ("" when the bracket shows no spread): the gain a finalist's seeds
+    find with 80% power at the last look, and the margin "no difference" needs. The noise is the
+    bracket's robust spread of gains (``bracket_noise``); the level is the last look's with a
+    finalist for every type (at most that many compete)."""
+    sd = bracket_noise(race.obs, points)
+    if not sd:
+        return ""
+    n = race.rounds * race.repeats
+    d = decidable(sd, n, race_family(race.groups, race.rounds).level(race.rounds))
+    o = race.objective
+    amount = (lambda x: f"{100 * x:.1f} pp") if o.in_points else (lambda x: f"{x:.3g}")
+    study = (f"this study's: ±{amount(race.margin)}" if d.half_width < race.margin
+             else f"wider than this study's ±{amount(race.margin)}")
+    return (f"at the bracket's noise (paired sd ≈ {amount(sd)}), a finalist's {n} fresh seeds find a gain of "
+            f"about {change(o, d.effect)} with 80% power; 'no difference' needs a margin of "
+            f"±{amount(d.half_width)} or more ({study})")
+
+
+def race_margin(obs: Observations, objective: Objective, margin: float | None) -> float:
+    """The margin given, else the default one, fixed by the bracket's baseline run alone: every
+    decision after it (where the model collapses, the window, the finalist) must not move with
+    later data."""
+    if margin is not None:
+        return margin
+    first = obs.last.get(BASE, {}).get(0)
+    return default_margin(objective.in_points, first if first is not None and math.isfinite(first) else None)
+
+
+def racing_groups(space: SearchSpace, points: int) -> int:
+    """The types the race may have a finalist of: each weight penalty in the space, and dropout
+    when the space has its range."""
+    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
+    return types + (1 if "none" in space.penalties and dropout_rates(space, points) else 0)
+
+
+def screening_bound(space: SearchSpace, points: int, bracket: int) -> int:
+    """At most this many screening trials follow a bracket of ``bracket`` runs: per type its new
+    points (2 seeds) and the bracket points in its window (1 more); the dropout rates and the
+    baseline once more."""
+    types = sum(g in space.penalties for g in WEIGHT_PENALTIES)
+    in_window = math.ceil(WINDOW_DECADES) + 1
+    return SCREEN_SEEDS * types * points + types * in_window + bracket - 1 - types * len(bracket_lambdas(space)) + 1
+
+
+def transition_windows(race: _Replay, threshold: float) -> tuple[dict[str, list[float]], dict[str, dict[float, str]]]:
+    """Where each type is screened, from the bracket's one seed: a weight penalty at the bracket's
+    λ from its window up and the window's new λ, below the smallest λ that collapsed (its break);
+    dropout at every rate that did not collapse. Also the points dropped, and why."""
+    obs, space, objective = race.obs, race.space, race.objective
     collapse = -threshold
     dropped: dict[str, dict[float, str]] = {}
-    candidates: dict[str, list[Point]] = {}
+    candidates: dict[str, list[float]] = {}
     for group in WEIGHT_PENALTIES:
         if group not in space.penalties:
             continue
@@ -397,7 +470,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         gains = {lam: obs.gain((group, lam), 0) for lam in lams}
         broken = [lam for lam in lams if gains[lam] is not None and gains[lam] < collapse]  # type: ignore[operator]
         break_at = broken[0] if broken else None
-        window = [lam for lam in window_lambdas(space, points, break_at) if break_at is None or lam < break_at]
+        window = [lam for lam in window_lambdas(space, race.points, break_at) if break_at is None or lam < break_at]
         # An empty window: the model collapses from the bottom of the range on, nothing to screen.
         low = window[0] if window else math.inf
         for lam in lams:
@@ -409,9 +482,8 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
         if window:
             candidates[group] = sorted(set(window) | {lam for lam in lams if low <= lam and lam not in broken})
     if "none" in space.penalties:
-        rates = dropout_rates(space, points)
         kept = []
-        for rate in rates:
+        for rate in dropout_rates(space, race.points):
             g = obs.gain(("dropout", rate), 0)
             if g is not None and g < collapse:
                 dropped.setdefault("dropout", {})[rate] = _collapsed(g, threshold, objective,
@@ -420,12 +492,21 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                 kept.append(rate)
         if kept:
             candidates["dropout"] = kept
-    screen = [_run(base, r, space, base_seed, SCREEN) for r in range(SCREEN_SEEDS)]
-    screen += [_run((g, x), r, space, base_seed, SCREEN) for g, xs in candidates.items() for x in xs for r in range(SCREEN_SEEDS)]
-    pending = stage("screen", screen, dropped=dropped)
-    if pending:
-        return pending
+    return candidates, dropped
 
+
+def screening_runs(race: _Replay, candidates: dict[str, list[float]]) -> list[CurveRun]:
+    """The baseline and every candidate on the screening seeds."""
+    runs = [race.run(BASE, r, SCREEN) for r in range(SCREEN_SEEDS)]
+    return runs + [race.run((g, x), r, SCREEN) for g, xs in candidates.items() for x in xs for r in range(SCREEN_SEEDS)]
+
+
+def choose_finalists(race: _Replay, candidates: dict[str, list[float]], threshold: float,
+                     dropped: dict[str, dict[float, str]]) -> dict[str, tuple[Point, float]]:
+    """Each type's finalist, with its mean paired gain over the screening seeds: its best
+    candidate by that mean. A candidate whose mean fell past the collapse threshold is dropped
+    as collapsed, the others as behind the finalist (``dropped`` gets why: no tested claim)."""
+    obs, objective = race.obs, race.objective
     chosen: dict[str, tuple[Point, float]] = {}
     for group, xs in candidates.items():
         means = {}
@@ -435,7 +516,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
             if not known:
                 continue
             mean = sum(known) / len(known)
-            if mean < collapse:  # so at least one seed fell past the threshold
+            if mean < -threshold:  # so at least one seed fell past the threshold
                 dropped.setdefault(group, {})[x] = _collapsed_in_screening(obs, (group, x), threshold, objective)
             else:
                 means[x] = mean
@@ -448,45 +529,62 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
                 dropped.setdefault(group, {})[x] = (f"behind the finalist {point_label((group, best))} in screening "
                                                    f"({_gain_text(mean, objective)} against {_gain_text(means[best], objective)}, "
                                                    f"{SCREEN_SEEDS} seeds each; not a tested claim)")
-    family = Family(max(1, COMPARISONS_PER_FINALIST * len(chosen)), rounds)
+    return chosen
+
+
+def confirm_repeats(round_: int, repeats: int) -> list[int]:
+    """The fresh seeds of confirmation round ``round_`` (1-based): never a screening seed."""
+    return [CONFIRM_OFFSET + (round_ - 1) * repeats + j for j in range(repeats)]
+
+
+def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshold: float,
+                 dropped: dict[str, dict[float, str]]) -> RacePlan:
+    """The confirmation rounds: each round gives the baseline and every finalist still open new
+    seeds; a finalist whose interval decides stops getting them. The race is done when no
+    finalist is open or the rounds are spent."""
+    family = race_family(len(chosen), race.rounds)
     looks = {g: 0 for g in chosen}
-    screening = set(range(SCREEN_SEEDS))
-    base_epoch = _stopping_epoch(obs, base, screening)
-
-    def confirm_repeats(k: int) -> list[int]:
-        return [CONFIRM_OFFSET + (k - 1) * repeats + j for j in range(repeats)]
-
-    def finalists(upto: dict[str, int]) -> dict[str, Finalist]:
-        out = {}
-        for g, (point, screen_gain) in chosen.items():
-            k = upto[g]
-            comparison = early = None
-            epoch = _stopping_epoch(obs, point, screening)
-            if k:
-                reps = set(r for i in range(1, k + 1) for r in confirm_repeats(i))
-                level = family.level(k)
-                clear = clear_of_break(obs, point, threshold)
-                comparison = _compare(obs, obs.last, point, base, reps, level, clear)
-                if epoch is not None and base_epoch is not None:
-                    early = _compare(obs, {point: obs.at_epoch(point, epoch), base: obs.at_epoch(base, base_epoch)},
-                                     point, base, reps, level, clear)
-            out[g] = Finalist(point, screen_gain, k, comparison, early, epoch, base_epoch)
-        return out
-
-    for k in range(1, rounds + 1):
-        current = finalists(looks)
-        open_groups = [g for g, f in current.items() if _outcome(f, margin) == OPEN]
+    for k in range(1, race.rounds + 1):
+        current = finalists_at(race, chosen, looks, family, threshold)
+        open_groups = [g for g, f in current.items() if _outcome(f, race.margin) == OPEN]
         if not open_groups:
             break
-        wanted = [_run(base, r, space, base_seed, CONFIRM) for r in confirm_repeats(k)]
-        wanted += [_run(current[g].point, r, space, base_seed, CONFIRM) for g in open_groups for r in confirm_repeats(k)]
+        wanted = [race.run(BASE, r, CONFIRM) for r in confirm_repeats(k, race.repeats)]
+        wanted += [race.run(current[g].point, r, CONFIRM) for g in open_groups for r in confirm_repeats(k, race.repeats)]
         for g in open_groups:
             looks[g] = k
-        pending = stage(CONFIRM, wanted, k, finalists=finalists({**looks, **{g: k - 1 for g in open_groups}}),
-                        dropped=dropped, family=family)
+        pending = race.pending(CONFIRM, wanted, k, dropped=dropped, family=family,
+                               finalists=finalists_at(race, chosen, {**looks, **{g: k - 1 for g in open_groups}},
+                                                      family, threshold))
         if pending:
             return pending
-    return RacePlan("done", rounds, rounds, [], 0, margin, finalists(looks), dropped, family, groups=groups)
+    return RacePlan("done", race.rounds, race.rounds, [], 0, race.margin, finalists_at(race, chosen, looks, family, threshold),
+                    dropped, family, groups=race.groups)
+
+
+def finalists_at(race: _Replay, chosen: dict[str, tuple[Point, float]], looks: dict[str, int], family: Family,
+                 threshold: float) -> dict[str, Finalist]:
+    """Each finalist at its look ``looks[group]`` (0: not compared yet): against the baseline on
+    the confirmation seeds of its first rounds, at the last epoch and each stopped at the epoch
+    its screening seeds' mean curve chose."""
+    obs = race.obs
+    screening = set(range(SCREEN_SEEDS))
+    base_epoch = _stopping_epoch(obs, BASE, screening)
+    out = {}
+    for g, (point, screen_gain) in chosen.items():
+        k = looks[g]
+        comparison = early = None
+        epoch = _stopping_epoch(obs, point, screening)
+        if k:
+            reps = set(r for i in range(1, k + 1) for r in confirm_repeats(i, race.repeats))
+            level = family.level(k)
+            clear = clear_of_break(obs, point, threshold)
+            comparison = _compare(obs, obs.last, point, BASE, reps, level, clear)
+            if epoch is not None and base_epoch is not None:
+                early = _compare(obs, {point: obs.at_epoch(point, epoch), BASE: obs.at_epoch(BASE, base_epoch)},
+                                 point, BASE, reps, level, clear)
+        out[g] = Finalist(point, screen_gain, k, comparison, early, epoch, base_epoch)
+    return out
 
 
 def never_learns(obs: Observations, points: list[Point], objective: Objective) -> str:
@@ -503,6 +601,17 @@ def never_learns(obs: Observations, points: list[Point], objective: Objective) -
     return (f"the model does not learn: all {len(finals)} bracket runs, the unregularized baseline's too, ended at "
             f"{objective.on('validation')} {finals[0]:.4g} and never moved over their epochs, so no setting can be "
             "told from another; check the data and the model (`sweeper check` probes it)")
+
+
+def bracket_noise(obs: Observations, points: list[Point]) -> float | None:
+    """The paired sd the bracket shows: 1.4826 × the median absolute gain of its points on their
+    one seed (the normal's sd when most points have no effect; a few that collapse barely move
+    it). None without a gain."""
+    gains = sorted(abs(g) for p in points if (g := obs.gain(p, 0)) is not None)
+    if not gains:
+        return None
+    mid = len(gains) // 2
+    return 1.4826 * (gains[mid] if len(gains) % 2 else (gains[mid - 1] + gains[mid]) / 2)
 
 
 def collapse_threshold(obs: Observations, points: list[Point], margin: float) -> float:

@@ -13,8 +13,8 @@ import optuna
 
 import sweeper
 from sweeper.errors import ConfigError
-from sweeper.study.choices import DESIGNS, PRUNERS, SAMPLERS
-from sweeper.study.design import curve_configs
+from sweeper.study.choices import PRUNERS, SAMPLERS
+from sweeper.study.designs import design_of
 from sweeper.study.pruning import GroupMedianPruner, warmup_epochs
 from sweeper.study.space import SearchSpace
 from sweeper.tasks import DataRequest, LoadedTask, Objective, load_task, resolve_options
@@ -62,11 +62,12 @@ class SweepConfig:
     # SHA-256 prefix of the task's source (sweeper.tasks.fingerprint); "" for none recorded.
     task_fingerprint: str = ""
     objective: dict[str, Any] = field(default_factory=lambda: Objective().to_dict())
-    # "search": the sampler proposes; "curve": a planned λ x seed design (sweeper.study.design), with
-    # ``points`` per curve and ``repeats`` seeds per point, every trial queued at launch;
-    # "adaptive": bracket, screen, then race each type's finalist on fresh seeds
-    # (sweeper.study.adaptive): ``points`` new λ per type in the transition, ``repeats`` seeds per
-    # round, at most ``rounds`` rounds; the budget grows as rounds are queued.
+    # The design's name (sweeper.study.designs.design_of answers for it). "search": the sampler
+    # proposes; "curve": a planned λ x seed design (sweeper.study.design), with ``points`` per
+    # curve and ``repeats`` seeds per point, every trial queued at launch; "adaptive": bracket,
+    # screen, then race each type's finalist on fresh seeds (sweeper.study.adaptive): ``points``
+    # new λ per type in the transition, ``repeats`` seeds per round, at most ``rounds`` rounds;
+    # the budget grows as rounds are queued.
     design: str = "search"
     points: int = 0
     repeats: int = 1
@@ -98,20 +99,7 @@ class SweepConfig:
             raise ConfigError(f"unknown sweep kind {self.kind!r}")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"unknown pruner {self.pruner!r}: use one of {', '.join(PRUNERS)}")
-        if self.design not in DESIGNS:
-            raise ConfigError(f"unknown design {self.design!r}: use one of {', '.join(DESIGNS)}")
-        if self.design == "curve" and (self.points < 2 or self.repeats < 1):
-            raise ConfigError(
-                f"a curve design needs --points >= 2 and --repeats >= 1, got {self.points} and {self.repeats}"
-            )
-        if self.design == "adaptive" and (self.points < 2 or self.repeats < 2 or self.rounds < 1):
-            raise ConfigError(
-                f"an adaptive design needs --points >= 2, --repeats >= 2 (seeds per round) and --rounds >= 1, "
-                f"got {self.points}, {self.repeats} and {self.rounds}"
-            )
-        if self.design == "adaptive" and "none" not in self.space.penalties:
-            raise ConfigError("an adaptive design races every type against the unregularized baseline: "
-                              "keep none in --penalties")
+        design_of(self.design).check(self)
         if self.margin is not None and not self.margin > 0:
             raise ConfigError(f"--margin must be a positive difference in the objective's units, got {self.margin}")
         if self.evaluate_seeds < 0 or self.evaluate_seeds == 1:
@@ -137,26 +125,7 @@ class SweepConfig:
         }
         values.update({k: v for k, v in given.items() if v is not None})
         space = values.pop("space", None) or SearchSpace()
-        if values.get("design") == "curve":
-            points, repeats = values.get("points") or 0, values.get("repeats") or 0
-            if points < 2 or repeats < 1:
-                raise ConfigError(f"a curve design needs --points >= 2 and --repeats >= 1, got {points} and {repeats}")
-            # Every trial is planned: the budget is their count, nothing to sample or prune.
-            # (--trials, e.g. compose's default, does not apply: the CLI says so when it differs.)
-            budget = len(curve_configs(space, values.get("points") or 0)) * (values.get("repeats") or 1)
-            if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
-                raise ConfigError("a curve design trains every planned trial to the end: leave --pruner and --sampler out")
-            values.update(pruner="none", sampler="random")
-        if values.get("design") == "adaptive":
-            if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
-                raise ConfigError("an adaptive design trains every planned trial to the end: leave --pruner and --sampler out")
-            values.update(pruner="none", sampler="random")
-            from sweeper.study.adaptive import bracket_runs
-
-            # The bracket is queued at launch; each later stage raises the budget by what it queues.
-            budget = len(bracket_runs(space, values.get("points") or 0, 0))
-        if budget is None:
-            budget = len(space.grid()) if values.get("sampler") == "grid" else 20
+        budget = design_of(values.get("design") or "search").settle(values, space, budget)
         return cls(task=loaded.reference, budget=budget, options=options, space=space,
                    task_fingerprint=loaded.fingerprint, objective=loaded.task.objective.to_dict(), **values)
 
@@ -185,8 +154,8 @@ class SweepConfig:
 
     def differences(self, other: SweepConfig) -> list[str]:
         mine, theirs = self.to_attrs(), other.to_attrs()
-        # An adaptive study's budget grows with its race: the stored one is not a setting.
-        ignored = {"looks"} | ({"budget"} if self.design == other.design == "adaptive" else set())
+        # What is no setting of the design (an adaptive study's budget grows with its race).
+        ignored = design_of(self.design).relaunch_ignores() if self.design == other.design else {"looks"}
         return [
             f"{key}: stored {theirs.get(key)!r}, given {mine.get(key)!r}"
             for key in mine

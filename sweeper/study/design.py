@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
+from sweeper.study.attrs import CURVE_ROLE, FIXED_SEED, REPEAT, ROLE, STAGE
 from sweeper.study.space import SearchSpace
 from sweeper.tasks.hyperparams import BASELINE_PARAMS, make_params
 
-CURVE_ROLE = "curve"
 L1_RATIO = 0.5  # the L1+L2 curve splits λ evenly between the two penalties
-# The user attrs of a curve study's queued trial (``CurveRun.user_attrs``).
-ROLE, REPEAT, FIXED_SEED, STAGE = "role", "repeat", "fixed_seed", "stage"
+# Each point is compared with the baseline twice: at its last epoch, and stopped early.
+COMPARISONS_PER_POINT = 2
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,12 @@ from optuna.trial import TrialState
 
 from sweeper.errors import ConfigError
 from sweeper.settings import Settings
-from sweeper.study.adaptive import RacePlan, bracket_runs, race, runs_of
-from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
-from sweeper.study.space import spread
-from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, open_storage
+from sweeper.study.adaptive import RacePlan, runs_of
+from sweeper.study.attrs import CURVE_ROLE, REPEAT, ROLE
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
-
-
-# The role of the trials a search queues after the baseline, one per type of regularization.
-TYPE_START_ROLE = "type_start"
+from sweeper.study.design import CurveRun, curve_runs
+from sweeper.study.designs import ADD_REPEATS, GROW_BUDGET, RESUME_RACE, design_of
 
 
 @dataclass(frozen=True)
@@ -66,21 +62,16 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                     "workers refuse the new code; launch it under a new --study-name, or restore the "
                     "launched version of the task's file"
                 )
-            if stored.design == config.design == "curve" and config.repeats != stored.repeats:
+            action = design_of(stored.design).relaunch(study_name, stored, config)
+            if action == ADD_REPEATS:
                 return _add_repeats(storage, study_name, stored, config)
-            if stored.design == config.design == "adaptive" and not config.differences(stored):
+            if action == RESUME_RACE:
                 # A relaunch resumes the race: the round a worker may have left unqueued is queued.
                 advanced = _advance(storage, study_name, stored)
                 return LaunchResult(study_name, created=False, budget=advanced.budget, baseline=True,
                                     added=advanced.added)
-            diffs = config.differences(stored)
-            if stored.design == config.design == "search" and diffs and all(d.startswith("budget:") for d in diffs):
+            if action == GROW_BUDGET:
                 return _grow_budget(storage, study_id, study_name, stored, config)
-            if diffs:
-                raise ConfigError(
-                    f"study {study_name!r} was launched with other settings ({'; '.join(diffs)}): "
-                    "launch again with the stored settings, or pick a new --study-name"
-                )
             return LaunchResult(study_name, created=False, budget=stored.budget,
                                 baseline="none" in stored.space.penalties)
 
@@ -91,23 +82,8 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
         study.set_user_attr(VERSION_ATTR, current_versions())
         study.set_user_attr("task", config.task)
         baseline = "none" in config.space.penalties
-        if config.design == "curve":
-            for run in curve_runs(config.space, config.points, config.repeats, config.seed):
-                study.enqueue_trial(run.params, user_attrs=run.user_attrs())
-        elif config.design == "adaptive":
-            for run in bracket_runs(config.space, config.points, config.seed):
-                study.enqueue_trial(run.params, user_attrs=run.user_attrs())
-        elif baseline:
-            study.enqueue_trial(dict(BASELINE_PARAMS), user_attrs={"role": "baseline"})
-        if config.design == "search" and config.sampler != "grid":
-            # One trial of each type next, so that none is left without a finished trial when
-            # the sampler favours another (the grid covers every type already).
-            for point in config.space.type_starts()[: max(0, config.budget - baseline)]:
-                study.enqueue_trial(point, user_attrs={"role": TYPE_START_ROLE})
-        if config.sampler == "grid":
-            points = [p for p in config.space.grid() if p != BASELINE_PARAMS]
-            for point in spread(points, config.budget - 1):
-                study.enqueue_trial(point, user_attrs={"role": "grid"})
+        for queued in design_of(config.design).launch_queue(config):
+            study.enqueue_trial(queued.params, user_attrs=queued.user_attrs)
         # Written last: workers only take studies whose config is present.
         study.set_user_attr(CONFIG_ATTR, config.to_attrs())
     return LaunchResult(study_name, created=True, budget=config.budget, baseline=baseline)
@@ -115,37 +91,22 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
 
 def _grow_budget(storage: optuna.storages.BaseStorage, study_id: int, name: str, stored: SweepConfig,
                  config: SweepConfig) -> LaunchResult:
-    """Launch a search again with a larger --trials: store the larger budget (workers re-read it
-    when theirs is met). A budget only grows: a smaller one would strand finished trials."""
-    if config.budget < stored.budget:
-        raise ConfigError(
-            f"study {name!r} has a budget of {stored.budget} trials and a budget only grows: give "
-            f"--trials {stored.budget} or more, or pick a new --study-name"
-        )
+    """Launch a search again with a larger --trials (``SearchDesign.relaunch`` checked it only
+    grows): store the larger budget (workers re-read it when theirs is met)."""
     storage.set_study_user_attr(study_id, CONFIG_ATTR, dataclasses.replace(stored, budget=config.budget).to_attrs())
     return LaunchResult(name, created=False, budget=config.budget, baseline="none" in stored.space.penalties,
                         grown_from=stored.budget)
 
 
 def _add_repeats(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfig, config: SweepConfig) -> LaunchResult:
-    """Launch a curve study again with more repeats: queue the (configuration, repeat) pairs it
-    lacks, then store the larger plan (its budget is read again by workers when they run out)."""
-    diffs = [d for d in config.differences(stored) if not d.startswith(("repeats:", "budget:"))]
-    if diffs:
-        raise ConfigError(
-            f"study {name!r} was launched with other settings ({'; '.join(diffs)}): only --repeats may "
-            "change for a curve study; pick a new --study-name for the rest"
-        )
-    if config.repeats < stored.repeats:
-        raise ConfigError(
-            f"study {name!r} already plans {stored.repeats} repeats: --repeats adds repeats and never "
-            f"removes them; give at least {stored.repeats}"
-        )
+    """Launch a curve study again with more repeats (``CurveDesign.relaunch`` checked that only
+    they changed): queue the (configuration, repeat) pairs it lacks, then store the larger plan
+    (its budget is read again by workers when they run out)."""
     study = optuna.load_study(study_name=name, storage=storage)
     have = {
-        CurveRun(dict(t.system_attrs.get("fixed_params") or t.params), int(t.user_attrs["repeat"]), 0).key()
+        CurveRun(dict(t.system_attrs.get("fixed_params") or t.params), int(t.user_attrs[REPEAT]), 0).key()
         for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get("role") == CURVE_ROLE and t.state != TrialState.FAIL
+        if t.user_attrs.get(ROLE) == CURVE_ROLE and t.state != TrialState.FAIL
     }
     todo = [r for r in curve_runs(config.space, config.points, config.repeats, config.seed) if r.key() not in have]
     for run in todo:
@@ -178,7 +139,9 @@ def _advance(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfi
     budget as every trial the study now holds that counts (finished, running or queued)."""
     study = optuna.load_study(study_name=name, storage=storage)
     trials = study.get_trials(deepcopy=False)
-    plan = race(stored, runs_of(trials, stored.goal))
+    plan = design_of(stored.design).race(stored, runs_of(trials, stored.goal))
+    if plan is None:
+        raise ConfigError(f"study {name!r} is a {stored.design} study: it has no race to advance")
     for run in plan.queue:
         study.enqueue_trial(run.params, user_attrs=run.user_attrs())
     if plan.stage == "done":

@@ -24,14 +24,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
 from sweeper.storage import MAX_RETRIES_PER_TRIAL, optuna_private
+from sweeper.study.attrs import PLANNED_ATTRS, SEED_ATTRS
 from sweeper.study.config import SweepConfig
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.results import FAIL_REASON, STOP_REASON, TrainingResult
 from sweeper.worker.lifecycle import Shutdown, StopSignal
-
-# What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
-PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
 
 
 class TrialReaped(BaseException):
@@ -52,7 +50,7 @@ class TrialOutcome:
 def trial_seed(base_seed: int, trial: optuna.Trial) -> int:
     """A retried trial keeps the seed of the trial it repeats; a planned run (a repeat of a curve
     study, an evaluation run) uses the seed it was queued with."""
-    for key in ("fixed_seed", "eval_seed"):
+    for key in SEED_ATTRS:
         if key in trial.user_attrs:
             return int(trial.user_attrs[key])
     # The trial's frozen copy, read when the trial was created, saves a query per trial.

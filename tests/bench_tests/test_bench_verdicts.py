@@ -21,10 +21,11 @@ from optuna.trial import TrialState
 from bench.bench_verdicts import fixed_study, main, run
 from bench.verdict_world import BASE, COLLAPSED, SCENARIOS, SPACE, Simulator, World, finished_trial
 from sweeper.study.adaptive import params_of
+from sweeper.study.choices import SHAPE_DEFAULTS
 from sweeper.study.points import trial_point
 from sweeper.tasks.results import StoredResult
 
-ADAPTIVE = dict(points=3, repeats=6, rounds=3)  # the CLI's default race
+ADAPTIVE = dict(SHAPE_DEFAULTS["adaptive"])  # the CLI's default race
 FIXED = dict(points=5, repeats=3)  # the fixed design's old default
 
 

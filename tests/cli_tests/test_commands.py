@@ -84,6 +84,7 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
         "study": "cifar10", "task": "cifar10", "budget": 3, "complete": 0, "pruned": 0, "fail": 0,
         "running": 0, "waiting": 3, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
         "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None, "race_bound": None,
+        "full_trials": 0.0,
     }
 
 
@@ -96,7 +97,7 @@ def test_status_of_an_adaptive_study_says_where_its_race_stands(capsys: pytest.C
     assert "study cifar10: the budget grows round by round as the race needs, to at most 137 trials in all (0 finished so far)" in out
     assert main(["status"]) == 0
     # At most: the 13 queued; screening 3 penalties x (3 new points x 2 seeds + up to 4 bracket
-    # points x 1) + 3 dropout rates + the baseline = 34; 3 rounds x (4 finalists + baseline) x 6 = 90.
+    # points x 1) + 3 dropout rates + the baseline = 34; 2 rounds x (4 finalists + baseline) x 9 = 90.
     assert ("cifar10: race: bracketing each penalty's λ range; 13 run(s) of this stage to finish; "
             "at most 137 more trials") in capsys.readouterr().out
 

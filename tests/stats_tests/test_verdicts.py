@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sweeper.stats.verdicts import Family, compare, diverged_score, stopping_epoch
+from sweeper.stats.verdicts import Family, compare, decidable, diverged_score, stopping_epoch
 
 
 def test_seeds_to_settle_uses_student_s_t_at_the_larger_sample() -> None:
@@ -60,3 +61,86 @@ def test_a_family_s_alpha_adds_up_over_its_planned_looks(looks: int) -> None:
     assert f.level(looks) == pytest.approx(1 - f.alpha_at(looks) / 4)
     open_ended = Family(4, None)
     assert sum(open_ended.alpha_at(k) for k in range(1, 10_000)) == pytest.approx(0.05, rel=1e-3)
+
+
+# Family: how a study's α is shared among its comparisons and looks.
+
+
+def test_a_family_s_planned_looks_spend_alpha_in_proportion_to_the_look() -> None:
+    f = Family(1, 3)  # α_k = k / 6 of α: the first look, with a third of the seeds, spends least
+    assert [f.alpha_at(k) for k in (1, 2, 3)] == pytest.approx([0.05 / 6, 0.05 * 2 / 6, 0.05 * 3 / 6])
+    # Each later look has more α, so a narrower interval for the same data.
+    assert f.level(1) > f.level(2) > f.level(3)
+    assert Family(1, 1).level(1) == pytest.approx(0.95)
+
+
+def test_a_family_shares_alpha_among_its_hypotheses() -> None:
+    """Bonferroni: m comparisons each get α_k / m."""
+    one, eight = Family(1, 3), Family(8, 3)
+    for k in (1, 2, 3):
+        assert 1 - eight.level(k) == pytest.approx((1 - one.level(k)) / 8)
+    assert eight.level(3) == pytest.approx(1 - 0.05 * 3 / 6 / 8)
+
+
+def test_an_open_ended_family_spends_less_at_each_later_look() -> None:
+    """A fixed design may be relaunched with more repeats any number of times: α_k = 6α/(π² k²)."""
+    f = Family(2, None)
+    assert f.alpha_at(1) == pytest.approx(6 * 0.05 / math.pi ** 2)
+    assert f.alpha_at(2) == pytest.approx(f.alpha_at(1) / 4)
+    assert f.level(1) < f.level(2) < f.level(10)
+    assert f.alpha_at(0) == f.alpha_at(1)  # no look before the first
+
+
+def test_a_family_with_other_alpha_scales_every_look() -> None:
+    assert Family(3, 2, alpha=0.10).alpha_at(2) == pytest.approx(2 * Family(3, 2).alpha_at(2))
+
+
+@pytest.mark.parametrize("bad", [dict(hypotheses=0), dict(hypotheses=2, looks=0), dict(hypotheses=2, alpha=0.0),
+                                 dict(hypotheses=2, alpha=1.0)])
+def test_a_family_refuses_what_spends_no_alpha_or_all_of_it(bad: dict) -> None:
+    with pytest.raises(ValueError, match="a family needs hypotheses >= 1"):
+        Family(**bad)
+
+
+def test_every_interval_of_a_family_covers_its_truth_at_once_in_95_percent_of_null_studies() -> None:
+    """The guarantee itself, by simulation: 4 null comparisons sharing the baseline's seeds, read
+    at 3 planned looks of 6 new seeds each; a study errs if any interval at any look misses 0.
+    Per-interval 95% intervals (no family) err in about a third of such studies."""
+    rng = np.random.default_rng(30)
+    studies, hypotheses, looks, per_look = 2000, 4, 3, 6
+    family = Family(hypotheses, looks)
+    wrong = naive_wrong = 0
+    for _ in range(studies):
+        base = rng.normal(0.0, 0.02, looks * per_look)
+        points = rng.normal(0.0, 0.02, (hypotheses, looks * per_look)) + base * 0.5
+        missed = naive = False
+        for k in range(1, looks + 1):
+            seeds = range(k * per_look)
+            theirs = {r: float(base[r]) for r in seeds}
+            for h in range(hypotheses):
+                mine = {r: float(points[h][r]) for r in seeds}
+                c = compare(0.0, mine, theirs, family.level(k), 1)
+                n = compare(0.0, mine, theirs, 0.95, 1)
+                assert c is not None and n is not None
+                missed |= not c.gain.low < 0 < c.gain.high  # type: ignore[operator]
+                naive |= not n.gain.low < 0 < n.gain.high  # type: ignore[operator]
+        wrong += missed
+        naive_wrong += naive
+    se = math.sqrt(0.05 * 0.95 / studies)
+    assert wrong / studies <= 0.05 + 2 * se, f"{wrong} of {studies} null studies had an interval miss"
+    assert naive_wrong / studies > 0.15  # the simulation can tell a family from none
+
+
+def test_what_a_plan_can_decide_follows_the_noise_and_the_seeds() -> None:
+    """The oracle of issue 30: a paired t at α = 0.05 finds +2 pp at a paired sd of 2.2 pp with
+    80% power at 12 pairs (the noncentral t gives 81.7%); the approximation lands within 0.1 pp."""
+    d = decidable(0.022, 12, 0.95)
+    assert d.effect == pytest.approx(0.02, abs=0.001)
+    assert d.half_width == pytest.approx(sps.t.ppf(0.975, 11) * 0.022 / math.sqrt(12))
+    # Checked against the noncentral t: at that gain the power is 80% within a point.
+    nc = d.effect / (0.022 / math.sqrt(12))
+    assert 1 - sps.nct.cdf(sps.t.ppf(0.975, 11), 11, nc) == pytest.approx(0.80, abs=0.01)
+    # More seeds decide smaller gains; a stricter level, larger ones.
+    assert decidable(0.022, 18, 0.95).effect < d.effect < decidable(0.022, 12, 0.995).effect
+    with pytest.raises(ValueError, match="n >= 2"):
+        decidable(0.022, 1, 0.95)

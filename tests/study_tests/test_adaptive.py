@@ -28,6 +28,7 @@ from sweeper.study.config import CONFIG_ATTR, SweepConfig
 from sweeper.study.design import CurveRun
 from sweeper.study.launch import launch
 from sweeper.study.space import SearchSpace
+from sweeper.study.status import study_status
 from sweeper.tasks.api import Objective
 from tests.report_tests.known import DISTRIBUTIONS
 
@@ -162,6 +163,9 @@ def test_a_relaunch_resumes_the_race_where_it_stopped(storage_url: str) -> None:
     queued = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
     assert len(queued) == again.added and {t.user_attrs["stage"] for t in queued} == {SCREEN}
     assert SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR]).budget == again.budget
+    # Before the race spends its fresh seeds, status says what they can decide at the bracket's noise.
+    race_line = study_status(study).race or ""
+    assert race_line.startswith("screening the transition") and "a finalist's 12 fresh seeds find a gain of" in race_line
     # Launching again while the round is queued changes nothing.
     assert launch(settings, "race", config).added == 0
     _finish_queued(study, config)
@@ -293,3 +297,23 @@ def test_a_model_that_never_learns_stops_the_race_after_the_bracket_saying_why()
     assert state.stopped.startswith("the model does not learn: all 22 bracket runs, the unregularized baseline's "
                                     "too, ended at validation accuracy 0.1 and never moved over their epochs")
     assert state.describe(4).startswith("race stopped: the model does not learn")
+
+
+def test_once_the_bracket_has_run_the_race_says_what_its_seeds_can_decide_at_that_noise() -> None:
+    """Issue 30: at IMDb's noise the race could not decide ±1 pp, and said so only at the end.
+    The bracket's one seed per point shows the noise; the race says what its 12 fresh seeds (3
+    rounds of 4 here) can decide before it spends them."""
+    def noisy(sd: float):  # type: ignore[no-untyped-def]
+        def value(run: CurveRun) -> float:  # a null world: every point differs by seed noise only
+            group, x = x_of(run.params)
+            return 0.60 + (0 if group == "baseline" else sd * math.sin(7.1 * x * 1e4 + len(group)))
+        return value
+
+    assert _plan([]).reach == ""  # nothing run: no noise to go by
+    quiet = _plan([_done(r, noisy(0.002)(r)) for r in bracket_runs(SPACE, 3, 0)])
+    loud = _plan([_done(r, noisy(0.04)(r)) for r in bracket_runs(SPACE, 3, 0)])
+    assert quiet.stage == loud.stage == "screen"
+    gain = lambda text: float(text.split("find a gain of about +")[1].split(" pp")[0])  # noqa: E731
+    assert "a finalist's 12 fresh seeds find a gain of about +" in quiet.reach
+    assert gain(loud.reach) > 10 * gain(quiet.reach) > 0
+    assert "wider than this study's ±1.0 pp" in loud.reach and "(this study's: ±1.0 pp)" in quiet.reach
