@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.study.config import CONFIG_ATTR
+from sweeper.study.status import full_trial_equivalents
 from sweeper.study.points import TrialPoint, best_per_group, collect_points
 from sweeper.tasks.api import Objective
 
@@ -38,6 +39,9 @@ class ReportData:
     evaluation: Any = None
     # The stored sweep config (``SweepConfig.to_attrs``): an adaptive study's verdicts replay its race.
     config: dict[str, Any] | None = None
+    # The compute the study's trials took, in full-trial equivalents (epochs run ÷ epochs of a
+    # full trial, ``sweeper.study.status``); None when the config names no epochs.
+    full_trials: float | None = None
 
     def by_state(self, state: str) -> list[TrialPoint]:
         return [p for p in self.points if p.state == state]
@@ -65,6 +69,7 @@ def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
     objective = Objective.from_dict(config.get("objective"))
     trials = study.get_trials(deepcopy=False)
     importances, note = param_importances(study, trials)
+    epochs = config.get("epochs")
     return ReportData(
         study=study.study_name,
         task=config.get("task"),
@@ -77,6 +82,7 @@ def collect_report(study: optuna.Study, evaluation: Any = None) -> ReportData:
         importance_note=note,
         evaluation=evaluation,
         config=config,
+        full_trials=full_trial_equivalents(trials, epochs) if isinstance(epochs, int) and epochs > 0 else None,
     )
 
 

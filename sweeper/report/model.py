@@ -203,6 +203,7 @@ class StudyReport:
     budget: int | None
     counts: dict[str, int]
     counts_text: str
+    full_trials: float | None  # the compute its trials took, in full-trial equivalents
     headline: str | None  # None while no trial has a result
     notes: list[str]
     verdicts: list[Verdict]
@@ -309,6 +310,8 @@ def counts_line(data: ReportData) -> str:
         f"{c['complete']} complete, {c['pruned']} pruned (stopped early; hollow markers, value at their "
         f"last epoch), {c['fail']} failed (no value; listed below), {c['running']} running, "
         f"{c['waiting']} queued" + (f" — budget {data.budget}" if data.budget else "")
+        + (f" · compute {data.full_trials:.1f} full-trial equivalents (epochs run ÷ epochs of a full trial)"
+           if data.full_trials is not None else "")
     )
 
 
@@ -346,6 +349,7 @@ def build_report(data: ReportData) -> StudyReport:
         budget=data.budget,
         counts=data.counts(),
         counts_text=counts_line(data),
+        full_trials=data.full_trials,
         headline=headline_sentence(data, curves) if finished else None,
         notes=study_notes(data),
         verdicts=verdicts,

@@ -17,7 +17,8 @@ from sweeper.report import SCHEMA_VERSION, StudyReport, build_report, collect_re
 from sweeper.report.write import study_page_html, write_reports
 from sweeper.settings import Settings
 from sweeper.storage import open_storage
-from tests.report_tests.known import KNOWN, curve_study, eval_study, known_study, params, trial
+from sweeper.study.config import CONFIG_ATTR
+from tests.report_tests.known import KNOWN, config, curve_study, eval_study, known_study, params, trial
 
 EVALUATED = {("baseline", 1): [0.600, 0.610, 0.620], ("l2", 5): [0.650, 0.660, 0.655], ("l1", 4): [0.600, 0.630, 0.615]}
 GROUP_PARAMS = {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2), "l1": params("l1", 1e-3)}
@@ -207,3 +208,17 @@ def test_to_frame_without_pandas_says_which_extra_to_install(storage, monkeypatc
     with pytest.raises(ReportError) as raised:
         report.to_frame()
     assert str(raised.value) == "to_frame needs pandas, which is not installed: pip install 'sweeper[notebook]'"
+
+
+def test_the_report_counts_the_compute_in_full_trial_equivalents(tmp_path: Path) -> None:
+    """Epochs run ÷ epochs of a full trial (4 here): two full trials and one pruned after 2 epochs
+    are 2.5 full trials, in the objects, the JSON and the page's counts line."""
+    study = optuna.create_study(study_name="compute", direction="maximize")
+    study.set_user_attr(CONFIG_ATTR, config().to_attrs())
+    study.add_trial(trial(TrialState.COMPLETE, params("none"), 0.6, intermediate={0: 0.3, 1: 0.4, 2: 0.5, 3: 0.6}))
+    study.add_trial(trial(TrialState.COMPLETE, params("l2", 1e-4), 0.62, intermediate={0: 0.3, 1: 0.4, 2: 0.5, 3: 0.62}))
+    study.add_trial(trial(TrialState.PRUNED, params("l1", 1e-2), 0.2, intermediate={0: 0.1, 1: 0.2}))
+    report = build_report(collect_report(study))
+    assert report.full_trials == pytest.approx(2.5)
+    assert json.loads(report.to_json())["full_trials"] == pytest.approx(2.5)
+    assert "compute 2.5 full-trial equivalents" in report.counts_text
