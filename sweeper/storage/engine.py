@@ -4,7 +4,8 @@ PostgreSQL gets a small pool (2 connections per process: one for Optuna's calls,
 heartbeat or the claim lock) without ``pool_pre_ping``: every use of the storage's engine is
 retried (``sweeper.storage.retry``), so a connection a restart killed costs one failed attempt
 after the outage instead of a ``SELECT 1`` in every transaction. Heartbeats come with a retry
-callback so a killed worker's trial is failed and run again with the same parameters.
+callback so a killed worker's trial is failed and run again with the same parameters
+(``sweeper.storage.requeue``).
 Tables are created only by ``launch`` (``create_tables=True``), never raced by workers; commands
 that only read (``read_only=True``) create nothing, not even an empty SQLite file or a lock file.
 """
@@ -26,11 +27,8 @@ from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
 from sweeper.storage.errors import DRIVER_ERRORS, driver_errors, is_missing_table, redact, translated
 from sweeper.storage.locks import launch_lock
+from sweeper.storage.requeue import MAX_RETRIES_PER_TRIAL, RequeueCrashedTrial
 from sweeper.storage.resilient import ResilientRDBStorage
-
-# A configuration that crashes its worker (no heartbeat: out of memory, say) is run again this
-# many times, then given up. Stops and lost databases do not count (sweeper.worker.trial).
-MAX_RETRIES_PER_TRIAL = 3
 
 # Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -99,7 +97,7 @@ def _heartbeat_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         "heartbeat_interval": settings.heartbeat_interval,
         "grace_period": settings.grace_period,
-        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_PER_TRIAL),
+        "heartbeat_stale_trial_callback": RequeueCrashedTrial(MAX_RETRIES_PER_TRIAL),
     }
 
 

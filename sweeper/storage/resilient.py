@@ -21,6 +21,7 @@ from sweeper.settings import Settings
 from sweeper.storage import optuna_private
 from sweeper.storage.claim import BudgetMet, ClaimContext
 from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
+from sweeper.storage.requeue import GIVEN_UP
 from sweeper.storage.retry import MAX_RETRY_WAIT, call_with_retry, retried
 from sweeper.storage.stale import StaleWatch
 from sweeper.storage.trial_rows import CoreTrialRows
@@ -226,6 +227,16 @@ class ResilientRDBStorage(CoreTrialRows):
         with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
+    def count_given_up(self, study_id: int) -> int:
+        """Failed planned runs that are not run again (``sweeper.storage.requeue.GIVEN_UP``)."""
+        trials, attrs = models.TrialModel.__table__, models.TrialSystemAttributeModel.__table__
+        with self.engine.connect() as conn:
+            return int(conn.execute(
+                sqlalchemy.select(sqlalchemy.func.count())
+                .select_from(trials.join(attrs, attrs.c.trial_id == trials.c.trial_id))
+                .where(trials.c.study_id == study_id, trials.c.state == TrialState.FAIL, attrs.c.key == GIVEN_UP)
+            ).scalar_one())
+
 
 def _age_s(now: Any, beat: Any) -> float:
     if isinstance(now, str):  # SQLite returns CURRENT_TIMESTAMP as text
@@ -244,7 +255,7 @@ RETRIED_METHODS = (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "_set_trial_param",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_given_up", "_set_trial_param",
     "delete_study",
 )
 # Every write of a trial, which makes a kept snapshot of it (``_just_created``) out of date.

@@ -23,6 +23,7 @@ from sweeper.study.design import CURVE_ROLE, CurveRun, curve_runs
 from sweeper.study.space import spread
 from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, open_storage
+from sweeper.storage.requeue import GIVEN_UP
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 
 
@@ -187,7 +188,7 @@ def _advance(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfi
     # whose last runs are still queued while the budget is met, say after a sampled replacement
     # of a failed trial took a slot, gets the room to run them.)
     counted = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-                  for t in trials)
+                  or GIVEN_UP in t.system_attrs for t in trials)  # a given-up planned run counts too
     budget = max(stored.budget, counted + len(plan.queue))
     if budget != stored.budget:
         # Written last, as at launch: workers re-read the budget from it when theirs is met.

@@ -42,13 +42,15 @@ class StudyStatus:
     # An adaptive study's finished trials at most once its race is over (its budget grows to it
     # round by round): the finished ones plus RacePlan.trials_left.
     race_bound: int | None = None
+    # Of the failed: planned runs not run again (their own fault), counted as finished.
+    given_up: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @property
     def finished(self) -> int:
-        return self.complete + self.pruned
+        return self.complete + self.pruned + self.given_up
 
     @property
     def done(self) -> bool:
@@ -87,6 +89,7 @@ def study_status(study: optuna.Study) -> StudyStatus:
         },
         race=race,
         race_bound=race_bound,
+        given_up=counts.given_up,
     )
 
 

@@ -24,14 +24,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
 from sweeper.storage import MAX_RETRIES_PER_TRIAL, optuna_private
+from sweeper.storage.requeue import GIVEN_UP, PLANNED_ATTRS, is_planned, queue_copy
 from sweeper.study.config import SweepConfig
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.results import FAIL_REASON, STOP_REASON, TrainingResult
 from sweeper.worker.lifecycle import Shutdown, StopSignal
 
-# What a queued trial was planned with; a re-queued copy keeps these and none of the old results.
-PLANNED_ATTRS = ("role", "repeat", "stage", "fixed_seed", "eval_seed", "source_trial", "penalty_group")
+__all__ = ["PLANNED_ATTRS", "TrialOutcome", "TrialReaped", "TrialRunner", "requeue_uncounted", "trial_seed"]
 
 
 class TrialReaped(BaseException):
@@ -66,14 +66,7 @@ def requeue_uncounted(study: optuna.Study, trial: FrozenTrial) -> None:
     callback (same parameters; ``failed_trial`` keeps the seed), but not counted in its
     ``retry_history``, so a fleet that preempts a configuration again and again never drops it.
     Only crashes (no heartbeat: an out-of-memory kill, say) count towards the retry limit."""
-    system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
-    study.add_trial(optuna.trial.create_trial(
-        state=TrialState.WAITING,
-        params=trial.params,
-        distributions=trial.distributions,
-        user_attrs={k: v for k, v in trial.user_attrs.items() if k in PLANNED_ATTRS},
-        system_attrs=system_attrs,
-    ))
+    queue_copy(study, trial, list(trial.system_attrs.get("retry_history", [])))
 
 
 def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -90,8 +83,10 @@ def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, tria
                                           rerun.system_attrs["retry_history"][:-1])
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # finished meanwhile: its count no longer matters
-    # (Below the limit the callback queues the copy itself, perhaps a moment after the reap.)
-    if not reruns and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL:
+    # (Below the limit, or for a planned run, the callback queues the copy itself, perhaps a
+    # moment after the reap.)
+    if (not reruns and not is_planned(trial.user_attrs)
+            and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL):
         requeue_uncounted(study, trial)
 
 
@@ -129,6 +124,12 @@ class TrialRunner:
                     # The database was away for longer than the storage retries: not the
                     # configuration's fault, so the trial is queued again like a stopped one.
                     outcome.lost_database = exc
+                raise
+            except Exception as exc:
+                if is_planned(trial.user_attrs):
+                    # The task's own fault, which its fixed seed would repeat: not run again, and
+                    # counted, so that no sampled trial takes its place (sweeper.storage.requeue).
+                    self.storage.set_trial_system_attr(outcome.trial_id, GIVEN_UP, f"{type(exc).__name__}: {str(exc)[:200]}")
                 raise
             if math.isfinite(value):  # what Optuna's tell stores as COMPLETE
                 outcome.ended = (trial, TrialState.COMPLETE, value)
