@@ -212,13 +212,17 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         """Running trials past the grace period whose heartbeat this process watched stand still
-        (``StaleWatch``); one query, the heartbeat's age by the database's clock."""
+        (``StaleWatch``); one query, the heartbeat's age by the database's clock. A trial with no
+        heartbeat yet counts from its start: its worker died between claiming it and starting
+        the heartbeat thread (Optuna's ``ask``, with the sampler's work, lies between), and
+        Optuna's own query, an inner join on heartbeats, would leave it RUNNING for ever."""
         trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
         now = sqlalchemy.func.now()
+        beat = sqlalchemy.func.coalesce(beats.c.heartbeat, trials.c.datetime_start)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sqlalchemy.select(beats.c.trial_id, beats.c.heartbeat, now.label("now"))
-                .join(trials, trials.c.trial_id == beats.c.trial_id)
+                sqlalchemy.select(trials.c.trial_id, beat.label("heartbeat"), now.label("now"))
+                .select_from(trials.outerjoin(beats, trials.c.trial_id == beats.c.trial_id))
                 .where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING)
             ).all()
         return self.stale_watch.stale(study_id, [(r.trial_id, r.heartbeat, _age_s(r.now, r.heartbeat)) for r in rows])
@@ -241,6 +245,8 @@ class ResilientRDBStorage(CoreTrialRows):
 def _age_s(now: Any, beat: Any) -> float:
     if isinstance(now, str):  # SQLite returns CURRENT_TIMESTAMP as text
         now = datetime.fromisoformat(now)
+    if isinstance(beat, str):
+        beat = datetime.fromisoformat(beat)
     return (now.replace(tzinfo=None) - beat.replace(tzinfo=None)).total_seconds()
 
 
