@@ -125,7 +125,7 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
                           f"e.g. sweeper evaluate {sweep_of(study_name)}")
     storage = storage or open_storage(settings, create_tables=True)
-    with launch_lock(settings.storage):
+    with launch_lock(settings.storage, retry_seconds=settings.storage_retry):  # rides out an outage
         parent = load_study(storage, study_name)
         attrs = parent.user_attrs
         if CONFIG_ATTR not in attrs:

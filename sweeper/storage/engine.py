@@ -29,6 +29,7 @@ from sweeper.storage.errors import DRIVER_ERRORS, driver_errors, is_missing_tabl
 from sweeper.storage.locks import launch_lock
 from sweeper.storage.requeue import MAX_RETRIES_PER_TRIAL, RequeueCrashedTrial
 from sweeper.storage.resilient import ResilientRDBStorage
+from sweeper.storage.retry import call_with_retry
 
 # Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -70,8 +71,10 @@ def open_storage(
     if read_only or (not create_tables and not check_schema):
         storage = ResilientRDBStorage.on_stamped_schema(url, engine_kwargs, **_heartbeat_kwargs(settings))
         storage.retry_seconds = settings.storage_retry
-        # Checked on the storage's own engine: its connection serves the next query.
-        if _schema_stamped(storage.engine, url):
+        # Checked on the storage's own engine: its connection serves the next query. A worker
+        # starting (or restarted) while the database or the pooler is away waits for it.
+        if call_with_retry(url, lambda: _schema_stamped(storage.engine), seconds=settings.storage_retry,
+                           on_outage=storage.note_outage):
             return storage
         storage.engine.dispose()
         if read_only:
@@ -82,7 +85,7 @@ def open_storage(
     return storage
 
 
-def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:
+def _schema_stamped(engine: sqlalchemy.engine.Engine) -> bool:
     """Whether launch has finished setting up the schema (alembic's version row exists)."""
     try:
         with engine.connect() as conn:
@@ -90,7 +93,7 @@ def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:
     except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
         if is_missing_table(exc):
             return False
-        raise translated(url, exc) from exc
+        raise
 
 
 def _heartbeat_kwargs(settings: Settings) -> dict[str, Any]:

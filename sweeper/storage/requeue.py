@@ -52,7 +52,9 @@ def queue_copy(study: optuna.Study, trial: FrozenTrial, retry_history: list[int]
     system_attrs.pop(GIVEN_UP, None)
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING,
-        params=trial.params or trial.system_attrs.get("fixed_params", {}),
+        # A trial failed before it set its parameters has none: a queued one's copy is popped
+        # with its ``fixed_params`` (kept in the system attrs), a sampled one's samples anew.
+        params=trial.params,
         distributions=trial.distributions,
         user_attrs={k: v for k, v in trial.user_attrs.items() if k in PLANNED_ATTRS},
         system_attrs=system_attrs,

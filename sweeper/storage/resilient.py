@@ -115,7 +115,7 @@ class ResilientRDBStorage(CoreTrialRows):
         # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
         # heartbeat callback's re-queued copies are WAITING: not a claim, never refused.
         claim = template_trial is None or template_trial.state == TrialState.RUNNING
-        if claim and not self._room(session, study_id):
+        if claim and not self._room(session, study_id, new=True):
             raise BudgetMet(f"study {study_id} has no budget left")
         return super()._get_prepared_new_trial(study_id, template_trial, session)
 
@@ -155,14 +155,16 @@ class ResilientRDBStorage(CoreTrialRows):
         self._claimed()
         return True
 
-    def _room(self, session: Any, study_id: int) -> bool:
+    def _room(self, session: Any, study_id: int, *, new: bool = False) -> bool:
         """Whether the current claim leaves room for one more trial of ``study_id`` (always,
-        outside a claim or for another study)."""
+        outside a claim or for another study). A ``new`` (sampled) trial also leaves room for
+        every queued one: a crashed trial's copy, queued a moment after a worker counted, keeps
+        the slot its original freed instead of being stranded by a fresh sample."""
         if self._claim is None or self._claim.study_id != study_id:
             return True
         counts = self._state_counts(session, study_id)
-        claimed = sum(counts.get(s, 0) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-        return claimed < self._claim.budget
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) + ((TrialState.WAITING,) if new else ())
+        return sum(counts.get(s, 0) for s in states) < self._claim.budget
 
     @staticmethod
     def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:

@@ -64,6 +64,13 @@ class WorkerStudy(optuna.Study):
     ) -> list[FrozenTrial]:
         return super()._get_trials(deepcopy, states, use_cache or self._snapshot)
 
+    def add_trial(self, trial: FrozenTrial) -> None:
+        super().add_trial(trial)
+        if trial.state == TrialState.WAITING:
+            # A copy the stale-trial callback just queued (Optuna reaps right before it asks):
+            # pop it rather than sample a new trial on the strength of an older count.
+            self.queue_hint = True
+
     def _pop_waiting_trial_id(self) -> int | None:
         hint, self.queue_hint = self.queue_hint, None  # good for one ask
         if not (hint if hint is not None else count_trials(self).waiting):

@@ -168,7 +168,7 @@ def advance_race(settings: Settings, study_name: str, storage: optuna.storages.B
     """Queue the next round of an adaptive study's race if its current one is over (idempotent:
     any worker that sees the budget met calls it, and so does a relaunch)."""
     storage = storage or open_storage(settings, create_tables=True)
-    with launch_lock(settings.storage):
+    with launch_lock(settings.storage, retry_seconds=settings.storage_retry):  # a worker's: rides out an outage
         study_id = storage.get_study_id_from_name(study_name)
         stored = SweepConfig.from_attrs(storage.get_study_user_attrs(study_id)[CONFIG_ATTR])
         return _advance(storage, study_name, stored)

@@ -220,7 +220,7 @@ class Worker:
 
     def _requeue_orphans(self, study: optuna.Study) -> None:
         """Queue the planned runs whose copy a dying reaper never queued (``requeue_orphans``)."""
-        with launch_lock(self.settings.storage):
+        with launch_lock(self.settings.storage, retry_seconds=self.settings.storage_retry):
             if count_trials(study).waiting:
                 return
             queued = requeue_orphans(study)
