@@ -247,6 +247,7 @@ def soak(opts: argparse.Namespace, say=print) -> bool:  # type: ignore[no-untype
         tmp = Path(tmp_name)
         server = postgres.start_server(max_connections=100)
         bouncer = pgbouncer.start(server, pool_size=opts.pool_size)
+        fleet: Fleet | None = None
         try:
             reference, reference_s = _run_reference(server, opts, tmp)
             say(f"reference race (no faults, {opts.workers} workers): {reference['trials']} trials in "
@@ -258,6 +259,7 @@ def soak(opts: argparse.Namespace, say=print) -> bool:  # type: ignore[no-untype
             _launch(env, tmp / "soak", opts, search=True)
             expected = opts.trials + len(reference["runs"])
             faults, fleet = Faults(), Fleet(env, tmp / "soak", opts.workers)
+            assert fleet is not None
             due = sorted([(f, "pg") for f in opts.pg_restarts] + [(f, "pooler") for f in opts.pooler_restarts]
                          + ([(opts.long_outage_at, "long")] if opts.long_outage else []))
             start = time.perf_counter()
@@ -330,6 +332,8 @@ def soak(opts: argparse.Namespace, say=print) -> bool:  # type: ignore[no-untype
                 say(f"  soak:      {got['verdicts']}\n  reference: {reference['verdicts']}")
             return all(ok for _, ok, _ in checks)
         finally:
+            for p in fleet.procs if fleet else []:
+                p.kill()
             pgbouncer.stop(bouncer)
             postgres.remove(server)
 

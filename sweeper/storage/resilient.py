@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +26,10 @@ from sweeper.storage.requeue import GIVEN_UP
 from sweeper.storage.retry import MAX_RETRY_WAIT, call_with_retry, retried
 from sweeper.storage.stale import StaleWatch
 from sweeper.storage.trial_rows import CoreTrialRows
+
+# A worker's claims scan a study for stale trials at most this often (seconds of its clock).
+STALE_SCAN_S = 10.0
+
 
 class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
@@ -51,6 +56,7 @@ class ResilientRDBStorage(CoreTrialRows):
     def _init_ours(self) -> None:
         self._claim: ClaimContext | None = None
         self._just_created: FrozenTrial | None = None
+        self._stale_scanned: dict[int, float] = {}  # study id -> when a claim last scanned it
         self.retry_seconds = Settings.storage_retry  # open_storage sets the settings' window
         interval = self.heartbeat_interval or 0
         grace = self.grace_period if self.grace_period is not None else 2 * interval
@@ -218,6 +224,13 @@ class ResilientRDBStorage(CoreTrialRows):
         heartbeat yet counts from its start: its worker died between claiming it and starting
         the heartbeat thread (Optuna's ``ask``, with the sampler's work, lies between), and
         Optuna's own query, an inner join on heartbeats, would leave it RUNNING for ever."""
+        if self._claim is not None:
+            # Optuna scans before every claim; a worker's claims look every STALE_SCAN_S at most
+            # (a reap needs the watch's confirm time anyway). Other callers always scan.
+            last = self._stale_scanned.get(study_id)
+            if last is not None and time.monotonic() - last < STALE_SCAN_S:
+                return []
+            self._stale_scanned[study_id] = time.monotonic()
         trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
         now = sqlalchemy.func.now()
         beat = sqlalchemy.func.coalesce(beats.c.heartbeat, trials.c.datetime_start)
@@ -263,12 +276,12 @@ RETRIED_METHODS = (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_given_up", "_set_trial_param",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_given_up", "_set_trial_param", "_set_trial_params",
     "delete_study",
 )
 # Every write of a trial, which makes a kept snapshot of it (``_just_created``) out of date.
 TRIAL_WRITES = (
-    "set_trial_param", "_set_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+    "set_trial_param", "_set_trial_param", "_set_trial_params", "set_trial_state_values", "set_trial_intermediate_value",
     "set_trial_user_attr", "set_trial_user_attrs", "set_trial_system_attr",
 )
 

@@ -109,7 +109,8 @@ class TrialRunner:
         def objective(trial: optuna.Trial) -> float:
             outcome.trial_id = optuna_private.trial_id(trial)
             try:
-                with trial.study.one_snapshot():  # type: ignore[attr-defined]
+                # The sampler's reads share one snapshot; its parameters are written together.
+                with trial.study.one_snapshot(), self.storage.params_in_one_transaction(outcome.trial_id):  # type: ignore[attr-defined]
                     hp = config.space.suggest(trial)
                 seed = trial_seed(config.seed, trial)
                 self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.worker_name})
