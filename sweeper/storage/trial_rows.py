@@ -167,8 +167,6 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     ) -> None:
         if not self._core_writes:
             return super()._set_trial_param(trial_id, param_name, param_value_internal, distribution, previous_distribution)
-        if previous_distribution is not None:
-            distributions.check_distribution_compatibility(previous_distribution, distribution)
         if self._param_buffer is not None and trial_id in self._param_buffer:
             self._param_buffer[trial_id].append((param_name, param_value_internal, distribution, previous_distribution))
             return
@@ -178,7 +176,10 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         """Write parameters of a running trial in one transaction: the trial's state, the study's
         distributions of those not checked yet (one read), the rows (one insert)."""
         params = list({name: (name, *rest) for name, *rest in reversed(params)}.values())[::-1]  # first wins
-        with self._running(trial_id) as conn:
+        with self._running(trial_id) as conn:  # a finished trial is refused first, as Optuna does
+            for _, _, distribution, previous in params:
+                if previous is not None:
+                    distributions.check_distribution_compatibility(previous, distribution)
             unchecked = [name for name, _, _, previous in params if previous is None]
             if unchecked:
                 # Optuna's trial cache passes the study's distribution once it has seen one.
