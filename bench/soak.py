@@ -327,7 +327,9 @@ def soak(opts: argparse.Namespace, say=print) -> bool:  # type: ignore[no-untype
             for log in sorted((tmp / "soak").glob("worker*.log")):
                 text = log.read_text(errors="replace")
                 if "Traceback" in text or "error" in text.lower():
-                    say(f"--- {log.name}, last lines:\n" + "\n".join(text.splitlines()[-15:]))
+                    lines = text.splitlines()
+                    start = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), len(lines) - 15)
+                    say(f"--- {log.name}, from its first traceback:\n" + "\n".join(lines[start:start + 80]))
             if got["verdicts"] != reference["verdicts"]:
                 say(f"  soak:      {got['verdicts']}\n  reference: {reference['verdicts']}")
             return all(ok for _, ok, _ in checks)

@@ -35,15 +35,14 @@ def count_trials(study: optuna.Study) -> TrialCounts:
     moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget. On our
     storage that is one aggregate query (workers count under the claim lock: it must be short)."""
     storage = storage_behind_cache(study)
-    if hasattr(storage, "count_trials_by_state"):
-        states = collections.Counter(storage.count_trials_by_state(study_id(study)))
+    given_up = 0
+    if hasattr(storage, "count_trials_and_given_up"):
+        by_state, given_up = storage.count_trials_and_given_up(study_id(study))
+        states = collections.Counter(by_state)
     else:
         states = collections.Counter(
             t.state for t in study_storage(study).get_all_trials(study_id(study), deepcopy=False)
         )
-    given_up = 0
-    if states[TrialState.FAIL] and hasattr(storage, "count_given_up"):
-        given_up = storage.count_given_up(study_id(study))
     return TrialCounts(
         given_up=given_up,
         complete=states[TrialState.COMPLETE],

@@ -246,11 +246,16 @@ class ResilientRDBStorage(CoreTrialRows):
         with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
-    def count_given_up(self, study_id: int) -> int:
-        """Failed planned runs that are not run again (``sweeper.storage.requeue.GIVEN_UP``)."""
+    def count_trials_and_given_up(self, study_id: int) -> tuple[dict[TrialState, int], int]:
+        """``count_trials_by_state``, and of the failed trials the planned runs not run again
+        (``sweeper.storage.requeue.GIVEN_UP``): one transaction, the second query only when a
+        trial failed."""
         trials, attrs = models.TrialModel.__table__, models.TrialSystemAttributeModel.__table__
-        with self.engine.connect() as conn:
-            return int(conn.execute(
+        with scoped_session(self) as session:
+            states = self._state_counts(session, study_id)
+            if not states.get(TrialState.FAIL):
+                return states, 0
+            return states, int(session.execute(
                 sqlalchemy.select(sqlalchemy.func.count())
                 .select_from(trials.join(attrs, attrs.c.trial_id == trials.c.trial_id))
                 .where(trials.c.study_id == study_id, trials.c.state == TrialState.FAIL, attrs.c.key == GIVEN_UP)
@@ -272,11 +277,11 @@ def _age_s(now: Any, beat: Any) -> float:
 RETRIED_METHODS = (
     "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",
-    "get_all_studies", "create_new_trial", "set_trial_param", "set_trial_state_values",
+    "get_all_studies", "create_new_trial", "_create_new_trial", "set_trial_param", "set_trial_state_values",
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_given_up", "_set_trial_param", "_set_trial_params",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_trials_and_given_up", "_set_trial_param", "_set_trial_params",
     "delete_study",
 )
 # Every write of a trial, which makes a kept snapshot of it (``_just_created``) out of date.
