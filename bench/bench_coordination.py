@@ -47,6 +47,12 @@ from tests.support import pgbouncer
 SLEEP = "tests.support.sleep_task"
 # Settings.heartbeat_interval's default (the benchmark's workers use it).
 HEARTBEAT_SECONDS = 10
+# The fleet arithmetic's assumptions: a round trip between worker and database within one cloud
+# zone, the fleet's pool (components/pooler), and one worker's first read of a study's trials
+# (issue 28's reading: 0.14-0.53 s of server time on a 2,000-trial study; not measured here).
+RTT_S = 0.001
+FLEET_POOL = 20
+STARTUP_READ_S = 0.53
 
 
 @dataclass
@@ -162,6 +168,7 @@ def _per_trial(run: Run, before: dict[str, float], after: dict[str, float], tria
         server_seconds_per_xact=d["xact_us"] / 1e6 / max(1, d["xacts"]),
         pgbouncer_cpu_per_xact=d["pgbouncer_cpu"] / max(1, d["xacts"]),
         postgres_cpu_per_xact=d["postgres_cpu"] / max(1, d["xacts"]),
+        statements_per_xact=d["queries"] / max(1, d["xacts"]),
     )
 
 
@@ -198,10 +205,17 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
     work = runs[-1].work
     assert work is not None
     print(f"fleet arithmetic from the last run's per-trial work (heartbeat every {HEARTBEAT_SECONDS} s, the default; "
-          "2 client connections per worker process; every worker always in a trial):")
-    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS) for w in (1000, 10000) for t in (60, 600, 1800)]
+          f"2 client connections per worker process; every worker always in a trial; {work.statements_per_xact:.1f} "
+          f"statements per transaction; a round trip of 0 and {RTT_S * 1e3:g} ms; a pool of {FLEET_POOL}; each worker's "
+          f"first read of its study {STARTUP_READ_S} s of server time, the issue's upper reading at 2,000 trials):")
+    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS, rtt_s=rtt, startup_read_s=STARTUP_READ_S, pool=FLEET_POOL)
+            for w in (1000, 10000) for t in (60, 600, 1800) for rtt in (0.0, RTT_S)]
     for line in fleet.render(rows):
         print("  " + line)
+    for row in rows:
+        if row.rtt_s:
+            print(f"  first to break at {row.workers} workers, {row.trial_seconds:.0f} s trials, {row.rtt_s * 1e3:g} ms: "
+                  f"{fleet.first_to_break(row, pool=FLEET_POOL)}")
 
 
 def main() -> None:

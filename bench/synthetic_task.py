@@ -25,6 +25,7 @@ differs by configuration. Scenarios (option ``scenario``):
 from __future__ import annotations
 
 import math
+import time
 import zlib
 
 import numpy as np
@@ -81,6 +82,8 @@ class Synthetic(Task):
         "scenario": Option("uneven", "uneven | collapse | diverge"),
         "seed_sd": Option(0.02, "sd of a seed's shift, shared by every configuration", minimum=0.0),
         "pair_sd": Option(0.015, "sd of the difference of two runs of one seed", minimum=0.0),
+        # The soak (bench/soak.py) gives trials a length, so that workers die mid-trial.
+        "epoch_seconds": Option(0.0, "seconds to sleep per epoch (no effect on the values)", minimum=0.0),
     }
 
     def check_options(self, options) -> None:  # type: ignore[no-untyped-def]
@@ -106,6 +109,7 @@ class Synthetic(Task):
         diverge_at = int(rng.integers(1, run.epochs + 1)) if scenario == "diverge" and rng.random() < DIVERGE else None
         result = run.result
         for epoch, value in enumerate(curve):
+            time.sleep(float(meta["epoch_seconds"]))
             if diverge_at is not None and epoch + 1 == diverge_at:
                 logs = {"loss": math.nan, "accuracy": math.nan, "val_loss": math.nan, "val_accuracy": math.nan}
                 result.record_epoch(epoch, logs, tuple(logs))

@@ -24,7 +24,7 @@ from sweeper.study.points import best_mean_per_group, collect_points, eligible_b
 from sweeper.settings import Settings
 from sweeper.tasks.hyperparams import BASELINE_PARAMS
 from sweeper.storage import launch_lock, load_study, open_storage
-from sweeper.study.attrs import EVAL_SEED, EVALUATION_ROLE, PENALTY_GROUP, ROLE, SOURCE_TRIAL
+from sweeper.storage.attrs import EVAL_SEED, EVALUATION_ROLE, PENALTY_GROUP, ROLE, SOURCE_TRIAL
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 from sweeper.study.designs import design_of
 from sweeper.evaluation.eval_study import LEFT_OUT_ATTR, eval_study_name, find_eval_study, is_eval_study, sweep_of
@@ -126,7 +126,7 @@ def prepare(settings: Settings, study_name: str, seeds: int,
         raise ConfigError(f"{study_name!r} is already an evaluation study: pass the sweep's name, "
                           f"e.g. sweeper evaluate {sweep_of(study_name)}")
     storage = storage or open_storage(settings, create_tables=True)
-    with launch_lock(settings.storage):
+    with launch_lock(settings.storage, retry_seconds=settings.storage_retry):  # rides out an outage
         parent = load_study(storage, study_name)
         attrs = parent.user_attrs
         if CONFIG_ATTR not in attrs:

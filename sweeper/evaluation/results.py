@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper.stats.intervals import Difference, MeanCI, mean_ci, paired
 from sweeper.stats.verdicts import Family, diverged_score
 from sweeper.evaluation.eval_study import LEFT_OUT_ATTR
-from sweeper.study.attrs import EVAL_SEED, PENALTY_GROUP, SOURCE_TRIAL
+from sweeper.storage.attrs import EVAL_SEED, PENALTY_GROUP, SOURCE_TRIAL
 from sweeper.study.config import CONFIG_ATTR
 from sweeper.study.points import GROUP_LABELS, GROUPS, STATE_NAMES, params_key
 from sweeper.tasks.api import Objective

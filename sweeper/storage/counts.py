@@ -20,11 +20,14 @@ class TrialCounts:
     fail: int = 0
     running: int = 0
     waiting: int = 0
+    given_up: int = 0  # of the failed: planned runs not run again (sweeper.storage.requeue)
 
     @property
     def finished(self) -> int:
-        """Trials that count towards the budget (failed ones are run again instead)."""
-        return self.complete + self.pruned
+        """Trials that count towards the budget: complete, pruned, and planned runs given up
+        (failed by their own fault: a sampled trial in their place would be of no use to the
+        design). Other failed trials are run again, or replaced by a sampled trial."""
+        return self.complete + self.pruned + self.given_up
 
 
 def count_trials(study: optuna.Study) -> TrialCounts:
@@ -32,13 +35,16 @@ def count_trials(study: optuna.Study) -> TrialCounts:
     moves from RUNNING to COMPLETE in between, and then a worker overshoots the budget. On our
     storage that is one aggregate query (workers count under the claim lock: it must be short)."""
     storage = storage_behind_cache(study)
-    if hasattr(storage, "count_trials_by_state"):
-        states = collections.Counter(storage.count_trials_by_state(study_id(study)))
+    given_up = 0
+    if hasattr(storage, "count_trials_and_given_up"):
+        by_state, given_up = storage.count_trials_and_given_up(study_id(study))
+        states = collections.Counter(by_state)
     else:
         states = collections.Counter(
             t.state for t in study_storage(study).get_all_trials(study_id(study), deepcopy=False)
         )
     return TrialCounts(
+        given_up=given_up,
         complete=states[TrialState.COMPLETE],
         pruned=states[TrialState.PRUNED],
         fail=states[TrialState.FAIL],

@@ -4,7 +4,8 @@ PostgreSQL gets a small pool (2 connections per process: one for Optuna's calls,
 heartbeat or the claim lock) without ``pool_pre_ping``: every use of the storage's engine is
 retried (``sweeper.storage.retry``), so a connection a restart killed costs one failed attempt
 after the outage instead of a ``SELECT 1`` in every transaction. Heartbeats come with a retry
-callback so a killed worker's trial is failed and run again with the same parameters.
+callback so a killed worker's trial is failed and run again with the same parameters
+(``sweeper.storage.requeue``).
 Tables are created only by ``launch`` (``create_tables=True``), never raced by workers; commands
 that only read (``read_only=True``) create nothing, not even an empty SQLite file or a lock file.
 """
@@ -26,23 +27,24 @@ from sweeper.errors import NoStudyError, StorageError
 from sweeper.settings import Settings
 from sweeper.storage.errors import DRIVER_ERRORS, driver_errors, is_missing_table, redact, translated
 from sweeper.storage.locks import launch_lock
+from sweeper.storage.requeue import MAX_RETRIES_PER_TRIAL, RequeueCrashedTrial
 from sweeper.storage.resilient import ResilientRDBStorage
-
-# A configuration that crashes its worker (no heartbeat: out of memory, say) is run again this
-# many times, then given up. Stops and lost databases do not count (sweeper.worker.trial).
-MAX_RETRIES_PER_TRIAL = 3
+from sweeper.storage.retry import call_with_retry
 
 # Heartbeats and the retry callback are "experimental" in Optuna 5.0 but are what we rely on.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def open_storage(
-    settings: Settings, *, create_tables: bool = False, check_schema: bool = True, read_only: bool = False
+    settings: Settings, *, create_tables: bool = False, check_schema: bool = True, read_only: bool = False,
+    wait_for_database: bool = False,
 ) -> ResilientRDBStorage:
     """``check_schema=False`` is for workers: they check the versions each study was launched
     with instead, and skip Optuna's schema check (reading alembic's migration scripts) at start.
     ``read_only`` is for status, report and dashboard: a database that does not exist yet is a
-    ``NoStudyError``, and nothing is created."""
+    ``NoStudyError``, and nothing is created. ``wait_for_database`` (a worker starting or
+    restarted during an outage) waits up to ``settings.storage_retry`` for an unreachable
+    database; otherwise (a command a person typed) it is a one-line error at once."""
     if not settings.debug:
         # Optuna's info lines ("A new study created in RDB ...") repeat what sweeper says; --debug
         # shows them. (Never lowers a quieter level a worker set.)
@@ -72,8 +74,11 @@ def open_storage(
     if read_only or (not create_tables and not check_schema):
         storage = ResilientRDBStorage.on_stamped_schema(url, engine_kwargs, **_heartbeat_kwargs(settings))
         storage.retry_seconds = settings.storage_retry
-        # Checked on the storage's own engine: its connection serves the next query.
-        if _schema_stamped(storage.engine, url):
+        # Checked on the storage's own engine: its connection serves the next query. A worker
+        # starting (or restarted) while the database or the pooler is away waits for it.
+        if call_with_retry(url, lambda: _schema_stamped(storage.engine),
+                           seconds=settings.storage_retry if wait_for_database else 0.0,
+                           on_outage=storage.note_outage):
             return storage
         storage.engine.dispose()
         if read_only:
@@ -84,7 +89,7 @@ def open_storage(
     return storage
 
 
-def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:
+def _schema_stamped(engine: sqlalchemy.engine.Engine) -> bool:
     """Whether launch has finished setting up the schema (alembic's version row exists)."""
     try:
         with engine.connect() as conn:
@@ -92,14 +97,14 @@ def _schema_stamped(engine: sqlalchemy.engine.Engine, url: str) -> bool:
     except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
         if is_missing_table(exc):
             return False
-        raise translated(url, exc) from exc
+        raise
 
 
 def _heartbeat_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         "heartbeat_interval": settings.heartbeat_interval,
         "grace_period": settings.grace_period,
-        "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES_PER_TRIAL),
+        "heartbeat_stale_trial_callback": RequeueCrashedTrial(MAX_RETRIES_PER_TRIAL),
     }
 
 

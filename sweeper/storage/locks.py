@@ -11,8 +11,11 @@ A transaction pins its server connection until it ends, under any pooler, and en
 rollback, or the connection dropping when the holder is killed) releases the lock. Waiters do not
 block in the server: each try (``pg_try_advisory_xact_lock``) is a short transaction, rolled back
 when the lock is taken, so waiting processes never hold the pool's server connections that the
-holder's work needs. A lock fails at once when the server is unreachable, so that error is
-reported without delay.
+holder's work needs. A lock fails at once when the server is unreachable, so that a command's
+error is reported without delay, unless its caller gives a ``retry_seconds`` window: a worker
+queueing a race's next round or an evaluation rides out an outage as its other calls do. (What
+the lock cannot do: if the outage drops the holder's connection while it works, the server
+releases the lock and another process may take it before the holder has finished.)
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from sweeper.storage.errors import driver_errors
+from sweeper.storage.retry import call_with_retry
 
 
 @contextmanager
-def launch_lock(url: str) -> Iterator[None]:
-    """Serialises table creation and study creation between concurrent launches."""
-    with _named_lock(url, "launch"):
+def launch_lock(url: str, retry_seconds: float = 0.0) -> Iterator[None]:
+    """Serialises table creation and study creation between concurrent launches; taking it is
+    retried through an outage for ``retry_seconds`` (0: it fails at once)."""
+    with _named_lock(url, "launch", retry_seconds):
         yield
 
 
@@ -60,11 +65,11 @@ def lock_file(database: str, name: str) -> Path:
 
 
 @contextmanager
-def _named_lock(url: str, name: str) -> Iterator[None]:
+def _named_lock(url: str, name: str, retry_seconds: float = 0.0) -> Iterator[None]:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        with _advisory_lock(url, _lock_key(name)):
+        with _advisory_lock(url, _lock_key(name), retry_seconds):
             yield
     elif backend == "sqlite" and parsed.database and parsed.database != ":memory:":
         path = lock_file(parsed.database, name)
@@ -83,16 +88,24 @@ _MAX_RETRY_SECONDS = 0.25
 
 
 @contextmanager
-def _advisory_lock(url: str, key: int) -> Iterator[None]:
+def _advisory_lock(url: str, key: int, retry_seconds: float = 0.0) -> Iterator[None]:
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+
+    def take() -> sqlalchemy.engine.Connection:
+        conn = engine.connect()
+        try:
+            _take(conn, key)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     try:
-        with driver_errors(url):
-            conn = engine.connect()
-            try:
-                _take(conn, key)
-            except BaseException:
-                conn.close()
-                raise
+        if retry_seconds > 0:
+            conn = call_with_retry(url, take, seconds=retry_seconds)
+        else:
+            with driver_errors(url):
+                conn = take()
         try:
             yield
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,9 +22,14 @@ from sweeper.settings import Settings
 from sweeper.storage import optuna_private
 from sweeper.storage.claim import BudgetMet, ClaimContext
 from sweeper.storage.optuna_private import fill_url_template, models, scoped_session, version_manager
+from sweeper.storage.requeue import GIVEN_UP
 from sweeper.storage.retry import MAX_RETRY_WAIT, call_with_retry, retried
 from sweeper.storage.stale import StaleWatch
 from sweeper.storage.trial_rows import CoreTrialRows
+
+# A worker's claims scan a study for stale trials at most this often (seconds of its clock).
+STALE_SCAN_S = 10.0
+
 
 class ResilientRDBStorage(CoreTrialRows):
     """RDBStorage whose calls ride out a database restart: each call opens its own session, so a
@@ -50,6 +56,7 @@ class ResilientRDBStorage(CoreTrialRows):
     def _init_ours(self) -> None:
         self._claim: ClaimContext | None = None
         self._just_created: FrozenTrial | None = None
+        self._stale_scanned: dict[int, float] = {}  # study id -> when a claim last scanned it
         self.retry_seconds = Settings.storage_retry  # open_storage sets the settings' window
         interval = self.heartbeat_interval or 0
         grace = self.grace_period if self.grace_period is not None else 2 * interval
@@ -114,7 +121,7 @@ class ResilientRDBStorage(CoreTrialRows):
         # Runs inside create_new_trial's transaction, after Optuna locked the study row. The
         # heartbeat callback's re-queued copies are WAITING: not a claim, never refused.
         claim = template_trial is None or template_trial.state == TrialState.RUNNING
-        if claim and not self._room(session, study_id):
+        if claim and not self._room(session, study_id, new=True):
             raise BudgetMet(f"study {study_id} has no budget left")
         return super()._get_prepared_new_trial(study_id, template_trial, session)
 
@@ -154,14 +161,16 @@ class ResilientRDBStorage(CoreTrialRows):
         self._claimed()
         return True
 
-    def _room(self, session: Any, study_id: int) -> bool:
+    def _room(self, session: Any, study_id: int, *, new: bool = False) -> bool:
         """Whether the current claim leaves room for one more trial of ``study_id`` (always,
-        outside a claim or for another study)."""
+        outside a claim or for another study). A ``new`` (sampled) trial also leaves room for
+        every queued one: a crashed trial's copy, queued a moment after a worker counted, keeps
+        the slot its original freed instead of being stranded by a fresh sample."""
         if self._claim is None or self._claim.study_id != study_id:
             return True
         counts = self._state_counts(session, study_id)
-        claimed = sum(counts.get(s, 0) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-        return claimed < self._claim.budget
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) + ((TrialState.WAITING,) if new else ())
+        return sum(counts.get(s, 0) for s in states) < self._claim.budget
 
     @staticmethod
     def _state_counts(session: Any, study_id: int) -> dict[TrialState, int]:
@@ -211,13 +220,24 @@ class ResilientRDBStorage(CoreTrialRows):
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         """Running trials past the grace period whose heartbeat this process watched stand still
-        (``StaleWatch``); one query, the heartbeat's age by the database's clock."""
+        (``StaleWatch``); one query, the heartbeat's age by the database's clock. A trial with no
+        heartbeat yet counts from its start: its worker died between claiming it and starting
+        the heartbeat thread (Optuna's ``ask``, with the sampler's work, lies between), and
+        Optuna's own query, an inner join on heartbeats, would leave it RUNNING for ever."""
+        if self._claim is not None:
+            # Optuna scans before every claim; a worker's claims look every STALE_SCAN_S at most
+            # (a reap needs the watch's confirm time anyway). Other callers always scan.
+            last = self._stale_scanned.get(study_id)
+            if last is not None and time.monotonic() - last < STALE_SCAN_S:
+                return []
+            self._stale_scanned[study_id] = time.monotonic()
         trials, beats = models.TrialModel.__table__, models.TrialHeartbeatModel.__table__
         now = sqlalchemy.func.now()
+        beat = sqlalchemy.func.coalesce(beats.c.heartbeat, trials.c.datetime_start)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sqlalchemy.select(beats.c.trial_id, beats.c.heartbeat, now.label("now"))
-                .join(trials, trials.c.trial_id == beats.c.trial_id)
+                sqlalchemy.select(trials.c.trial_id, beat.label("heartbeat"), now.label("now"))
+                .select_from(trials.outerjoin(beats, trials.c.trial_id == beats.c.trial_id))
                 .where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING)
             ).all()
         return self.stale_watch.stale(study_id, [(r.trial_id, r.heartbeat, _age_s(r.now, r.heartbeat)) for r in rows])
@@ -226,10 +246,27 @@ class ResilientRDBStorage(CoreTrialRows):
         with scoped_session(self) as session:
             return self._state_counts(session, study_id)
 
+    def count_trials_and_given_up(self, study_id: int) -> tuple[dict[TrialState, int], int]:
+        """``count_trials_by_state``, and of the failed trials the planned runs not run again
+        (``sweeper.storage.requeue.GIVEN_UP``): one transaction, the second query only when a
+        trial failed."""
+        trials, attrs = models.TrialModel.__table__, models.TrialSystemAttributeModel.__table__
+        with scoped_session(self) as session:
+            states = self._state_counts(session, study_id)
+            if not states.get(TrialState.FAIL):
+                return states, 0
+            return states, int(session.execute(
+                sqlalchemy.select(sqlalchemy.func.count())
+                .select_from(trials.join(attrs, attrs.c.trial_id == trials.c.trial_id))
+                .where(trials.c.study_id == study_id, trials.c.state == TrialState.FAIL, attrs.c.key == GIVEN_UP)
+            ).scalar_one())
+
 
 def _age_s(now: Any, beat: Any) -> float:
     if isinstance(now, str):  # SQLite returns CURRENT_TIMESTAMP as text
         now = datetime.fromisoformat(now)
+    if isinstance(beat, str):
+        beat = datetime.fromisoformat(beat)
     return (now.replace(tzinfo=None) - beat.replace(tzinfo=None)).total_seconds()
 
 
@@ -240,16 +277,16 @@ def _age_s(now: Any, beat: Any) -> float:
 RETRIED_METHODS = (
     "create_new_study", "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "set_study_user_attr", "set_study_system_attr",
-    "get_all_studies", "create_new_trial", "set_trial_param", "set_trial_state_values",
+    "get_all_studies", "create_new_trial", "_create_new_trial", "set_trial_param", "set_trial_state_values",
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr", "get_trial",
     "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_id_from_study_id_trial_number",
     "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs",
-    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "_set_trial_param",
+    "_get_stale_trial_ids", "set_trial_user_attrs", "_get_trials", "count_trials_by_state", "count_trials_and_given_up", "_set_trial_param", "_set_trial_params",
     "delete_study",
 )
 # Every write of a trial, which makes a kept snapshot of it (``_just_created``) out of date.
 TRIAL_WRITES = (
-    "set_trial_param", "_set_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+    "set_trial_param", "_set_trial_param", "_set_trial_params", "set_trial_state_values", "set_trial_intermediate_value",
     "set_trial_user_attr", "set_trial_user_attrs", "set_trial_system_attr",
 )
 

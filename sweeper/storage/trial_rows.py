@@ -136,6 +136,27 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         updated = {c: insert.excluded[c] for c in rows[0] if c not in keys}
         conn.execute(insert.on_conflict_do_update(index_elements=list(keys), set_=updated))
 
+    # Parameters set inside ``params_in_one_transaction``: trial id -> [(name, value, distribution,
+    # previous distribution)], written when it ends.
+    _param_buffer: dict[int, list[tuple[str, float, Any, Any]]] | None = None
+
+    @contextmanager
+    def params_in_one_transaction(self, trial_id: int) -> Iterator[None]:
+        """The parameters a trial sets inside (a sampler's suggestions) are written together when
+        the block ends: one transaction where each took its own. Optuna's ``Trial`` keeps what it
+        suggested in its own copy of the trial, so nothing reads them back before then."""
+        if not self._core_writes or self._param_buffer is not None:
+            yield
+            return
+        self._param_buffer = {trial_id: []}
+        try:
+            yield
+            params = self._param_buffer[trial_id]
+        finally:
+            self._param_buffer = None
+        if params:
+            self._set_trial_params(trial_id, params)
+
     def _set_trial_param(
         self,
         trial_id: int,
@@ -146,25 +167,39 @@ class CoreTrialRows(optuna.storages.RDBStorage):
     ) -> None:
         if not self._core_writes:
             return super()._set_trial_param(trial_id, param_name, param_value_internal, distribution, previous_distribution)
-        with self._running(trial_id) as conn:
-            if previous_distribution is None:
+        if self._param_buffer is not None and trial_id in self._param_buffer:
+            self._param_buffer[trial_id].append((param_name, param_value_internal, distribution, previous_distribution))
+            return
+        self._set_trial_params(trial_id, [(param_name, param_value_internal, distribution, previous_distribution)])
+
+    def _set_trial_params(self, trial_id: int, params: list[tuple[str, float, Any, Any]]) -> None:
+        """Write parameters of a running trial in one transaction: the trial's state, the study's
+        distributions of those not checked yet (one read), the rows (one insert)."""
+        params = list({name: (name, *rest) for name, *rest in reversed(params)}.values())[::-1]  # first wins
+        with self._running(trial_id) as conn:  # a finished trial is refused first, as Optuna does
+            for _, _, distribution, previous in params:
+                if previous is not None:
+                    distributions.check_distribution_compatibility(previous, distribution)
+            unchecked = [name for name, _, _, previous in params if previous is None]
+            if unchecked:
                 # Optuna's trial cache passes the study's distribution once it has seen one.
                 study_id = sqlalchemy.select(_TRIALS.c.study_id).where(_TRIALS.c.trial_id == trial_id).scalar_subquery()
-                previous = conn.execute(
-                    sqlalchemy.select(_PARAMS.c.distribution_json)
+                known = dict(conn.execute(
+                    sqlalchemy.select(_PARAMS.c.param_name, sqlalchemy.func.min(_PARAMS.c.distribution_json))
                     .join(_TRIALS, _TRIALS.c.trial_id == _PARAMS.c.trial_id)
-                    .where(_TRIALS.c.study_id == study_id, _PARAMS.c.param_name == param_name)
-                    .limit(1)
-                ).scalar_one_or_none()
-                if previous is not None:
-                    previous_distribution = distributions.json_to_distribution(previous)
-            if previous_distribution is not None:
-                distributions.check_distribution_compatibility(previous_distribution, distribution)
+                    .where(_TRIALS.c.study_id == study_id, _PARAMS.c.param_name.in_(unchecked))
+                    .group_by(_PARAMS.c.param_name)
+                ).all())
+                for name, _, distribution, previous in params:
+                    if previous is None and name in known:
+                        distributions.check_distribution_compatibility(
+                            distributions.json_to_distribution(known[name]), distribution)
             # A parameter set twice keeps its first value, as Optuna's ignored integrity error does.
-            conn.execute(self._dialect().insert(_PARAMS).values(
-                trial_id=trial_id, param_name=param_name, param_value=param_value_internal,
-                distribution_json=distributions.distribution_to_json(distribution),
-            ).on_conflict_do_nothing(index_elements=["trial_id", "param_name"]))
+            conn.execute(self._dialect().insert(_PARAMS).values([
+                {"trial_id": trial_id, "param_name": name, "param_value": value,
+                 "distribution_json": distributions.distribution_to_json(distribution)}
+                for name, value, distribution, _ in params
+            ]).on_conflict_do_nothing(index_elements=["trial_id", "param_name"]))
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         if not self._core_writes:
@@ -197,7 +232,18 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         if not self._core_writes:
             return super().set_trial_state_values(trial_id, state, values)
         try:
-            with self._running(trial_id, for_update=True) as conn:
+            with self.engine.begin() as conn:
+                # The state change first, only from a running trial: it locks the row, and
+                # saves reading the state before it (which it reads only when nothing changed).
+                changed = conn.execute(
+                    _TRIALS.update()
+                    .where(_TRIALS.c.trial_id == trial_id, _TRIALS.c.state.in_([TrialState.RUNNING, TrialState.WAITING]))
+                    .values(state=state, datetime_complete=datetime.now())).rowcount
+                if not changed:
+                    current = conn.execute(sqlalchemy.select(_TRIALS.c.state).where(_TRIALS.c.trial_id == trial_id)).scalar()
+                    if current is None:
+                        raise KeyError(models.NOT_FOUND_MSG)
+                    self.check_trial_is_updatable(trial_id, current)
                 if values is not None:
                     rows = []
                     for objective, v in enumerate(values):
@@ -205,8 +251,6 @@ class CoreTrialRows(optuna.storages.RDBStorage):
                         rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
                     if rows:
                         self._upsert(conn, _VALUES, rows, ("trial_id", "objective"))
-                conn.execute(_TRIALS.update().where(_TRIALS.c.trial_id == trial_id)
-                             .values(state=state, datetime_complete=datetime.now()))
         except sqlalchemy.exc.IntegrityError:
             return False
         return True

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
-from sweeper.study.attrs import CURVE_ROLE, FIXED_SEED, REPEAT, ROLE, STAGE
+from sweeper.storage.attrs import CURVE_ROLE, FIXED_SEED, REPEAT, ROLE, STAGE
 from sweeper.study.space import SearchSpace
 from sweeper.tasks.hyperparams import BASELINE_PARAMS, make_params
 

@@ -20,7 +20,8 @@ from sweeper.errors import ConfigError
 from sweeper.settings import Settings
 from sweeper.storage import launch_lock, open_storage
 from sweeper.study.adaptive import RacePlan, runs_of
-from sweeper.study.attrs import CURVE_ROLE, REPEAT, ROLE
+from sweeper.storage.attrs import CURVE_ROLE, REPEAT, ROLE
+from sweeper.storage.requeue import GIVEN_UP
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 from sweeper.study.design import CurveRun, curve_runs
 from sweeper.study.designs import ADD_REPEATS, GROW_BUDGET, RESUME_RACE, design_of
@@ -128,7 +129,7 @@ def advance_race(settings: Settings, study_name: str, storage: optuna.storages.B
     """Queue the next round of an adaptive study's race if its current one is over (idempotent:
     any worker that sees the budget met calls it, and so does a relaunch)."""
     storage = storage or open_storage(settings, create_tables=True)
-    with launch_lock(settings.storage):
+    with launch_lock(settings.storage, retry_seconds=settings.storage_retry):  # a worker's: rides out an outage
         study_id = storage.get_study_id_from_name(study_name)
         stored = SweepConfig.from_attrs(storage.get_study_user_attrs(study_id)[CONFIG_ATTR])
         return _advance(storage, study_name, stored)
@@ -150,7 +151,7 @@ def _advance(storage: optuna.storages.BaseStorage, name: str, stored: SweepConfi
     # whose last runs are still queued while the budget is met, say after a sampled replacement
     # of a failed trial took a slot, gets the room to run them.)
     counted = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-                  for t in trials)
+                  or GIVEN_UP in t.system_attrs for t in trials)  # a given-up planned run counts too
     budget = max(stored.budget, counted + len(plan.queue))
     if budget != stored.budget:
         # Written last, as at launch: workers re-read the budget from it when theirs is met.

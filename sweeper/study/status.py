@@ -52,13 +52,15 @@ class StudyStatus:
     # The compute its trials took: epochs run ÷ epochs of a full trial (``full_trial_equivalents``);
     # None when not worked out (``study_status(..., compute=False)``) or the config has no epochs.
     full_trials: float | None = None
+    # Of the failed: planned runs not run again (their own fault), counted as finished.
+    given_up: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @property
     def finished(self) -> int:
-        return self.complete + self.pruned
+        return self.complete + self.pruned + self.given_up
 
     @property
     def done(self) -> bool:
@@ -121,6 +123,7 @@ def study_status(study: optuna.Study, *, compute: bool = False) -> StudyStatus:
         race=race,
         race_bound=race_bound,
         full_trials=full,
+        given_up=counts.given_up,
     )
 
 

@@ -30,9 +30,10 @@ import optuna
 
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
-from sweeper.storage import RETRY_SECONDS, BudgetMet, claim_lock, open_storage, studies_with_attr
+from sweeper.storage import RETRY_SECONDS, BudgetMet, claim_lock, launch_lock, open_storage, studies_with_attr
 from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
-from sweeper.study.config import CONFIG_ATTR
+from sweeper.storage.requeue import requeue_orphans
+from sweeper.study.config import CONFIG_ATTR, SweepConfig
 from sweeper.worker import collector
 from sweeper.worker.data_cache import DataCache
 from sweeper.worker.lifecycle import (
@@ -128,7 +129,7 @@ class Worker:
         """The launched studies (launch stores a study's config last: a study without it is still
         being made); opens the storage on first success (``NoStudyError`` before launch)."""
         if self.storage is None:
-            self.storage = open_storage(self.settings, check_schema=False)
+            self.storage = open_storage(self.settings, check_schema=False, wait_for_database=True)
             self.runner = TrialRunner(self.storage, self.stop, self.name, self.sampler_seed, self.log, self.index)
             self.studies = ServedStudies(self.settings, self.storage, self.name, self.sampler_seed, self._say)
         return studies_with_attr(self.storage, CONFIG_ATTR)
@@ -179,6 +180,16 @@ class Worker:
                     return "done"
                 if counts.finished + counts.running >= config.budget:
                     return "wait"
+                if planned_design(config) and not counts.waiting:
+                    # A planned design's trials are all queued: a free slot is a planned run's
+                    # copy on its way (a reaper queues it just after failing the run), never one
+                    # for a sampled trial. Running trials may be stale (their copies to come);
+                    # with none left, a copy was lost.
+                    if counts.running:
+                        reap_stale_trials([study])
+                    else:
+                        self._requeue_orphans(study)
+                    return "wait"
                 splits = self.data.for_config(task, config)
                 objective = self.runner.objective(task, splits, config, outcome)
                 # The lock is released as soon as the trial row is RUNNING (created or popped).
@@ -206,6 +217,20 @@ class Worker:
             state, attrs = self.runner.ended(study, config, outcome)
             self._failures.add(state == optuna.trial.TrialState.FAIL, attrs)
         return "ran"
+
+    def _requeue_orphans(self, study: optuna.Study) -> None:
+        """Queue the planned runs whose copy a dying reaper never queued (``requeue_orphans``)."""
+        with launch_lock(self.settings.storage, retry_seconds=self.settings.storage_retry):
+            if count_trials(study).waiting:
+                return
+            queued = requeue_orphans(study)
+        if queued:
+            self._say(f"{study.study_name}: re-queued {queued} failed planned run(s) whose copy was lost")
+
+
+def planned_design(config: SweepConfig) -> bool:
+    """Whether every trial of the study is a planned run (queued, never sampled)."""
+    return config.kind == "evaluate" or config.design in ("curve", "adaptive")
 
 
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,

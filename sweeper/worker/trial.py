@@ -24,12 +24,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper.errors import StorageError, TaskError, TrialDiverged
 from sweeper.storage import MAX_RETRIES_PER_TRIAL, optuna_private
-from sweeper.study.attrs import PLANNED_ATTRS, SEED_ATTRS
+from sweeper.storage.attrs import PLANNED_ATTRS, SEED_ATTRS
+from sweeper.storage.requeue import GIVEN_UP, is_planned, queue_copy
 from sweeper.study.config import SweepConfig
 from sweeper.tasks import LoadedTask, Splits, TrainingRun
 from sweeper.tasks.hyperparams import Hyperparams
 from sweeper.tasks.results import FAIL_REASON, STOP_REASON, TrainingResult
 from sweeper.worker.lifecycle import Shutdown, StopSignal
+
+__all__ = ["PLANNED_ATTRS", "TrialOutcome", "TrialReaped", "TrialRunner", "requeue_uncounted", "trial_seed"]
 
 
 class TrialReaped(BaseException):
@@ -64,14 +67,7 @@ def requeue_uncounted(study: optuna.Study, trial: FrozenTrial) -> None:
     callback (same parameters; ``failed_trial`` keeps the seed), but not counted in its
     ``retry_history``, so a fleet that preempts a configuration again and again never drops it.
     Only crashes (no heartbeat: an out-of-memory kill, say) count towards the retry limit."""
-    system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
-    study.add_trial(optuna.trial.create_trial(
-        state=TrialState.WAITING,
-        params=trial.params,
-        distributions=trial.distributions,
-        user_attrs={k: v for k, v in trial.user_attrs.items() if k in PLANNED_ATTRS},
-        system_attrs=system_attrs,
-    ))
+    queue_copy(study, trial, list(trial.system_attrs.get("retry_history", [])))
 
 
 def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -88,8 +84,10 @@ def uncount_reap(storage: optuna.storages.BaseStorage, study: optuna.Study, tria
                                           rerun.system_attrs["retry_history"][:-1])
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # finished meanwhile: its count no longer matters
-    # (Below the limit the callback queues the copy itself, perhaps a moment after the reap.)
-    if not reruns and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL:
+    # (Below the limit, or for a planned run, the callback queues the copy itself, perhaps a
+    # moment after the reap.)
+    if (not reruns and not is_planned(trial.user_attrs)
+            and len(trial.system_attrs.get("retry_history", [])) >= MAX_RETRIES_PER_TRIAL):
         requeue_uncounted(study, trial)
 
 
@@ -112,7 +110,8 @@ class TrialRunner:
         def objective(trial: optuna.Trial) -> float:
             outcome.trial_id = optuna_private.trial_id(trial)
             try:
-                with trial.study.one_snapshot():  # type: ignore[attr-defined]
+                # The sampler's reads share one snapshot; its parameters are written together.
+                with trial.study.one_snapshot(), self.storage.params_in_one_transaction(outcome.trial_id):  # type: ignore[attr-defined]
                     hp = config.space.suggest(trial)
                 seed = trial_seed(config.seed, trial)
                 self._set_attrs(trial, {"seed": seed, "sampler_seed": self.sampler_seed, "worker": self.worker_name})
@@ -127,6 +126,12 @@ class TrialRunner:
                     # The database was away for longer than the storage retries: not the
                     # configuration's fault, so the trial is queued again like a stopped one.
                     outcome.lost_database = exc
+                raise
+            except Exception as exc:
+                if is_planned(trial.user_attrs):
+                    # The task's own fault, which its fixed seed would repeat: not run again, and
+                    # counted, so that no sampled trial takes its place (sweeper.storage.requeue).
+                    self.storage.set_trial_system_attr(outcome.trial_id, GIVEN_UP, f"{type(exc).__name__}: {str(exc)[:200]}")
                 raise
             if math.isfinite(value):  # what Optuna's tell stores as COMPLETE
                 outcome.ended = (trial, TrialState.COMPLETE, value)

@@ -85,6 +85,7 @@ def test_status_json_lists_every_field(capsys: pytest.CaptureFixture[str]) -> No
         "running": 0, "waiting": 3, "best_value": None, "best_params": None, "best_trial": None, "kind": "search",
         "objective": "val_accuracy", "direction": "maximize", "cannot_run": {}, "race": None, "race_bound": None,
         "full_trials": 0.0,
+        "given_up": 0,
     }
 
 

@@ -134,6 +134,24 @@ def test_trial_creation_stops_at_the_budget_counting_running_trials(storage_url:
     assert storage.set_trial_state_values(another, TrialState.RUNNING)
 
 
+def test_a_queued_copy_keeps_the_slot_its_failed_original_freed(storage_url: str) -> None:
+    """A crashed trial's copy is queued a moment after other workers counted: a new sample may
+    not take the slot from it (the copy would be left queued once the budget is met)."""
+    storage, study_id = _study(storage_url)
+    waiting = FrozenTrial(number=-1, state=TrialState.WAITING, value=None, datetime_start=None,
+                          datetime_complete=None, params={}, distributions={}, user_attrs={},
+                          system_attrs={}, intermediate_values={}, trial_id=-1)
+    with storage.claiming(ClaimContext(study_id, 2)):
+        first = storage.create_new_trial(study_id)
+        crashed = storage.create_new_trial(study_id)
+        storage.set_trial_state_values(first, TrialState.COMPLETE, [0.5])
+        storage.set_trial_state_values(crashed, TrialState.FAIL)
+        copy = storage.create_new_trial(study_id, template_trial=waiting)
+        with pytest.raises(BudgetMet):
+            storage.create_new_trial(study_id)  # 1 complete + 1 queued: the slot is the copy's
+        assert storage.set_trial_state_values(copy, TrialState.RUNNING)
+
+
 def test_a_claim_budgets_only_its_own_study_and_claims_do_not_nest(storage_url: str) -> None:
     storage, study_id = _study(storage_url)
     _, other = _study(storage_url, "other", storage)

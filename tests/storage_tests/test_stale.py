@@ -90,6 +90,24 @@ def test_the_storage_reaps_a_silent_trial_only_after_watching_it(storage_url: st
     assert copy.system_attrs["retry_history"] == [trial.number]
 
 
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_reaped_too(storage_url: str) -> None:
+    """Killed between claiming the trial (Optuna's ask, with the sampler's work) and starting the
+    heartbeat thread: no heartbeat row, so it is judged by its start; Optuna's query skips it."""
+    storage = open_storage(Settings(storage=storage_url, heartbeat_interval=1, grace_period=2), create_tables=True)
+    storage.stale_watch.confirm = 1.0
+    study = optuna.create_study(study_name="s", storage=storage)
+    trial = study.ask()  # no heartbeat ever recorded
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    assert storage.get_trial(trial._trial_id).state == TrialState.RUNNING  # suspected, not yet reaped
+    deadline = time.monotonic() + 8
+    while storage.get_trial(trial._trial_id).state != TrialState.FAIL and time.monotonic() < deadline:
+        time.sleep(0.5)
+        optuna.storages.fail_stale_trials(study)
+    assert storage.get_trial(trial._trial_id).state == TrialState.FAIL
+    assert len(study.get_trials(states=(TrialState.WAITING,))) == 1
+
+
 def test_the_retry_window_is_a_setting(tmp_path) -> None:
     settings = Settings.resolve({}, environ={"SWEEPER_STORAGE_RETRY": "420", "SWEEPER_STORAGE": f"sqlite:///{tmp_path}/s.db"})
     assert open_storage(settings, create_tables=True).retry_seconds == 420

@@ -68,3 +68,33 @@ def test_queued_trials_are_still_popped_first(tmp_path: Path) -> None:
         nothing_queued = study.ask()
     assert len(reads) == before  # the count said the queue is empty: no read
     assert study._storage.get_trial(nothing_queued._trial_id).state == TrialState.RUNNING
+
+
+def test_a_pruner_reads_the_finished_trials_once_per_trial_not_each_epoch(tmp_path: Path) -> None:
+    study, reads = _study(tmp_path)
+    for value in (0.1, 0.2, 0.3):
+        study.add_trial(optuna.trial.create_trial(value=value, intermediate_values={1: value, 2: value}))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    seen: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        before = len(reads)
+        for step in (1, 2):
+            trial.report(0.05, step)
+            assert not pruner.prune(study, optuna_private_frozen(trial))  # better than the median
+            if step == 1 and not seen:  # a trial finishing meanwhile: seen by the next trial
+                study.add_trial(optuna.trial.create_trial(value=0.9, intermediate_values={1: 0.9, 2: 0.9}))
+        seen.append(len(reads) - before)
+        return 0.05
+
+    for _ in range(2):
+        study.run_one(objective, budget=10, queued=False)
+    assert seen == [1, 1]  # one read per trial, for its two epochs
+    # As read when the second trial started: the 3, the one added during the first run, the first.
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 5
+
+
+def optuna_private_frozen(trial: optuna.Trial) -> optuna.trial.FrozenTrial:
+    from sweeper.storage.optuna_private import frozen
+
+    return frozen(trial)

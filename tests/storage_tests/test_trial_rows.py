@@ -130,3 +130,36 @@ def test_a_trial_created_during_a_read_is_left_for_the_next_read(pg_url: str) ->
     finally:
         sqlalchemy.event.remove(storage.engine, "after_execute", another_worker_creates_a_trial)
     assert created and [t.params for t in storage._get_trials(study_id, None, set(), -1)] == [{"x": 0.3}, {"x": 0.5}]
+
+
+def test_parameters_set_in_one_transaction_store_what_optunas_store_and_refuse_the_same(storage_url: str) -> None:
+    storage = open_storage(Settings(storage=storage_url), create_tables=True)
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
+    earlier, ours, theirs = (storage.create_new_trial(study_id) for _ in range(3))
+    storage.set_trial_param(earlier, "x", 0.5, X)  # the study's distribution of x, looked up
+    penalty = CategoricalDistribution(["none", "l1", None])
+    with storage.params_in_one_transaction(ours):
+        storage.set_trial_param(ours, "x", 0.3, X)
+        storage._set_trial_param(ours, "n", 3.0, IntDistribution(1, 9, step=2), IntDistribution(1, 9, step=2))
+        storage.set_trial_param(ours, "penalty", 2.0, penalty)
+        storage.set_trial_param(ours, "penalty", 1.0, penalty)  # set twice: the first value stays
+        assert storage.get_trial(ours).params == {}  # nothing written before the block ends
+    _optunas(storage, "_set_trial_param")(theirs, "x", 0.3, X, None)
+    _optunas(storage, "_set_trial_param")(theirs, "n", 3.0, IntDistribution(1, 9, step=2), IntDistribution(1, 9, step=2))
+    _optunas(storage, "_set_trial_param")(theirs, "penalty", 2.0, penalty, None)
+    mine, optunas = _twins(storage, ours, theirs)
+    assert mine == optunas
+
+    # An incompatible distribution, and a trial another process finished meanwhile, are refused
+    # as Optuna refuses them, and nothing of the block is written.
+    other = storage.create_new_trial(study_id)
+    with pytest.raises(ValueError):
+        with storage.params_in_one_transaction(other):
+            storage.set_trial_param(other, "y", 1.0, X)
+            storage.set_trial_param(other, "x", 0.3, FloatDistribution(0.0, 1.0))
+    assert storage.get_trial(other).params == {}
+    with pytest.raises(UpdateFinishedTrialError):
+        with storage.params_in_one_transaction(other):
+            storage.set_trial_param(other, "x", 0.3, X)
+            RDBStorage.set_trial_state_values(storage, other, TrialState.FAIL)  # reaped meanwhile
+    assert storage.get_trial(other).params == {}

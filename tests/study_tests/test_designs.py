@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from sweeper.errors import ConfigError
 from sweeper.study import choices
 from sweeper.study.adaptive import SCREEN, bracket_lambdas, bracket_runs, runs_of, x_of
-from sweeper.study.attrs import BASELINE_ROLE, CURVE_ROLE, FIXED_SEED, GRID_ROLE, REPEAT, ROLE, STAGE, TYPE_START_ROLE
+from sweeper.storage.attrs import BASELINE_ROLE, CURVE_ROLE, FIXED_SEED, GRID_ROLE, REPEAT, ROLE, STAGE, TYPE_START_ROLE
 from sweeper.study.config import SweepConfig
 from sweeper.study.design import CurveRun, curve_configs
 from sweeper.study.designs import (

@@ -27,14 +27,19 @@ class Sleep(Task):
     model = "none"
     uses_keras = False
     defaults = TaskDefaults(epochs=1, batch_size=1, learning_rate=None)
-    options = {"seconds": Option(2.0, "seconds per epoch", minimum=0.0)}
+    options = {
+        "seconds": Option(2.0, "seconds per epoch", minimum=0.0),
+        "fail_above": Option(1.0, "raise (the task's own fault) for dropout above this", minimum=0.0),
+    }
 
     def load_data(self, request: DataRequest) -> Splits:
         empty = np.zeros(1)
         return Splits(empty, empty, empty, empty, empty, empty, num_classes=1,
-                      meta={"seconds": request.options["seconds"]})
+                      meta={"seconds": request.options["seconds"], "fail_above": request.options["fail_above"]})
 
     def train(self, hp: Hyperparams, splits: Splits, run: TrainingRun) -> TrainingResult:
+        if hp.dropout > splits.meta["fail_above"]:
+            raise RuntimeError(f"dropout {hp.dropout} is above fail_above")
         result = run.result
         start = time.perf_counter()
         value = score(hp)

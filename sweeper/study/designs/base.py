@@ -44,7 +44,7 @@ class Config(Protocol):
 
 @dataclass(frozen=True)
 class Queued:
-    """A trial to enqueue: its parameters and the planned user attrs (``sweeper.study.attrs``)."""
+    """A trial to enqueue: its parameters and the planned user attrs (``sweeper.storage.attrs``)."""
 
     params: dict[str, Any]
     user_attrs: dict[str, Any]

@@ -9,7 +9,7 @@ from typing import Any
 
 from sweeper.errors import ConfigError
 from sweeper.study.choices import DEFAULT_TRIALS
-from sweeper.study.attrs import BASELINE_ROLE, GRID_ROLE, ROLE, TYPE_START_ROLE
+from sweeper.storage.attrs import BASELINE_ROLE, GRID_ROLE, ROLE, TYPE_START_ROLE
 from sweeper.study.designs.base import GROW_BUDGET, Config, Design, Queued
 from sweeper.study.space import SearchSpace, spread
 from sweeper.tasks.hyperparams import BASELINE_PARAMS

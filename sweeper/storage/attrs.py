@@ -1,6 +1,6 @@
-"""The user attrs a planned trial is queued with, spelled here only (as a trial's result attrs are
+"""The user attrs a planned trial is queued with, spelled here only, in storage because its re-queue keeps them (as a trial's result attrs are
 in ``sweeper.tasks.results``): written when a design or an evaluation queues a trial, kept by a
-re-queued copy (``sweeper.worker.trial``), read back by the race, the report and the evaluation."""
+re-queued copy (``sweeper.storage.requeue``), read back by the race, the report and the evaluation."""
 
 from __future__ import annotations
 
