@@ -190,13 +190,15 @@ def _study(url: str, name: str):  # type: ignore[no-untyped-def]
 
 def _race_summary(url: str) -> dict[str, Any]:
     """What the race decided, and each planned run's (seed, value), from the stored study."""
-    from sweeper.study.adaptive import race, runs_of
+    from sweeper.storage.attrs import REPEAT
+    from sweeper.study.adaptive import runs_of
     from sweeper.study.config import CONFIG_ATTR, SweepConfig
+    from sweeper.study.designs import design_of
 
     study = _study(url, "race")
     config = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
     trials = study.get_trials(deepcopy=False)
-    plan = race(config, runs_of(trials, config.goal))
+    plan = design_of(config.design).race(config, runs_of(trials, config.goal))
     runs: dict[str, list[Any]] = {}
     for t in trials:
         if t.state.is_finished() and t.state.name != "FAIL":
@@ -206,7 +208,7 @@ def _race_summary(url: str) -> dict[str, Any]:
         "verdicts": {"stage": plan.stage, "round": plan.round, "finalists": repr(plan.finalists),
                      "dropped": repr(plan.dropped), "stopped": plan.stopped},
         "runs": runs,
-        "sampled": sum("repeat" not in t.user_attrs for t in trials),
+        "sampled": sum(REPEAT not in t.user_attrs for t in trials),
         "trials": len(trials),
     }
 

@@ -10,11 +10,15 @@ import pytest
 
 import sweeper
 from sweeper.errors import ConfigError, NoStudyError
+from tests.support.procs import REPO
 from tests.support.quick_task import Quick
 
 
 @pytest.mark.slow
-def test_run_returns_the_report_and_load_reads_the_same(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_returns_the_report_and_load_reads_the_same(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The workers import the task by its reference, as a user's would from their own package.
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
     url = f"sqlite:///{tmp_path / 'api.db'}"
     report = sweeper.run(Quick, trials=4, workers=2, epochs=1, sampler="random", pruner="none", storage=url,
                          options={"epoch_sleep": 0.0}, out=tmp_path / "out")
