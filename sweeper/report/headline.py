@@ -27,16 +27,25 @@ def headline(data: ReportData, curves=None) -> str:  # type: ignore[no-untyped-d
     trouble = most_diverged_or_stuck(data)
     if trouble:
         return trouble
+    planned = design_of(data.design).planned and bool(data.config)
+    if planned and curves is None:
+        from sweeper.report.curves import response_curves
+
+        curves = response_curves(data)
     ev = data.evaluation
     if ev is not None and ev.runs and not ev.pending:
-        return f"On the test split: {ev.verdict()}."
-    if design_of(data.design).planned and data.config:
-        if curves is None:
-            from sweeper.report.curves import response_curves
-
-            curves = response_curves(data)
+        # The test split leads; a planned study's decided validation verdicts follow, since a
+        # few test seeds often cannot confirm what the race decided on many fresh seeds.
+        decided = _decisions(data, curves)[0] if planned else []
+        on_validation = f" On validation ({_source(data)}): {'; '.join(decided)}." if decided else ""
+        return f"On the test split: {ev.verdict()}.{on_validation}"
+    if planned:
         return _planned(data, curves)
     return _search(data)
+
+
+def _source(data: ReportData) -> str:
+    return "the race" if design_of(data.design).races else "the response curves"
 
 
 def most_diverged_or_stuck(data: ReportData) -> str:
@@ -78,7 +87,9 @@ def cost(trials: int, seconds: float | None, how: str = "about") -> str:
     return f"{how} {trials} trials, ≈ {when} at the measured {seconds:.3g} s a trial with one worker"
 
 
-def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
+def _decisions(data: ReportData, curves) -> tuple[list[str], list[str], int, str | None]:  # type: ignore[no-untyped-def]
+    """The planned study's verdicts in brief: (decided, undecided types, the most seeds one of
+    them needs, or a sentence that must replace the headline: the race stopped, runs pending)."""
     decided: list[str] = []
     open_: list[str] = []
     more = 0
@@ -95,13 +106,29 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
         elif v.outcome in (NO_DIFFERENCE, NO_GAIN):
             decided.append(f"{label}: {v.outcome}")
         elif v.outcome == "stopped":
-            return f"Nothing is decided: {curves.race_text.removeprefix('race stopped: ')}."
+            return [], [], 0, f"Nothing is decided: {curves.race_text.removeprefix('race stopped: ')}."
         elif v.outcome == "pending":
-            return (f"Verdicts once all {curves.planned} planned runs have finished ({curves.pending} to go); "
-                    "the curves below are what has arrived.")
+            return [], [], 0, (f"Verdicts once all {curves.planned} planned runs have finished ({curves.pending} to go); "
+                               "the curves below are what has arrived.")
         else:
+            # A type undecided at its last epoch may still be decided against early stopping
+            # (IMDb's L2 in docs/findings.md): that is a tested claim, and the headline says it.
+            early = v.early.outcome(curves.margin) if v.early is not None and curves.margin is not None else None
+            if early == HELPS:
+                decided.append(f"{label} helps on top of early stopping ({change(data.objective, v.early.gain.diff)}; "
+                               "undecided at the last epoch)")
+            elif early == HURTS:
+                decided.append(f"{label}: early stopping alone does better ({change(data.objective, v.early.gain.diff)}; "
+                               "undecided at the last epoch)")
             open_.append(label)
             more = max(more, v.more_seeds or 0)
+    return decided, open_, more, None
+
+
+def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
+    decided, open_, more, instead = _decisions(data, curves)
+    if instead is not None:
+        return instead
     known = "; ".join(decided) if decided else "nothing decided yet"
     if not open_:
         return f"{known[0].upper()}{known[1:]} (95% for all verdicts at once)."

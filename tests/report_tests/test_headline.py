@@ -3,12 +3,20 @@ more (issue 27), on studies of known trials."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from optuna.trial import TrialState
 
 from sweeper.report import collect_report
 from sweeper.report.headline import headline
 from sweeper.report.outcomes import study_notes
-from tests.report_tests.known import curve_study, known_study, params
+from sweeper.report.curves import response_curves
+from sweeper.report.write import load_report
+from sweeper.settings import Settings
+from sweeper.stats.intervals import Difference
+from sweeper.stats.verdicts import Comparison, GroupVerdict
+from sweeper.storage import open_storage
+from tests.report_tests.known import curve_study, eval_study, known_study, params
 
 DIVERGED = {"attrs": {"stop_reason": "diverged: non-finite loss at epoch 1"}}
 
@@ -60,3 +68,38 @@ def test_a_planned_study_leads_with_its_verdicts_and_what_would_settle_the_rest(
     # 3 seeds per point: nothing is decided; the seeds needed per undecided type, and their cost.
     assert text.startswith("Nothing decided yet; undecided: dropout only, L1, L2 (about ")
     assert "more seeds each would settle them: about " in text
+
+
+def _with_l2(curves, verdict):  # type: ignore[no-untyped-def]
+    """The study's real curves with L2's decision replaced by ``verdict``."""
+    return dataclasses.replace(curves, decisions={**curves.decisions, "l2": verdict})
+
+
+def _comparison(diff: float, low: float, high: float) -> Comparison:
+    return Comparison(x=1e-2, gain=Difference(diff, low, high, 0.01, 3.0, 17), level=0.99, n=18, sd=0.02)
+
+
+def test_a_type_undecided_at_its_last_epoch_but_decided_against_early_stopping_is_in_the_headline() -> None:
+    """IMDb's L2 (docs/findings.md): undecided trained to the end, +2.9 pp over the early-stopped
+    baseline on fresh seeds. The headline must not read "nothing decided"."""
+    data = collect_report(curve_study())
+    curves = response_curves(data)
+    undecided = GroupVerdict("l2", "undecided", _comparison(0.015, -0.008, 0.037),
+                             early=_comparison(0.029, 0.008, 0.050), more_seeds=18, scope="finalist")
+    text = headline(data, _with_l2(curves, undecided))
+    assert text.startswith("L2 helps on top of early stopping (+2.9 pp; undecided at the last epoch); undecided: ")
+    assert "nothing decided" not in text.lower()
+
+
+def test_the_test_split_leads_and_the_decided_validation_verdicts_follow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """CIFAR-10 re-raced: three test seeds decide nothing, the race decided dropout on 18 fresh
+    seeds; the headline says both."""
+    storage = open_storage(Settings(storage=f"sqlite:///{tmp_path / 's.db'}"), create_tables=True)
+    curve_study("curve", storage)
+    eval_study("curve", storage, {("baseline", 0): [0.60, 0.61, 0.62], ("l2", 5): [0.60, 0.63, 0.59]},
+               {"baseline": params("none"), "l2": params("l2", 1e-2)})
+    data = load_report(storage, "curve")
+    helps = GroupVerdict("l2", "helps", _comparison(0.02, 0.003, 0.038), helps_at=(1e-2,), scope="finalist")
+    text = headline(data, _with_l2(response_curves(data), helps))
+    assert text.startswith("On the test split: ")
+    assert text.endswith("On validation (the response curves): L2 helps (+2.0 pp).")
