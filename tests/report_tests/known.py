@@ -154,3 +154,8 @@ def curve_study(name: str = "curve", storage: Any = None, best_epoch_bonus: floa
             study.add_trial(trial(TrialState.COMPLETE, p, round(base + offsets[repeat], 6),
                                   attrs={"role": "curve", "repeat": repeat}))
     return study
+
+
+# An evaluation study's runs for ``eval_study``, per (group, source trial), and their groups' params.
+EVALUATED = {("baseline", 1): [0.600, 0.610, 0.620], ("l2", 5): [0.650, 0.660, 0.655], ("l1", 4): [0.600, 0.630, 0.615]}
+GROUP_PARAMS = {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2), "l1": params("l1", 1e-3)}

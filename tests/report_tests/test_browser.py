@@ -14,13 +14,11 @@ from sweeper.report.write import FIGURE_IDS, ReportError, write_reports
 from sweeper.storage import open_storage
 from sweeper.settings import Settings
 from tests.report_tests.browser import open_page, pixel_std
-from tests.report_tests.known import curve_study, eval_study, known_study, params
+from tests.report_tests.known import EVALUATED, GROUP_PARAMS, curve_study, eval_study, known_study
 
 # Every test here starts Chromium, which runs as many processes.
 pytestmark = pytest.mark.slow
 
-EVALUATED = {("baseline", 1): [0.600, 0.610, 0.620], ("l2", 5): [0.650, 0.660, 0.655], ("l1", 4): [0.600, 0.630, 0.615]}
-GROUP_PARAMS = {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2), "l1": params("l1", 1e-3)}
 
 
 @pytest.fixture

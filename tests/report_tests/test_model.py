@@ -18,10 +18,8 @@ from sweeper.report.write import study_page_html, write_reports
 from sweeper.settings import Settings
 from sweeper.storage import open_storage
 from sweeper.study.config import CONFIG_ATTR
-from tests.report_tests.known import KNOWN, config, curve_study, eval_study, known_study, params, trial
+from tests.report_tests.known import EVALUATED, GROUP_PARAMS, KNOWN, config, curve_study, eval_study, known_study, params, trial
 
-EVALUATED = {("baseline", 1): [0.600, 0.610, 0.620], ("l2", 5): [0.650, 0.660, 0.655], ("l1", 4): [0.600, 0.630, 0.615]}
-GROUP_PARAMS = {"baseline": params("none"), "l2": params("l2", 3e-4, 0.2), "l1": params("l1", 1e-3)}
 
 
 @pytest.fixture

@@ -69,6 +69,15 @@ def test_studies_are_watched_apart() -> None:
     assert watch.stale(1, [(7, "b", 61.0)]) == [7]
 
 
+def _reaped_within(seconds: float, storage, study: optuna.Study, trial) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a reaper's reads (``fail_stale_trials`` every 0.5 s) fail ``trial`` within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while storage.get_trial(trial._trial_id).state != TrialState.FAIL and time.monotonic() < deadline:
+        time.sleep(0.5)
+        optuna.storages.fail_stale_trials(study)
+    return storage.get_trial(trial._trial_id).state == TrialState.FAIL
+
+
 def test_the_storage_reaps_a_silent_trial_only_after_watching_it(storage_url: str) -> None:
     storage = open_storage(Settings(storage=storage_url, heartbeat_interval=1, grace_period=2), create_tables=True)
     storage.stale_watch.confirm = 1.0  # the test's own confirm time: the default is 11 s here
@@ -81,11 +90,7 @@ def test_the_storage_reaps_a_silent_trial_only_after_watching_it(storage_url: st
     # Reaped once the watch has seen the heartbeat stand still for the confirm time (1 s). Polled:
     # a read that finds the database away restarts the watch (a busy SQLite file no longer does,
     # tests/storage_tests/test_retry.py), and a loaded machine may be slow to get there.
-    deadline = time.monotonic() + 8
-    while storage.get_trial(trial._trial_id).state != TrialState.FAIL and time.monotonic() < deadline:
-        time.sleep(0.5)
-        optuna.storages.fail_stale_trials(study)
-    assert storage.get_trial(trial._trial_id).state == TrialState.FAIL
+    assert _reaped_within(8, storage, study, trial)
     (copy,) = study.get_trials(states=(TrialState.WAITING,))
     assert copy.system_attrs["retry_history"] == [trial.number]
 
@@ -100,11 +105,7 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_reaped_too(stor
     time.sleep(2.5)
     optuna.storages.fail_stale_trials(study)
     assert storage.get_trial(trial._trial_id).state == TrialState.RUNNING  # suspected, not yet reaped
-    deadline = time.monotonic() + 8
-    while storage.get_trial(trial._trial_id).state != TrialState.FAIL and time.monotonic() < deadline:
-        time.sleep(0.5)
-        optuna.storages.fail_stale_trials(study)
-    assert storage.get_trial(trial._trial_id).state == TrialState.FAIL
+    assert _reaped_within(8, storage, study, trial)
     assert len(study.get_trials(states=(TrialState.WAITING,))) == 1
 
 
