@@ -34,6 +34,7 @@ about ``m_c(E) - m_b(E)``; an early-stopping claim about the oracle ``max_e m_c(
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -225,18 +226,30 @@ class Draw:
 @dataclass
 class Simulator:
     """One simulated study's runs: every (configuration, seed key) drawn once, so a run asked
-    for twice is the same run."""
+    for twice is the same run. Each run is drawn from a generator of its own, keyed by the
+    study (one number taken from ``rng``), the configuration and the seed: the same run comes
+    out whatever else a design asked for before it, so two designs on the same row seed see the
+    same studies (common random numbers), and a lever's effect on power is not lost in the
+    noise of different draws."""
 
     rng: np.random.Generator
     world: World
     seed_sd: float
     shifts: dict[Any, float] = field(default_factory=dict)
     draws: dict[tuple[Any, ...], Draw] = field(default_factory=dict)
+    study: int = -1  # the study's key (from ``rng`` at creation)
 
-    def _noise(self, sd: float, size: int | None = None) -> Any:
+    def __post_init__(self) -> None:
+        if self.study < 0:
+            self.study = int(self.rng.integers(2 ** 62))
+
+    def _generator(self, *key: Any) -> np.random.Generator:
+        return np.random.default_rng([self.study, *(zlib.crc32(repr(k).encode()) for k in key)])
+
+    def _noise(self, rng: np.random.Generator, sd: float, size: int | None = None) -> Any:
         if self.world.scenario.tails:
-            return sd * self.rng.standard_t(3, size) / math.sqrt(3)
-        return self.rng.normal(0.0, sd, size)
+            return sd * rng.standard_t(3, size) / math.sqrt(3)
+        return rng.normal(0.0, sd, size)
 
     def draw(self, params: dict[str, Any], seed: Any) -> Draw:
         point = x_of(params)
@@ -246,17 +259,21 @@ class Simulator:
         if key in self.draws:
             return self.draws[key]
         if seed not in self.shifts:
-            self.shifts[seed] = float(self.rng.normal(0.0, self.seed_sd))
+            self.shifts[seed] = float(self._generator("seed", seed).normal(0.0, self.seed_sd))
+        rng = self._generator(point, seed)
         t = self.world.point(*point)
         epochs = self.world.epochs
-        if t.collapse and self.rng.random() < t.collapse:
+        # Always drawn, in this order, so that a run's values do not depend on its scenario's
+        # collapse or divergence rates being zero.
+        collapse_u, diverge_u = rng.random(), rng.random()
+        offset, noise = float(self._noise(rng, t.offset_sd)), self._noise(rng, t.epoch_sd, epochs)
+        if t.collapse and collapse_u < t.collapse:
             values = np.full(epochs, COLLAPSED)
         else:
-            values = (t.healthy + self.shifts[seed] + float(self._noise(t.offset_sd))
-                      + self._noise(t.epoch_sd, epochs))
+            values = t.healthy + self.shifts[seed] + offset + noise
         diverged_at = None
-        if t.diverge and self.rng.random() < t.diverge:
-            diverged_at = int(self.rng.integers(1, epochs + 1))
+        if t.diverge and diverge_u < t.diverge:
+            diverged_at = int(rng.integers(1, epochs + 1))
             values = values[:diverged_at - 1]
         out = Draw(np.clip(values, 0.0, 1.0), diverged_at)
         self.draws[key] = out
