@@ -71,8 +71,8 @@ from sweeper.evaluation.plan import eval_seeds, plan_runs  # noqa: E402
 from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdict  # noqa: E402
 from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
-from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN  # noqa: E402
-from sweeper.study.adaptive import plan, runs_of, x_of  # noqa: E402
+from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, OPEN  # noqa: E402
+from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, plan, runs_of, x_of  # noqa: E402
 from sweeper.storage import optuna_private  # noqa: E402
 from sweeper.study.choices import SHAPE_DEFAULTS  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
@@ -141,19 +141,31 @@ def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = 
     return Study(done, readings, config)
 
 
-def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int) -> Study:
+def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow: int = 0,
+                   reserve: float = ALPHA_RESERVE, futility: float = FUTILITY) -> Study:
+    """The race as workers run it, read once it is done; with ``grow``, a user who finds a
+    finalist undecided launches it again with one more round (``sweeper run --rounds N``), up to
+    ``grow`` times, and reads it after each: every reading counts."""
     trials: list[FrozenTrial] = []
     epochs = sim.world.epochs
-    while True:
-        state = plan(SPACE, points, repeats, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN)
-        if state.stage == "done":
+    readings = []
+    for total in range(rounds, rounds + grow + 1):
+        while True:
+            state = plan(SPACE, points, repeats, total, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN,
+                         planned_rounds=rounds, reserve=reserve, futility=futility)
+            if state.stage == "done":
+                break
+            if not state.queue:
+                raise SimulationError(f"stage {state.stage} has nothing to queue and nothing running")
+            for r in state.queue:
+                trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
+        config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=total,
+                           planned_rounds=rounds, alpha_reserve=reserve, futility=futility)
+        readings.append(_report(trials, "adaptive", config))
+        if not any(f.comparison is not None and f.comparison.outcome(state.margin) == OPEN
+                   for f in state.finalists.values()):
             break
-        if not state.queue:
-            raise SimulationError(f"stage {state.stage} has nothing to queue and nothing running")
-        for r in state.queue:
-            trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
-    config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=rounds)
-    return Study(trials, [_report(trials, "adaptive", config)], config)
+    return Study(trials, readings, config)
 
 
 def evaluation(sim: Simulator, search: Study, seeds: int) -> tuple[list[EvaluationData], int, int]:
@@ -359,7 +371,8 @@ def score(study: Study, world: World, tally: Tally) -> None:
 
 
 def run(design: str, scenario: str | Scenario, studies: int, seed: int, *, points: int, repeats: int, rounds: int = 3,
-        seed_sd: float = 0.02, pair_sd: float = 0.015, epochs: int = 20, seeds: int = 5) -> Tally:
+        seed_sd: float = 0.02, pair_sd: float = 0.015, epochs: int = 20, seeds: int = 5, grow: int = 0,
+        reserve: float = ALPHA_RESERVE, futility: float = FUTILITY) -> Tally:
     """``studies`` simulated studies of ``design`` (fixed | readings | adaptive | evaluate) in
     ``scenario``. An evaluation follows the adaptive race ``points`` x ``repeats`` x ``rounds``
     with ``seeds`` seeds."""
@@ -373,9 +386,10 @@ def run(design: str, scenario: str | Scenario, studies: int, seed: int, *, point
         if design in ("fixed", "readings"):
             score(fixed_study(sim, points, repeats, every_run=design == "readings"), world, tally)
         elif design == "adaptive":
-            score(adaptive_study(sim, points, repeats, rounds), world, tally)
+            score(adaptive_study(sim, points, repeats, rounds, grow, reserve, futility), world, tally)
         elif design == "evaluate":
-            readings, n, used = evaluation(sim, adaptive_study(sim, points, repeats, rounds), seeds)
+            readings, n, used = evaluation(sim, adaptive_study(sim, points, repeats, rounds, reserve=reserve,
+                                                               futility=futility), seeds)
             claims = Claims()
             for ev in readings:
                 claims |= test_claims(ev, world)[0]
@@ -415,7 +429,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="fixed designs run in the bump scenarios only (default 7x18: what the fixed design "
                              "needs for +2 pp, against the race's trials)")
     parser.add_argument("--adaptive", nargs="*", default=[CLI_RACE],
-                        help=f"adaptive designs as POINTSxREPEATSxROUNDS (default: {CLI_RACE}, the CLI's default)")
+                        help=f"adaptive designs as POINTSxREPEATSxROUNDS (default: {CLI_RACE}, the CLI's default); "
+                             "POINTSxREPEATSxROUNDS+G: a user who finds a finalist undecided after the race adds one "
+                             "round at a time (sweeper run --rounds N), at most G times, reading it after each")
+    parser.add_argument("--reserve", type=float, default=ALPHA_RESERVE,
+                        help=f"share of α a race keeps for added rounds (default {ALPHA_RESERVE}, the CLI's)")
+    parser.add_argument("--futility", type=float, default=FUTILITY,
+                        help=f"a finalist stops when its planned seeds would decide it with less chance (default "
+                             f"{FUTILITY}, the CLI's; 0: never)")
     parser.add_argument("--readings", nargs="*", default=["5x3"],
                         help="fixed designs read after every finished run, as POINTSxREPEATS (default 5x3)")
     parser.add_argument("--eval-seeds", nargs="*", type=int, default=[3, 5],
@@ -444,15 +465,19 @@ def main(argv: list[str] | None = None) -> None:
             p, r = (int(v) for v in spec.split("x"))
             designs[kind].append(("fixed", f"fixed {p} points x {r} repeats", dict(points=p, repeats=r)))
     for spec in args.adaptive:
-        p, r, k = (int(v) for v in spec.split("x"))
-        designs["adaptive"].append(("adaptive", f"adaptive {p} pts, {r} seeds x {k} rounds",
-                                    dict(points=p, repeats=r, rounds=k)))
+        shape, _, grow = spec.partition("+")
+        p, r, k = (int(v) for v in shape.split("x"))
+        g = int(grow or 0)
+        designs["adaptive"].append(("adaptive", f"adaptive {p} pts, {r} seeds x {k} rounds" + (f" +{g} added" if g else ""),
+                                    dict(points=p, repeats=r, rounds=k, grow=g, reserve=args.reserve,
+                                         futility=args.futility)))
     for spec in args.readings:
         p, r = (int(v) for v in spec.split("x"))
         designs["readings"].append(("readings", f"fixed {p} x {r}, read after each run", dict(points=p, repeats=r)))
     for s in args.eval_seeds:
         designs["evaluate"].append(("evaluate", f"test split, {s} seeds, read after each run",
-                                    dict(**SHAPE_DEFAULTS["adaptive"], seeds=s)))
+                                    dict(**SHAPE_DEFAULTS["adaptive"], seeds=s, reserve=args.reserve,
+                                         futility=args.futility)))
     jobs = []
     for name in args.scenarios:
         sc = SCENARIOS[name]

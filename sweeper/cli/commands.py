@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # imported where used: `sweeper --help` must not import Optun
 
 def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], args: argparse.Namespace) -> list[str]:
     from sweeper.study.designs import design_of
+    from sweeper.study.designs.base import SHAPE_OPTIONS
     from sweeper.study.launch import launch
 
     names = []
@@ -30,8 +31,12 @@ def _launch(settings: Settings, configs: list[tuple[LoadedTask, SweepConfig]], a
         name = args.study_name or task.name
         if note := design_of(config.design).trials_note(name, args.trials, config):
             print(note)
-        result = launch(settings, name, config)
-        if result.added and design_of(config.design).races:
+        result = launch(settings, name, config, given=[k for k in SHAPE_OPTIONS if getattr(args, k, None) is not None])
+        if result.grown_rounds is not None:
+            queued = f"; {result.added} trials queued for its undecided finalists" if result.added else ""
+            print(f"study {name}: the race may now run {result.grown_rounds} rounds{queued} (task {config.task}, "
+                  f"budget {result.budget} trials so far)")
+        elif result.added and design_of(config.design).races:
             print(f"study {name}: race resumed, {result.added} trials queued for its next round (task {config.task}, "
                   f"budget {result.budget} trials so far)")
         elif result.grown_from is not None:

@@ -83,6 +83,14 @@ class ResponseCurves:
     # How each side's stopping epoch was chosen, for the early-stopping comparisons.
     stopping: str = ""
     epochs: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (its epoch, the baseline's), 1-based
+    # A race that can grow: the command that launches it again (``--rounds N`` to add), and the
+    # rounds it may run now; "" where it cannot grow (it kept no α for added rounds).
+    grow_command: str = ""
+    rounds: int = 0
+
+    def grow_text(self, more_rounds: int) -> str:
+        """The command that adds ``more_rounds`` rounds to the race."""
+        return f"`{self.grow_command} --rounds {self.rounds + more_rounds}`"
 
     @property
     def early_stopping_gain(self) -> float | None:
@@ -117,15 +125,24 @@ def response_curves(data: ReportData) -> ResponseCurves:
     groups = {**penalties, **({"dropout": dropout} if dropout else {})}
     pending = planned = 0
     epochs: dict[str, tuple[int, int]] = {}
+    grow, rounds = "", 0  # a race that can grow: the command, its rounds now
     if race is not None:
         margin = race.margin
+        config = data.config or {}
+        repeats = int(config.get("repeats", 1))
+        can_grow = race.family is not None and race.family.reserve > 0
         decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early,
-                                         x=f.point[1])
+                                         x=f.point[1], growth=(race.family, race.rounds, repeats) if can_grow else None,
+                                         stopped=(f.stopped, f.look) if f.stopped is not None else None)
                      for g, f in race.finalists.items()}
+        if can_grow:
+            task = config.get("task") or data.task
+            grow = f"sweeper run {task}" + (f" --study-name {data.study}" if data.study != task else "")
+            rounds = race.rounds
         for g in groups:
             decisions.setdefault(g, GroupVerdict(g, "stopped" if race.stopped else "too few", None, scope="finalist"))
         family, stage = race.family, race.stage
-        race_text = race.describe(int((data.config or {}).get("repeats", 1)))
+        race_text = race.describe(repeats)
         epochs = {g: (f.epoch + 1, f.base_epoch + 1) for g, f in race.finalists.items()
                   if f.epoch is not None and f.base_epoch is not None}
         stopping = "each stopped at the epoch where its screening seeds' mean curve peaks"
@@ -139,7 +156,7 @@ def response_curves(data: ReportData) -> ResponseCurves:
         else:
             decisions = _fixed_decisions(groups, obs, margin, family, _looks(data), base_early)
     curves = ResponseCurves(objective, penalties, dropout, baseline, best_epoch, {}, decisions, family, margin, stage,
-                            race_text, pending, planned, stopping, epochs)
+                            race_text, pending, planned, stopping, epochs, grow, rounds)
     verdicts = {g: sentence(decisions[g], curves, groups.get(g, [])) for g in list(groups) if g in decisions}
     return dataclasses.replace(curves, verdicts=verdicts)
 
@@ -335,6 +352,11 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             OPEN: f"{label} at {at}: still racing ({quoted} after {seeds})",
             "undecided": f"{label} at {at}: undecided after the last round ({quoted}, {seeds})",
         }[v.outcome]
+        if v.outcome == "undecided" and v.stopped is not None:
+            rounds = f"{v.stopped_after} round{'s' if v.stopped_after != 1 else ''}"
+            text = (f"{label} at {at}: undecided, stopped after {rounds} ({quoted}, {seeds}): had its gain been what "
+                    f"its seeds show, the race's remaining seeds would have decided it with "
+                    f"{_percent(v.stopped)} probability")
     else:
         text = {
             HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",
@@ -348,7 +370,11 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             worst = min((x for x in v.comparisons if x.x in v.hurts_at), key=lambda x: x.gain.diff)
             text += (f"; it hurts {_where(v.group, axis, v.hurts_at, points)} (worst: {change(objective, worst.gain.diff)} "
                      f"at {axis} ≈ {_x(v.group, worst.x)})")
-    if v.more_seeds:
+    if v.more_rounds and curves.grow_command:
+        rounds = f"{v.more_rounds} more round{'s' if v.more_rounds != 1 else ''}"
+        text += (f"; about {v.more_seeds} more seeds (with the baseline's) would settle it: {rounds} of the race, "
+                 f"{curves.grow_text(v.more_rounds)}")
+    elif v.more_seeds:
         per = "" if v.scope == "finalist" else " per point"
         text += f"; about {v.more_seeds} more seed{'s' if v.more_seeds != 1 else ''}{per} (with the baseline's) would settle it"
     e = v.early
@@ -401,6 +427,19 @@ def _where(group: str, axis: str, chosen: tuple[float, ...], points: list[CurveP
     return f"at {axis} = " + ", ".join(_x(group, xs[i]) for i in idx)
 
 
+def _percent(p: float) -> str:
+    return "less than 1%" if p < 0.01 else f"only {100 * p:.0f}%"
+
+
+def _added_rounds(curves: ResponseCurves) -> str:
+    f = curves.family
+    if f is None or not f.reserve or f.looks is None:
+        return ""
+    added = curves.rounds - f.looks
+    kept = f"{100 * f.reserve:.0f}% of α kept for rounds added after launch"
+    return f" and {added} added round{'s' if added != 1 else ''}, {kept}" if added > 0 else f", {kept}"
+
+
 def family_note(curves: ResponseCurves) -> str:
     """What the verdicts' level means, for the page."""
     f = curves.family
@@ -408,7 +447,7 @@ def family_note(curves: ResponseCurves) -> str:
         return ""
     what = ("every planned point of every type, at its last epoch and stopped early" if curves.stage is None
             else "each type's finalist on its confirmation seeds, at its last epoch and stopped early, at each of "
-                 f"{f.looks} planned rounds")
+                 f"{f.looks} planned rounds" + _added_rounds(curves))
     return (f"All intervals in these verdicts hold at once with {100 * (1 - ALPHA):.0f}% probability: "
             f"{f.hypotheses} comparisons ({what}), Bonferroni-adjusted. They are about the mean change over "
             "seeds with every run in it: a collapsed run at what it reached, a diverged one (on either side) at "

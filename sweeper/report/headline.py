@@ -133,9 +133,30 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
     if not open_:
         return f"{known[0].upper()}{known[1:]} (95% for all verdicts at once)."
     racing = curves.stage is not None and curves.stage != "done"
+    stopped = [GROUP_LABELS[g] for g in GROUPS if (v := curves.decisions.get(g)) is not None and v.stopped is not None]
+    stopped_text = (f"{', '.join(stopped)} stopped early: {'its' if len(stopped) == 1 else 'their'} seeds could not "
+                    f"decide {'it' if len(stopped) == 1 else 'them'} within the planned rounds") if stopped else ""
     if racing:
-        return f"{known[0].upper()}{known[1:]}; still racing: {', '.join(open_)} ({curves.race_text})."
+        still = [label for label in open_ if label not in stopped]
+        parts = [known] + ([f"still racing: {', '.join(still)} ({curves.race_text})"] if still else [])
+        parts += [f"undecided: {stopped_text}"] if stopped else []
+        text = "; ".join(parts)
+        return f"{text[0].upper()}{text[1:]}."
     seconds = trial_seconds(data)
+    growing = sorted(((v.more_seeds, v.more_rounds, GROUP_LABELS[g]) for g in GROUPS
+                      if (v := curves.decisions.get(g)) is not None and v.outcome == "undecided"
+                      and v.more_rounds and v.more_seeds and curves.grow_command))
+    if growing:
+        # Per type, cheapest first: a race grows for the one it can settle soonest.
+        (seeds, rounds, label), *rest = growing
+        need = (f"{label} would take about {seeds} more seeds, {cost(2 * seeds, seconds)}: "
+                f"{curves.grow_text(rounds)}" + "".join(f"; {lab} about {n}" for n, _, lab in rest))
+        if stopped and set(stopped) == set(open_):
+            why = "its seeds" if len(stopped) == 1 else "their seeds"
+            stop = f" (stopped early: {why} could not decide {'it' if len(stopped) == 1 else 'them'} within the planned rounds)"
+        else:
+            stop = f"; {stopped_text}" if stopped else ""
+        return f"{known[0].upper()}{known[1:]}; undecided: {', '.join(open_)}{stop}. To settle them, {need}."
     if more:
         trials = more * (len(open_) + 1)
         need = f"about {more} more seeds each would settle them: {cost(trials, seconds)}"

@@ -93,6 +93,9 @@ class Verdict:
     early_stopping: EarlyStopping | None
     sentence: str
     configuration: str = ""  # the test split: the configuration re-trained, e.g. "L2 (λ ≈ 3e-4, dropout 0.2)"
+    # A race's undecided finalist: about how many rounds added to the race would settle it
+    # (``sweeper run TASK --rounds N``); None where the race cannot grow or nothing says how many.
+    more_rounds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +402,7 @@ def _validation_verdict(data: ReportData, curves: ResponseCurves, v: GroupVerdic
         more_seeds=v.more_seeds,
         early_stopping=early,
         sentence=sentence,
+        more_rounds=v.more_rounds,
     )
 
 

@@ -51,23 +51,37 @@ HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, OPEN = "helps", "hurts", "no difference", 
 class Family:
     """The comparisons a study may make, and how its α is spent over them. ``looks`` planned
     looks (a race's rounds); ``looks=None``: as many as the user asks for (a fixed design that
-    may be launched again with more repeats), α_k = 6 α / (π² k²), which adds up to α."""
+    may be launched again with more repeats), α_k = 6 α / (π² k²), which adds up to α.
+
+    ``reserve``: the share of α a race keeps for rounds added after its launch (``sweeper run
+    --rounds N`` on a race that left finalists undecided). The planned looks spend the rest; the
+    j-th added look spends ``reserve`` α 6 / (π² j²), so however many rounds are added, and
+    whenever the user decides to add them after seeing the verdicts, all looks together spend at
+    most α: the schedule is fixed before any data, only which looks are taken is not."""
 
     hypotheses: int
     looks: int | None = 1
     alpha: float = ALPHA
+    reserve: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.hypotheses < 1 or (self.looks is not None and self.looks < 1) or not 0 < self.alpha < 1:
-            raise ValueError(f"a family needs hypotheses >= 1, looks >= 1 and 0 < alpha < 1, got {self}")
+        if (self.hypotheses < 1 or (self.looks is not None and self.looks < 1) or not 0 < self.alpha < 1
+                or not 0 <= self.reserve < 1 or (self.looks is None and self.reserve)):
+            raise ValueError(f"a family needs hypotheses >= 1, looks >= 1, 0 < alpha < 1 and 0 <= reserve < 1 "
+                             f"(a reserve only with planned looks), got {self}")
 
     def alpha_at(self, look: int) -> float:
-        """α_k of look k. Planned looks: α_k grows linearly with k (k / (1 + ... + K) of α), so
-        that the early looks, which have few seeds, cost the late ones little."""
+        """α_k of look k. Planned looks: α_k grows linearly with k (k / (1 + ... + K) of the α
+        not reserved), so that the early looks, which have few seeds, cost the late ones little.
+        A look past the plan spends from the reserve; without one there is no such look."""
         if self.looks is None:
             return self.alpha * 6 / (math.pi ** 2 * max(look, 1) ** 2)
-        k = min(max(look, 1), self.looks)
-        return self.alpha * k / (self.looks * (self.looks + 1) / 2)
+        if look > self.looks:
+            if not self.reserve:
+                raise ValueError(f"look {look} is past the {self.looks} planned, and this family keeps no α for it")
+            return self.alpha * self.reserve * 6 / (math.pi ** 2 * (look - self.looks) ** 2)
+        k = max(look, 1)
+        return self.alpha * (1 - self.reserve) * k / (self.looks * (self.looks + 1) / 2)
 
     def level(self, look: int = 1) -> float:
         """The confidence level of one comparison's interval at ``look``."""
@@ -123,6 +137,46 @@ class Comparison:
             if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
                 return more
         return 10_000
+
+    def decision_chance(self, margin: float, n_final: int, level: float) -> float:
+        """The chance that this comparison decides (helps, hurts, or no gain larger than
+        +margin) once it has ``n_final`` pairs, its interval then at ``level``, if its true gain
+        is the mean seen so far and the spread holds: conditional power under the current
+        trend, the usual futility rule of group-sequential trials. 1 where it cannot be said
+        (no spread, or no pairs to come)."""
+        d, n1, sd = self.gain.diff, self.n, self.sd
+        more = n_final - n1
+        if sd <= 0 or more <= 0 or not math.isfinite(d):
+            return 1.0
+        half = float(special.stdtrit(n_final - 1, 0.5 + level / 2)) * sd / math.sqrt(n_final)
+        se = sd / math.sqrt(more)
+
+        def below(final_mean: float) -> float:  # P(the final mean falls below final_mean)
+            return float(special.ndtr(((final_mean * n_final - n1 * d) / more - d) / se))
+
+        helps, hurts = 1 - below(half), below(-half)
+        no_gain = below(margin - half) if margin > half else 0.0
+        return min(1.0, helps + hurts + no_gain)
+
+    def rounds_to_settle(self, margin: float, family: Family, look: int, repeats: int,
+                         most: int = 50) -> int | None:
+        """About how many rounds of ``repeats`` more seeds, added to a race whose last look was
+        ``look``, would close this comparison, if the mean and spread stayed as they are: as
+        ``seeds_to_settle``, at each added look's own level (stricter: they spend the α the
+        family kept, ``Family.reserve``). None without a reserve, without spread, or past
+        ``most`` rounds."""
+        d = self.gain.diff
+        if not family.reserve or self.sd <= 0 or not math.isfinite(d) or repeats < 1:
+            return None
+        target = max(d, margin - d) if d > 0 else margin - d
+        if target <= 0:
+            return 1
+        for more in range(1, most + 1):
+            n = self.n + more * repeats
+            q = 0.5 + family.level(look + more) / 2
+            if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
+                return more
+        return None
 
 
 @dataclass(frozen=True)
@@ -211,6 +265,13 @@ class GroupVerdict:
     # The quoted point at its best epoch against the baseline at its best epoch (early stopping).
     early: Comparison | None = None
     more_seeds: int | None = None  # for an undecided verdict: about how many more would settle it
+    # For a race's undecided finalist: about how many rounds added to the race would settle it
+    # (its ``more_seeds`` are those rounds' seeds); None where the race cannot grow.
+    more_rounds: int | None = None
+    # A race's finalist that stopped getting seeds before its planned rounds ran out: the chance
+    # its remaining seeds had to decide it (``sweeper.study.adaptive.FUTILITY``), and its rounds.
+    stopped: float | None = None
+    stopped_after: int = 0
     # Every point's comparison, by x (the fixed design's whole curve; a race's finalist).
     comparisons: tuple[Comparison, ...] = field(default=())
     scope: str = "curve"  # "curve": about every point tried; "finalist": about the quoted point
@@ -249,18 +310,28 @@ def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
 
 
 def finalist_verdict(group: str, finalist: Comparison | None, margin: float, *, racing: bool,
-                     early: Comparison | None = None, x: float | None = None) -> GroupVerdict:
+                     early: Comparison | None = None, x: float | None = None,
+                     growth: tuple[Family, int, int] | None = None,
+                     stopped: tuple[float, int] | None = None) -> GroupVerdict:
     """An adaptive design's verdict on one type, from its finalist's comparison on fresh seeds
     (confirmation): the outcome of that interval; ``racing`` when rounds are left to run. ``x``:
-    the finalist, when it has no comparison yet."""
+    the finalist, when it has no comparison yet. ``growth``: the race's family, its last look and
+    its seeds per round, for an undecided finalist's rounds to settle (``rounds_to_settle``).
+    ``stopped``: the finalist stopped getting seeds (the chance they had to decide it, and the
+    rounds it ran), so it is undecided even while others race."""
     if finalist is None:
         return GroupVerdict(group, OPEN if racing and x is not None else "too few", None, scope="finalist",
                             finalist_x=x)
     outcome = finalist.outcome(margin)
     if outcome == OPEN:
-        more = None if racing else finalist.seeds_to_settle(margin)
+        more = rounds = None
+        racing = racing and stopped is None
+        if not racing:
+            rounds = finalist.rounds_to_settle(margin, *growth) if growth else None
+            more = rounds * growth[2] if rounds and growth else finalist.seeds_to_settle(margin)
         return GroupVerdict(group, OPEN if racing else "undecided", finalist, early=early, more_seeds=more,
-                            comparisons=(finalist,), scope="finalist")
+                            more_rounds=rounds, comparisons=(finalist,), scope="finalist",
+                            stopped=stopped[0] if stopped else None, stopped_after=stopped[1] if stopped else 0)
     return GroupVerdict(group, outcome, finalist, (finalist.x,) if outcome == HELPS else (),
                         (finalist.x,) if outcome == HURTS else (), early, comparisons=(finalist,), scope="finalist")
 

@@ -22,7 +22,10 @@ twice queues nothing twice.
    finalist whose interval (``sweeper.stats.verdicts``, α spent over the planned rounds)
    decides helps, hurts, no difference larger than ±margin or no gain larger than +margin stops
    getting seeds. The verdicts read only the confirmation seeds: the screening data chose the
-   finalist, so they are not used to test it.
+   finalist, so they are not used to test it. A race that ends with finalists undecided can be
+   given more rounds (``sweeper run TASK --rounds N``): they spend the share of α the race kept
+   at launch for them (``ALPHA_RESERVE``), so the verdicts hold whenever, and however often, a
+   user decides to go on.
 
 Early stopping is judged the same way: the epoch at which each configuration (the finalist, the
 baseline) would stop is where the mean of its screening seeds' curves peaks, and the confirmation
@@ -87,6 +90,17 @@ WEIGHT_PENALTIES = ("l1", "l2", "l1_l2")
 # Each finalist is compared twice: at its last epoch, and at its best epoch against the baseline's
 # best epoch (does the penalty help on top of early stopping?).
 COMPARISONS_PER_FINALIST = 2
+# The share of α a race keeps for rounds added after launch (``sweeper run --rounds N`` on a race
+# that left a finalist undecided): the planned rounds spend the rest. Chosen on
+# bench/bench_verdicts.py (bench/README.md, issue 30): see the figures there.
+ALPHA_RESERVE = 0.1
+# A finalist open at a planned look gets no more of the planned rounds' seeds when the chance
+# that they decide it (helps, hurts or no gain, ``Comparison.decision_chance``: if its true gain
+# is what its seeds show) is below this. Stopping makes no claim, so it cannot add a false one;
+# it costs a little power and saves the seeds of finalists that would end undecided anyway.
+# 0.05 on bench/bench_verdicts.py: 13-17% fewer trials for about 1 point of power (0.1 and 0.2
+# saved 1-2 trials more and cost 2-5 points).
+FUTILITY = 0.05
 
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
 BASE: Point = ("baseline", 0.0)
@@ -276,6 +290,9 @@ class Finalist:
     early: Comparison | None
     epoch: int | None = None
     base_epoch: int | None = None
+    # Stopped before the planned rounds ran out: the chance its remaining seeds had to decide it
+    # (``FUTILITY``); None while it races, once decided, or when it ran every round.
+    stopped: float | None = None
 
 
 @dataclass(frozen=True)
@@ -296,7 +313,8 @@ class RacePlan:
 
     @property
     def open_points(self) -> list[Point]:
-        return [f.point for f in self.finalists.values() if self.stage == CONFIRM and _outcome(f, self.margin) == OPEN]
+        return [f.point for f in self.finalists.values()
+                if self.stage == CONFIRM and _outcome(f, self.margin) == OPEN and f.stopped is None]
 
     def trials_left(self, repeats: int) -> int:
         """At most this many more trials: the open finalists and the baseline for the rounds left."""
@@ -347,10 +365,11 @@ def _run(point: Point, repeat: int, space: SearchSpace, base_seed: int, stage: s
     return CurveRun(params_of(point, space), repeat, repeat_seed(base_seed, repeat), stage)
 
 
-def race_family(finalists: int, rounds: int) -> Family:
+def race_family(finalists: int, rounds: int, reserve: float = 0.0) -> Family:
     """The race's verdict family: each finalist compared twice (``COMPARISONS_PER_FINALIST``),
-    α spent over the planned rounds."""
-    return Family(max(1, COMPARISONS_PER_FINALIST * finalists), rounds)
+    α spent over the ``rounds`` planned at launch, less the share ``reserve`` kept for rounds
+    added later (``ALPHA_RESERVE``)."""
+    return Family(max(1, COMPARISONS_PER_FINALIST * finalists), rounds, reserve=reserve)
 
 
 @dataclass(frozen=True)
@@ -367,6 +386,12 @@ class _Replay:
     obs: Observations
     margin: float
     groups: int  # the types the race may have a finalist of
+    family_rounds: int  # the rounds planned at launch, over which the family spends α
+    reserve: float  # the share of α kept for rounds past those
+    futility: float  # a finalist whose planned seeds would decide it with less chance stops
+
+    def family(self, finalists: int) -> Family:
+        return race_family(finalists, self.family_rounds, self.reserve)
 
     def run(self, point: Point, repeat: int, stage: str) -> CurveRun:
         return _run(point, repeat, self.space, self.base_seed, stage)
@@ -383,15 +408,24 @@ class _Replay:
 
 
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
-         runs: list[Run], margin: float | None = None) -> RacePlan:
+         runs: list[Run], margin: float | None = None, *, planned_rounds: int | None = None,
+         reserve: float = 0.0, futility: float = 0.0) -> RacePlan:
     """Where the race stands and what to queue next, replayed from the study's runs: the bracket,
     then (unless the model learns nothing) screening each type's transition window, then
-    confirmation rounds for the finalists it chooses."""
+    confirmation rounds for the finalists it chooses. ``rounds``: the rounds it may run now;
+    ``planned_rounds`` (default ``rounds``) those planned at launch, over which α is spent, the
+    share ``reserve`` kept for the rounds added since (``sweeper run --rounds N``); ``futility``:
+    a finalist stops before the planned rounds run out when their seeds would decide it with less
+    than this chance (``FUTILITY``; 0: never). A study keeps the values it was launched with, so
+    that its replay is the race its workers ran."""
     bracket = bracket_runs(space, points, base_seed)
     bracket_points: list[Point] = [x_of(r.params) for r in bracket]  # type: ignore[misc]
     obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective, set(bracket_points))
+    planned = planned_rounds or rounds
+    if rounds > planned and not reserve:
+        raise ValueError(f"a race planned for {planned} rounds that keeps no α cannot run {rounds}")
     race = _Replay(space, points, repeats, rounds, base_seed, objective, obs, race_margin(obs, objective, margin),
-                   racing_groups(space, points))
+                   racing_groups(space, points), planned, reserve, futility)
     pending = race.pending("bracket", bracket, screen_bound=screening_bound(space, points, len(bracket)))
     if pending:
         return pending
@@ -419,7 +453,7 @@ def race_reach(race: _Replay, points: list[Point]) -> str:
     if not sd:
         return ""
     n = race.rounds * race.repeats
-    d = decidable(sd, n, race_family(race.groups, race.rounds).level(race.rounds))
+    d = decidable(sd, n, race.family(race.groups).level(race.rounds))
     o = race.objective
     amount = (lambda x: f"{100 * x:.1f} pp") if o.in_points else (lambda x: f"{x:.3g}")
     study = (f"this study's: ±{amount(race.margin)}" if d.half_width < race.margin
@@ -542,24 +576,54 @@ def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshol
     """The confirmation rounds: each round gives the baseline and every finalist still open new
     seeds; a finalist whose interval decides stops getting them. The race is done when no
     finalist is open or the rounds are spent."""
-    family = race_family(len(chosen), race.rounds)
+    family = race.family(len(chosen))
     looks = {g: 0 for g in chosen}
+    stopped: dict[str, float] = {}
     for k in range(1, race.rounds + 1):
         current = finalists_at(race, chosen, looks, family, threshold)
         open_groups = [g for g, f in current.items() if _outcome(f, race.margin) == OPEN]
+        if k <= race.family_rounds:
+            stopped.update(futile(race, current, open_groups, k, family))
+            open_groups = [g for g in open_groups if g not in stopped]
+        else:
+            stopped = {}  # rounds added by the user: every undecided finalist races again
         if not open_groups:
+            if stopped and race.rounds > race.family_rounds:
+                continue  # the finalists stopped here race again in the rounds the user added
             break
         wanted = [race.run(BASE, r, CONFIRM) for r in confirm_repeats(k, race.repeats)]
         wanted += [race.run(current[g].point, r, CONFIRM) for g in open_groups for r in confirm_repeats(k, race.repeats)]
         for g in open_groups:
             looks[g] = k
         pending = race.pending(CONFIRM, wanted, k, dropped=dropped, family=family,
-                               finalists=finalists_at(race, chosen, {**looks, **{g: k - 1 for g in open_groups}},
-                                                      family, threshold))
+                               finalists=_marked(finalists_at(race, chosen, {**looks, **{g: k - 1 for g in open_groups}},
+                                                              family, threshold), stopped))
         if pending:
             return pending
-    return RacePlan("done", race.rounds, race.rounds, [], 0, race.margin, finalists_at(race, chosen, looks, family, threshold),
-                    dropped, family, groups=race.groups)
+    return RacePlan("done", race.rounds, race.rounds, [], 0, race.margin,
+                    _marked(finalists_at(race, chosen, looks, family, threshold), stopped), dropped, family,
+                    groups=race.groups)
+
+
+def futile(race: _Replay, current: dict[str, Finalist], open_groups: list[str], k: int,
+           family: Family) -> dict[str, float]:
+    """The open finalists that round ``k``'s seeds and the planned rounds after it would decide
+    with less chance than ``race.futility``, with that chance; judged from their last look, so
+    never before their first."""
+    out = {}
+    for g in open_groups:
+        c = current[g].comparison
+        if c is None:
+            continue
+        n_final = c.n + (race.family_rounds - k + 1) * race.repeats
+        chance = c.decision_chance(race.margin, n_final, family.level(race.family_rounds))
+        if chance < race.futility:
+            out[g] = chance
+    return out
+
+
+def _marked(finalists: dict[str, Finalist], stopped: dict[str, float]) -> dict[str, Finalist]:
+    return {g: dataclasses.replace(f, stopped=stopped[g]) if g in stopped else f for g, f in finalists.items()}
 
 
 def finalists_at(race: _Replay, chosen: dict[str, tuple[Point, float]], looks: dict[str, int], family: Family,

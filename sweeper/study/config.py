@@ -78,6 +78,15 @@ class SweepConfig:
     # A fixed curve design's looks: 1 at launch, one more each time a relaunch adds repeats (its
     # verdicts spend α over them, sweeper.stats.verdicts.Family). Not a setting.
     looks: int = 1
+    # An adaptive race's rounds planned at launch (0: ``rounds``, never grown) and the share of α
+    # it keeps for rounds added after launch (``sweeper run --rounds N``, the looks past the
+    # plan: sweeper.stats.verdicts.Family). A race launched before races could grow kept none,
+    # so it cannot grow. Not settings: a relaunch does not compare them (nor ``futility``).
+    planned_rounds: int = 0
+    alpha_reserve: float = 0.0
+    # A race's finalist stops before its planned rounds when they would decide it with less
+    # chance than this (sweeper.study.adaptive.FUTILITY); 0 for a race launched before.
+    futility: float = 0.0
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.
     evaluate_seeds: int = 0

@@ -11,6 +11,7 @@ launching it again with more ``--repeats`` adds only the new repeats.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import optuna
@@ -24,7 +25,8 @@ from sweeper.storage.attrs import CURVE_ROLE, REPEAT, ROLE
 from sweeper.storage.requeue import GIVEN_UP
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions, current_versions
 from sweeper.study.design import CurveRun, curve_runs
-from sweeper.study.designs import ADD_REPEATS, GROW_BUDGET, RESUME_RACE, design_of
+from sweeper.study.designs import ADD_REPEATS, GROW_BUDGET, GROW_RACE, RESUME_RACE, design_of
+from sweeper.study.designs.base import SHAPE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,16 @@ class LaunchResult:
     added: int = 0
     # The budget before this launch raised it (a search launched again with more --trials).
     grown_from: int | None = None
+    # The rounds a race may now run, when this launch added rounds to it (--rounds N).
+    grown_rounds: int | None = None
 
 
-def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchResult:
+def launch(settings: Settings, study_name: str, config: SweepConfig,
+           given: Collection[str] | None = None) -> LaunchResult:
+    """Create the study, or launch the stored one again with ``config``. ``given``: the shape
+    options (``SHAPE_OPTIONS``) the user gave (None: all of them); a relaunch takes the stored
+    study's values of the others, so that launching a race again needs no flags repeated, and a
+    race launched under older defaults is not refused for them."""
     storage = open_storage(settings, create_tables=True)
     with launch_lock(settings.storage):
         try:
@@ -63,14 +72,19 @@ def launch(settings: Settings, study_name: str, config: SweepConfig) -> LaunchRe
                     "workers refuse the new code; launch it under a new --study-name, or restore the "
                     "launched version of the task's file"
                 )
+            if given is not None and stored.design == config.design:
+                config = dataclasses.replace(config, **{k: getattr(stored, k) for k in SHAPE_OPTIONS if k not in given})
             action = design_of(stored.design).relaunch(study_name, stored, config)
+            if action == GROW_RACE:
+                stored = dataclasses.replace(stored, rounds=config.rounds, planned_rounds=stored.planned_rounds or stored.rounds)
+                storage.set_study_user_attr(study_id, CONFIG_ATTR, stored.to_attrs())
             if action == ADD_REPEATS:
                 return _add_repeats(storage, study_name, stored, config)
-            if action == RESUME_RACE:
+            if action in (RESUME_RACE, GROW_RACE):
                 # A relaunch resumes the race: the round a worker may have left unqueued is queued.
                 advanced = _advance(storage, study_name, stored)
                 return LaunchResult(study_name, created=False, budget=advanced.budget, baseline=True,
-                                    added=advanced.added)
+                                    added=advanced.added, grown_rounds=config.rounds if action == GROW_RACE else None)
             if action == GROW_BUDGET:
                 return _grow_budget(storage, study_id, study_name, stored, config)
             return LaunchResult(study_name, created=False, budget=stored.budget,

@@ -154,6 +154,26 @@ def test_collapse_notes_hold_at_the_case_studies_noise() -> None:
     assert at_most_5_percent(tally.false_notes, tally.studies)
 
 
+# Issue 30: a race that stops hopeless finalists and grows on demand.
+
+def test_a_race_grown_a_round_at_a_time_while_anything_is_undecided_keeps_its_error_control() -> None:
+    """The worst user for α: one who adds a round (``--rounds N``) whenever a finalist is left
+    undecided, twice, and reads the page each time. Every reading counts."""
+    grown = run("adaptive", "null-sd2.2", 150, seed=10, grow=2, **ADAPTIVE)
+    planned = run("adaptive", "null-sd2.2", 150, seed=10, **ADAPTIVE)
+    assert grown.trials > planned.trials  # the rounds were added
+    assert at_most_5_percent(grown.false_any, grown.studies)
+
+
+def test_stopping_finalists_that_cannot_decide_saves_trials_and_keeps_the_power() -> None:
+    """On the same simulated studies (common random numbers), the futility stop spends fewer
+    trials and finds the +3 pp effect about as often."""
+    stop = run("adaptive", "bump3-sd2.2", 60, seed=11, **ADAPTIVE)
+    never = run("adaptive", "bump3-sd2.2", 60, seed=11, **ADAPTIVE, futility=0.0)
+    assert stop.trials < 0.9 * never.trials
+    assert stop.found >= never.found - 3
+
+
 def test_the_bench_prints_a_row_per_design_and_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--studies", "5", "--power-studies", "5", "--scenarios", "null", "bump2", "--fixed", "5x3",
           "--power-fixed", "--adaptive", "3x4x2", "--readings", "--eval-seeds", "3", "--jobs", "1"])

@@ -95,12 +95,28 @@ def test_status_of_an_adaptive_study_says_where_its_race_stands(capsys: pytest.C
     # The bracket: the baseline, 3 decades for each of 3 penalties, 3 dropout rates.
     assert "study cifar10 created (task cifar10, budget 13 trials)" in out
     # Issue 27: the budget at launch is only the bracket; the announcement says how far it may grow.
-    assert "study cifar10: the budget grows round by round as the race needs, to at most 137 trials in all (0 finished so far)" in out
+    assert "study cifar10: the budget grows round by round as the race needs, to at most 182 trials in all (0 finished so far)" in out
     assert main(["status"]) == 0
     # At most: the 13 queued; screening 3 penalties x (3 new points x 2 seeds + up to 4 bracket
-    # points x 1) + 3 dropout rates + the baseline = 34; 2 rounds x (4 finalists + baseline) x 9 = 90.
+    # points x 1) + 3 dropout rates + the baseline = 34; 3 rounds x (4 finalists + baseline) x 9 = 135.
     assert ("cifar10: race: bracketing each penalty's λ range; 13 run(s) of this stage to finish; "
-            "at most 137 more trials") in capsys.readouterr().out
+            "at most 182 more trials") in capsys.readouterr().out
+
+
+def test_launching_a_race_again_takes_its_stored_shape_and_grows_it_by_more_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    """A race launched with its own --repeats/--rounds (or under older defaults) is launched again
+    without repeating them; --rounds N adds rounds; fewer rounds or other seeds per round are refused."""
+    race = ["launch", "cifar10", "--design", "adaptive", "--lambda-range", "1e-4", "1e-2"]
+    assert main([*race, "--repeats", "6", "--rounds", "3"]) == 0
+    capsys.readouterr()
+    assert main(race) == 0
+    assert "study cifar10 already launched with these settings: (task cifar10, budget 13 trials)" in capsys.readouterr().out
+    assert main([*race, "--rounds", "4"]) == 0
+    assert "study cifar10: the race may now run 4 rounds (task cifar10, budget 13 trials so far)" in capsys.readouterr().out
+    assert main([*race, "--rounds", "2"]) == 2
+    assert "study 'cifar10' may already race 4 rounds: a race's rounds only grow" in capsys.readouterr().err
+    assert main([*race, "--repeats", "9"]) == 2
+    assert "repeats: stored 6, given 9" in capsys.readouterr().err
 
 
 def test_launch_says_when_the_penalties_leave_no_baseline(capsys: pytest.CaptureFixture[str]) -> None:

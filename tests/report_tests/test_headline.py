@@ -91,6 +91,24 @@ def test_a_type_undecided_at_its_last_epoch_but_decided_against_early_stopping_i
     assert "nothing decided" not in text.lower()
 
 
+def test_a_race_that_can_grow_names_the_command_that_settles_its_cheapest_undecided_type() -> None:
+    """Issue 30: "about 20 more seeds would settle it" is one command away, and a finalist that
+    stopped because its seeds could not decide it is named as such."""
+    data = collect_report(curve_study())
+    curves = dataclasses.replace(response_curves(data), stage="done", grow_command="sweeper run cifar10", rounds=3)
+    stopped = GroupVerdict("dropout", "undecided", _comparison(0.002, -0.03, 0.034), more_seeds=45, more_rounds=5,
+                           scope="finalist", stopped=0.01, stopped_after=1)
+    close = GroupVerdict("l2", "undecided", _comparison(0.015, -0.004, 0.034), more_seeds=9, more_rounds=1,
+                         scope="finalist")
+    decisions = {g: GroupVerdict(g, "no gain", _comparison(0.0, -0.01, 0.009), scope="finalist")
+                 for g in ("l1", "l1_l2")}
+    text = headline(data, dataclasses.replace(curves, decisions={**decisions, "dropout": stopped, "l2": close}))
+    assert text.startswith("L1: no gain; L1+L2: no gain; undecided: dropout only, L2; dropout only stopped early: "
+                           "its seeds could not decide it within the planned rounds. ")
+    assert text.endswith("To settle them, L2 would take about 9 more seeds, about 18 trials, ≈ 1 min at the measured "
+                         "3 s a trial with one worker: `sweeper run cifar10 --rounds 4`; dropout only about 45.")
+
+
 def test_the_test_split_leads_and_the_decided_validation_verdicts_follow(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """CIFAR-10 re-raced: three test seeds decide nothing, the race decided dropout on 18 fresh
     seeds; the headline says both."""

@@ -91,6 +91,24 @@ def test_an_open_ended_family_spends_less_at_each_later_look() -> None:
     assert f.alpha_at(0) == f.alpha_at(1)  # no look before the first
 
 
+def test_a_family_that_keeps_a_reserve_spends_at_most_alpha_however_many_looks_are_added() -> None:
+    """A race may be given more rounds after its launch (``--rounds N``): its planned looks spend
+    (1 - reserve) α, the j-th added look reserve α 6/(π² j²); together never more than α."""
+    f = Family(8, 2, reserve=0.2)
+    planned = [f.alpha_at(k) for k in (1, 2)]
+    assert planned == pytest.approx([0.8 * 0.05 / 3, 0.8 * 0.05 * 2 / 3])
+    added = [f.alpha_at(2 + j) for j in range(1, 10_000)]
+    assert added[0] == pytest.approx(0.2 * 0.05 * 6 / math.pi ** 2) and added[1] == pytest.approx(added[0] / 4)
+    assert sum(planned) + sum(added) == pytest.approx(0.05, rel=1e-3) and sum(planned) + sum(added) < 0.05
+    # An added look is stricter than the planned ones, and the planned ones pay for the reserve.
+    assert f.level(3) > f.level(2) > Family(8, 2).level(2)
+    # Without a reserve there is no look past the plan.
+    with pytest.raises(ValueError, match="look 3 is past the 2 planned"):
+        Family(8, 2).alpha_at(3)
+    with pytest.raises(ValueError, match="a reserve only with planned looks"):
+        Family(8, None, reserve=0.2)
+
+
 def test_a_family_with_other_alpha_scales_every_look() -> None:
     assert Family(3, 2, alpha=0.10).alpha_at(2) == pytest.approx(2 * Family(3, 2).alpha_at(2))
 

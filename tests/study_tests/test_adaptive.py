@@ -14,18 +14,23 @@ from optuna.trial import TrialState
 from sweeper.settings import Settings
 from sweeper.storage import open_storage
 from sweeper.study.adaptive import (
+    ALPHA_RESERVE,
     CONFIRM,
+    FUTILITY,
     CONFIRM_OFFSET,
     SCREEN,
     bracket_lambdas,
     bracket_runs,
+    confirm_repeats,
     plan,
+    race_family,
     runs_of,
     window_lambdas,
     x_of,
 )
 from sweeper.study.config import CONFIG_ATTR, SweepConfig
 from sweeper.study.design import CurveRun
+from sweeper.study.designs import ADAPTIVE
 from sweeper.study.launch import launch
 from sweeper.study.space import SearchSpace
 from sweeper.study.status import study_status
@@ -59,7 +64,8 @@ def _value(run: CurveRun) -> float:
 
 
 def _plan(trials: list[optuna.trial.FrozenTrial], rounds: int = 3):  # type: ignore[no-untyped-def]
-    return plan(SPACE, 3, 4, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01)
+    """The race a study launched now runs: finalists that cannot decide stop (``FUTILITY``)."""
+    return plan(SPACE, 3, 4, rounds, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, futility=FUTILITY)
 
 
 def test_the_bracket_is_every_decade_the_baseline_and_the_dropout_rates() -> None:
@@ -122,8 +128,8 @@ def test_the_race_gives_fresh_seeds_to_open_finalists_only_and_ends() -> None:
 def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> None:
     def noisy(run: CurveRun) -> float:
         group, x = x_of(run.params)
-        if group == "dropout":  # +2 pp with 3 pp of noise: open after 4 seeds
-            return 0.62 + 0.03 * math.sin(run.repeat * 2.3 + x)
+        if group == "dropout":  # +3 pp with 3 pp of noise: open after 4 seeds, and promising
+            return 0.63 + 0.03 * math.sin(run.repeat * 2.3 + x)
         return _value(run)
 
     trials = [_done(r, noisy(r)) for r in bracket_runs(SPACE, 3, 0)]
@@ -134,18 +140,96 @@ def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> Non
     assert {x_of(r.params)[0] for r in state.queue} == {"baseline", "dropout"}
     assert {r.repeat for r in state.queue} == set(range(CONFIRM_OFFSET + 4, CONFIRM_OFFSET + 8))
     assert state.finalists["l2"].look == 1 and state.finalists["dropout"].look == 1
+    assert state.finalists["dropout"].stopped is None
 
 
-def _finish_queued(study: optuna.Study, config: SweepConfig) -> int:
+def test_a_finalist_its_seeds_cannot_decide_stops_and_races_again_when_the_race_grows() -> None:
+    def faint(run: CurveRun) -> float:
+        group, x = x_of(run.params)
+        if group == "dropout":  # +1 pp under 3 pp of noise: reads +0.2 pp after 4 seeds
+            return 0.61 + 0.03 * math.sin(run.repeat * 2.3 + x)
+        return _value(run)
+
+    trials = [_done(r, faint(r)) for r in bracket_runs(SPACE, 3, 0)]
+    for _ in range(2):
+        trials += [_done(r, faint(r)) for r in _plan(trials).queue]
+    state = _plan(trials)
+    # Round 1 decided the others; the dropout finalist's 8 more planned seeds would decide it
+    # with less than FUTILITY probability if its gain is what it shows: no round 2 for it.
+    dropout = state.finalists["dropout"]
+    assert state.stage == "done" and dropout.look == 1 and dropout.comparison.outcome(0.01) == "open"
+    assert dropout.stopped is not None and dropout.stopped < FUTILITY
+    assert state.open_points == [] and "racing" not in state.describe(4)
+    # A user who grows the race (from the α kept for it) gets seeds for it again: round 4 only.
+    grown = plan(SPACE, 3, 4, 4, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, planned_rounds=3, reserve=0.1,
+                 futility=FUTILITY)
+    assert grown.stage == CONFIRM and grown.round == 4
+    assert {x_of(r.params)[0] for r in grown.queue} == {"baseline", "dropout"}
+    assert {r.repeat for r in grown.queue} == set(confirm_repeats(4, 4))
+    trials += [_done(r, faint(r)) for r in grown.queue]
+    after = plan(SPACE, 3, 4, 4, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, planned_rounds=3, reserve=0.1,
+                 futility=FUTILITY)
+    resumed = after.finalists["dropout"]
+    assert resumed.look == 4 and resumed.comparison.n == 8 and resumed.stopped is None
+    assert resumed.comparison.level == pytest.approx(race_family(4, 3, 0.1).level(4))
+
+
+def _finish_queued(study: optuna.Study, config: SweepConfig, value=_value) -> int:  # type: ignore[no-untyped-def]
     """Take every queued trial as a worker would and report a value."""
     done = 0
     while study.get_trials(states=(TrialState.WAITING,)):
         trial = study.ask()
         hp = config.space.suggest(trial)
         run = CurveRun(dict(trial.params), int(trial.user_attrs["repeat"]), 0)
-        study.tell(trial, _value(run) if hp else 0.0)
+        study.tell(trial, value(run) if hp else 0.0)
         done += 1
     return done
+
+
+def _noisy_dropout(run: CurveRun) -> float:
+    """``_value``, but dropout's seeds spread by about ±3 pp around the baseline: 4 seeds leave it undecided."""
+    group, _ = x_of(run.params)
+    if group == "dropout":
+        return 0.60 + 0.03 * math.sin(run.repeat * 2.3 + 0.4)
+    return _value(run)
+
+
+def test_a_finished_race_grows_by_the_rounds_asked_for_from_the_alpha_it_kept(storage_url: str) -> None:
+    settings = Settings(storage=storage_url)
+    config = SweepConfig.for_task("tests.support.sleep_task", design="adaptive", points=3, repeats=4, rounds=1,
+                                  options={"seconds": 0.0})
+    assert config.planned_rounds == 1 and config.alpha_reserve == ALPHA_RESERVE > 0
+    launch(settings, "race", config)
+    study = optuna.load_study(study_name="race", storage=open_storage(settings))
+    while _finish_queued(study, config, _noisy_dropout) or launch(settings, "race", config).added:
+        pass
+    done = ADAPTIVE.race(config, runs_of(study.get_trials(), config.goal))
+    assert done.stage == "done" and done.open_points == []
+    dropout = done.finalists["dropout"]
+    assert dropout.comparison is not None and dropout.comparison.outcome(done.margin) == "open"
+    # The race's last look was planned; the added one spends from the α kept, so it is stricter.
+    assert dropout.comparison.level == pytest.approx(race_family(4, 1, ALPHA_RESERVE).level(1))
+    # Launched again with the CLI's defaults for what was not given (9 seeds a round): the stored
+    # shape is taken, and --rounds 2 grows the race by one round for the undecided finalist.
+    defaults = SweepConfig.for_task("tests.support.sleep_task", design="adaptive", points=3, repeats=9, rounds=2,
+                                    options={"seconds": 0.0})
+    grown = launch(settings, "race", defaults, given=["rounds"])
+    assert grown.grown_rounds == 2 and grown.added == 2 * 4  # dropout's finalist and the baseline, 4 seeds each
+    queued = study.get_trials(states=(TrialState.WAITING,))
+    assert {t.user_attrs["stage"] for t in queued} == {CONFIRM}
+    assert sorted({t.user_attrs["repeat"] for t in queued}) == confirm_repeats(2, 4)
+    stored = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
+    assert (stored.rounds, stored.planned_rounds, stored.repeats) == (2, 1, 4)
+    _finish_queued(study, stored, _noisy_dropout)
+    after = ADAPTIVE.race(stored, runs_of(study.get_trials(), stored.goal))
+    assert after.stage == "done" and after.finalists["dropout"].look == 2
+    comparison = after.finalists["dropout"].comparison
+    assert comparison is not None and comparison.n == 8
+    assert comparison.level == pytest.approx(race_family(4, 1, ALPHA_RESERVE).level(2))
+    assert comparison.level > dropout.comparison.level
+    # The decided finalists got no seeds in the added round.
+    assert {x_of(t.params)[0] for t in study.get_trials() if t.user_attrs.get("repeat") in confirm_repeats(2, 4)} == {
+        "baseline", "dropout"}
 
 
 def test_a_relaunch_resumes_the_race_where_it_stopped(storage_url: str) -> None:
@@ -197,9 +281,9 @@ def test_a_finalist_that_diverges_as_often_as_the_baseline_does_not_hurt() -> No
         group, x = x_of(run.params)
         return 0.60 + 0.02 * math.sin(run.repeat * 1.3) + 0.005 * math.sin(run.repeat * 3.1 + len(group) + x * 1e4)
 
-    def diverges(run: CurveRun) -> bool:  # one confirmation seed each for L2 and for the baseline
+    def diverges(run: CurveRun) -> bool:  # one seed of the first round each for L2 and for the baseline
         group, _ = x_of(run.params)
-        return run.repeat == CONFIRM_OFFSET + 1 and group == "l2" or run.repeat == CONFIRM_OFFSET + 6 and group == "baseline"
+        return run.repeat == CONFIRM_OFFSET + 1 and group == "l2" or run.repeat == CONFIRM_OFFSET + 2 and group == "baseline"
 
     state = _race_to_the_end(value, diverges)
     l2 = state.finalists["l2"].comparison

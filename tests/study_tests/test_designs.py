@@ -23,6 +23,7 @@ from sweeper.study.designs import (
     CURVE,
     DESIGNS,
     GROW_BUDGET,
+    GROW_RACE,
     RESUME_RACE,
     SAME,
     SEARCH,
@@ -67,8 +68,8 @@ def test_shape_fills_each_design_s_defaults_and_refuses_options_that_do_not_appl
     none = dict.fromkeys(("points", "repeats", "rounds", "margin"))
     assert SEARCH.shape(none) == {}
     assert CURVE.shape(none) == {"points": 5, "repeats": 3, "margin": None}
-    assert ADAPTIVE.shape(none) == {"points": 3, "repeats": 9, "rounds": 2, "margin": None}
-    assert ADAPTIVE.shape({**none, "repeats": 6, "margin": 0.02}) == {"points": 3, "repeats": 6, "rounds": 2,
+    assert ADAPTIVE.shape(none) == {"points": 3, "repeats": 9, "rounds": 3, "margin": None}
+    assert ADAPTIVE.shape({**none, "repeats": 6, "margin": 0.02}) == {"points": 3, "repeats": 6, "rounds": 3,
                                                                       "margin": 0.02}
     # The defaults live in one place, read by the CLI's help too.
     assert CURVE.defaults == choices.SHAPE_DEFAULTS["curve"] and ADAPTIVE.defaults == choices.SHAPE_DEFAULTS["adaptive"]
@@ -128,8 +129,18 @@ def test_a_relaunch_does_what_the_stored_design_allows() -> None:
     race = _config(design="adaptive")
     grown = dataclasses.replace(race, budget=race.budget + 40)  # the stored budget grew with the race
     assert ADAPTIVE.relaunch("a", grown, race) == RESUME_RACE
-    with pytest.raises(ConfigError, match="rounds: stored 2, given 4"):
-        ADAPTIVE.relaunch("a", grown, _config(design="adaptive", rounds=4))
+    # More rounds grow the race, from the α it kept at launch; fewer, or other seeds per round, are refused.
+    assert grown.alpha_reserve > 0 and grown.planned_rounds == grown.rounds == 3
+    assert ADAPTIVE.relaunch("a", grown, _config(design="adaptive", rounds=4)) == GROW_RACE
+    with pytest.raises(ConfigError, match="may already race 3 rounds: a race's rounds only grow"):
+        ADAPTIVE.relaunch("a", grown, _config(design="adaptive", rounds=2))
+    with pytest.raises(ConfigError, match="repeats: stored 9, given 4"):
+        ADAPTIVE.relaunch("a", grown, _config(design="adaptive", repeats=4))
+    # A race launched before races kept α for added rounds has spent it all.
+    old = dataclasses.replace(grown, alpha_reserve=0.0, planned_rounds=0)
+    assert ADAPTIVE.relaunch("a", old, race) == RESUME_RACE
+    with pytest.raises(ConfigError, match="launched before a race kept α for added rounds"):
+        ADAPTIVE.relaunch("a", old, _config(design="adaptive", rounds=4))
 
 
 def test_each_design_queues_its_own_launch_trials() -> None:

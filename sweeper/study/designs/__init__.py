@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sweeper.errors import ConfigError
 from sweeper.study.designs.adaptive import AdaptiveDesign
-from sweeper.study.designs.base import ADD_REPEATS, GROW_BUDGET, RESUME_RACE, SAME, Config, Design, Queued
+from sweeper.study.designs.base import ADD_REPEATS, GROW_BUDGET, GROW_RACE, RESUME_RACE, SAME, Config, Design, Queued
 from sweeper.study.designs.curve import CurveDesign
 from sweeper.study.designs.search import SearchDesign
 
@@ -23,5 +23,5 @@ def design_of(name: str) -> Design:
         raise ConfigError(f"unknown design {name!r}: use one of {', '.join(DESIGNS)}") from None
 
 
-__all__ = ["ADAPTIVE", "ADD_REPEATS", "CURVE", "Config", "DESIGNS", "Design", "GROW_BUDGET", "Queued", "RESUME_RACE",
-           "SAME", "SEARCH", "design_of"]
+__all__ = ["ADAPTIVE", "ADD_REPEATS", "CURVE", "Config", "DESIGNS", "Design", "GROW_BUDGET", "GROW_RACE", "Queued",
+           "RESUME_RACE", "SAME", "SEARCH", "design_of"]

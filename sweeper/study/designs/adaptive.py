@@ -12,8 +12,8 @@ from optuna.trial import FrozenTrial
 from sweeper.errors import ConfigError
 from sweeper.stats.verdicts import Family
 from sweeper.study.choices import SHAPE_DEFAULTS
-from sweeper.study.adaptive import Point, RacePlan, Run, bracket_runs, params_of, plan, race_family, runs_of, x_of
-from sweeper.study.designs.base import RESUME_RACE, Config, Design, Queued
+from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, Point, RacePlan, Run, bracket_runs, params_of, plan, race_family, runs_of, x_of
+from sweeper.study.designs.base import GROW_RACE, RESUME_RACE, Config, Design, Queued
 from sweeper.study.points import GROUPS
 from sweeper.study.space import SearchSpace
 
@@ -43,31 +43,44 @@ class AdaptiveDesign(Design):
         """The bracket is queued at launch; each later stage raises the budget by what it queues."""
         if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
             raise ConfigError("an adaptive design trains every planned trial to the end: leave --pruner and --sampler out")
-        values.update(pruner="none", sampler="random")
+        values.update(pruner="none", sampler="random", planned_rounds=values.get("rounds") or 0,
+                      alpha_reserve=ALPHA_RESERVE, futility=FUTILITY)
         return len(bracket_runs(space, values.get("points") or 0, 0))
 
     def relaunch_ignores(self) -> set[str]:
-        """The stored budget grows with the race: it is not a setting."""
-        return {"looks", "budget"}
+        """The stored budget grows with the race, and so may its rounds (``relaunch``): neither
+        is a setting compared; nor is what the launch fixed (the planned rounds, the α kept)."""
+        return {"looks", "budget", "rounds", "planned_rounds", "alpha_reserve", "futility"}
 
     def relaunch(self, name: str, stored: Config, config: Config) -> str:
-        """The same settings resume the race: the round a worker may have left unqueued is queued."""
-        if config.design == stored.design and not config.differences(stored):
+        """The same settings resume the race: the round a worker may have left unqueued is queued.
+        More ``--rounds`` grow it (``GROW_RACE``), when it kept α for them at launch."""
+        if config.design != stored.design or config.differences(stored):
+            return super().relaunch(name, stored, config)
+        if config.rounds == stored.rounds:
             return RESUME_RACE
-        return super().relaunch(name, stored, config)
+        if config.rounds < stored.rounds:
+            raise ConfigError(f"study {name!r} may already race {stored.rounds} rounds: a race's rounds only grow; "
+                              f"launch it with --rounds {stored.rounds} or more")
+        if not stored.alpha_reserve:
+            raise ConfigError(f"study {name!r} was launched before a race kept α for added rounds: all of it is "
+                              f"spent on its {stored.rounds} rounds; race its undecided types in a new study "
+                              f"(--study-name), or launch it with --rounds {stored.rounds}")
+        return GROW_RACE
 
     def launch_queue(self, config: Config) -> list[Queued]:
         return [Queued(r.params, r.user_attrs()) for r in bracket_runs(config.space, config.points, config.seed)]
 
     def race(self, config: Config, runs: list[Run]) -> RacePlan:
         return plan(config.space, config.points, config.repeats, config.rounds, config.seed, config.goal, runs,
-                    config.margin)
+                    config.margin, planned_rounds=config.planned_rounds or config.rounds, reserve=config.alpha_reserve,
+                    futility=config.futility)
 
-    def family(self, points: int, rounds: int | None = None) -> Family:
-        """Each finalist, over the planned rounds."""
+    def family(self, points: int, rounds: int | None = None, reserve: float = 0.0) -> Family:
+        """Each finalist, over the rounds planned at launch, less the α kept for added ones."""
         if rounds is None:
             raise ValueError("a race's family is spent over its planned rounds: give rounds")
-        return race_family(points, rounds)
+        return race_family(points, rounds, reserve)
 
     def put_forward(self, config: Config, trials: Sequence[FrozenTrial]) -> dict[str, dict[str, Any]]:
         """Each type's finalist, in ``GROUPS`` order."""

@@ -32,6 +32,9 @@ class Config(Protocol):
     points: int
     repeats: int
     rounds: int
+    planned_rounds: int
+    alpha_reserve: float
+    futility: float
     seed: int
     margin: float | None
     space: SearchSpace
@@ -51,7 +54,7 @@ class Queued:
 
 
 # What launching an existing study again does (``Design.relaunch``).
-SAME, GROW_BUDGET, ADD_REPEATS, RESUME_RACE = "same", "grow budget", "add repeats", "resume race"
+SAME, GROW_BUDGET, ADD_REPEATS, RESUME_RACE, GROW_RACE = "same", "grow budget", "add repeats", "resume race", "grow race"
 
 # The options that shape a planned design; a search takes none of them.
 SHAPE_OPTIONS = ("points", "repeats", "rounds", "margin")
@@ -94,7 +97,7 @@ class Design:
 
     def relaunch(self, name: str, stored: Config, config: Config) -> str:
         """What launching the stored study ``name`` again with ``config`` does (``SAME``,
-        ``GROW_BUDGET``, ``ADD_REPEATS``, ``RESUME_RACE``); other settings are refused, naming
+        ``GROW_BUDGET``, ``ADD_REPEATS``, ``RESUME_RACE``, ``GROW_RACE``); other settings are refused, naming
         each difference. ``self`` is the stored study's design."""
         refuse_other_settings(name, config.differences(stored))
         return SAME
