@@ -152,7 +152,7 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow:
     for total in range(rounds, rounds + grow + 1):
         while True:
             state = plan(SPACE, points, repeats, total, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN,
-                         planned_rounds=rounds, reserve=reserve, futility=futility)
+                         planned_rounds=rounds, reserve=reserve, futility=futility, grown=range(rounds + 1, total + 1))
             if state.stage == "done":
                 break
             if not state.queue:
@@ -160,7 +160,8 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow:
             for r in state.queue:
                 trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
         config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=total,
-                           planned_rounds=rounds, alpha_reserve=reserve, futility=futility)
+                           planned_rounds=rounds, alpha_reserve=reserve, futility=futility,
+                           rounds_grown=list(range(rounds + 1, total + 1)))
         readings.append(_report(trials, "adaptive", config))
         if not any(f.comparison is not None and f.comparison.outcome(state.margin) == OPEN
                    for f in state.finalists.values()):

@@ -41,7 +41,7 @@ def _sweep_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--design", choices=DESIGNS, help="search (default): the sampler proposes; curve: a planned λ x seed design, every trial queued (see --points, --repeats); adaptive: bracket each penalty's λ range, screen its transition, race each type's best point on fresh seeds until the verdict is decided (see --points, --repeats, --rounds, --margin)")
     p.add_argument("--points", type=int, help=f"curve design: λ values per penalty type and dropout rates (default {CURVE['points']}); adaptive: new λ per type in the transition, and dropout rates (default {RACE['points']})")
     p.add_argument("--repeats", type=int, help=f"curve design: training seeds per point (default {CURVE['repeats']}), launching again with more adds only the new ones; adaptive: fresh seeds per race round (default {RACE['repeats']})")
-    p.add_argument("--rounds", type=int, help=f"adaptive design: at most this many race rounds (default {RACE['rounds']})")
+    p.add_argument("--rounds", type=int, help=f"adaptive design: at most this many race rounds (default {RACE['rounds']}); launching a race again with more adds rounds for its undecided finalists")
     p.add_argument("--margin", type=float, help="planned designs: the smallest difference worth having, in the objective's units (default 0.01: 1 pp of accuracy; 1%% of the baseline for a minimized error); verdicts say 'no difference larger than ±margin'")
     p.add_argument("--evaluate-seeds", type=int, help="once the budget is met, workers re-train the best configuration per penalty type with this many seeds on the test split (default 0: off)")
 

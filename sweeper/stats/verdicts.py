@@ -154,9 +154,11 @@ class Comparison:
         def below(final_mean: float) -> float:  # P(the final mean falls below final_mean)
             return float(special.ndtr(((final_mean * n_final - n1 * d) / more - d) / se))
 
-        helps, hurts = 1 - below(half), below(-half)
-        no_gain = below(margin - half) if margin > half else 0.0
-        return min(1.0, helps + hurts + no_gain)
+        # Decided: helps (the final mean above half), or its interval below +margin (no gain;
+        # hurts too, whose interval is below 0): a final mean below margin - half.
+        if margin - half >= half:
+            return 1.0  # every final mean decides
+        return (1 - below(half)) + below(margin - half)
 
     def rounds_to_settle(self, margin: float, family: Family, look: int, repeats: int,
                          most: int = 50) -> int | None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,6 +389,15 @@ class _Replay:
     family_rounds: int  # the rounds planned at launch, over which the family spends α
     reserve: float  # the share of α kept for rounds past those
     futility: float  # a finalist whose planned seeds would decide it with less chance stops
+    grown: tuple[int, ...]  # the race's rounds after each time a user added rounds, in order
+
+    def horizon(self, k: int) -> int:
+        """The last round round ``k`` was planned toward: the launch's rounds for the planned
+        ones, else the total of the first growth that reached ``k``. Fixed once ``k`` is
+        queued, whatever is added later, so a replay is the race that ran."""
+        if k <= self.family_rounds:
+            return self.family_rounds
+        return next((t for t in self.grown if t >= k), self.rounds)
 
     def family(self, finalists: int) -> Family:
         return race_family(finalists, self.family_rounds, self.reserve)
@@ -409,12 +418,13 @@ class _Replay:
 
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
          runs: list[Run], margin: float | None = None, *, planned_rounds: int | None = None,
-         reserve: float = 0.0, futility: float = 0.0) -> RacePlan:
+         reserve: float = 0.0, futility: float = 0.0, grown: Sequence[int] = ()) -> RacePlan:
     """Where the race stands and what to queue next, replayed from the study's runs: the bracket,
     then (unless the model learns nothing) screening each type's transition window, then
     confirmation rounds for the finalists it chooses. ``rounds``: the rounds it may run now;
     ``planned_rounds`` (default ``rounds``) those planned at launch, over which α is spent, the
-    share ``reserve`` kept for the rounds added since (``sweeper run --rounds N``); ``futility``:
+    share ``reserve`` kept for the rounds added since (``sweeper run --rounds N``), ``grown`` the
+    rounds after each such growth; ``futility``:
     a finalist stops before the planned rounds run out when their seeds would decide it with less
     than this chance (``FUTILITY``; 0: never). A study keeps the values it was launched with, so
     that its replay is the race its workers ran."""
@@ -425,7 +435,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     if rounds > planned and not reserve:
         raise ValueError(f"a race planned for {planned} rounds that keeps no α cannot run {rounds}")
     race = _Replay(space, points, repeats, rounds, base_seed, objective, obs, race_margin(obs, objective, margin),
-                   racing_groups(space, points), planned, reserve, futility)
+                   racing_groups(space, points), planned, reserve, futility, tuple(grown))
     pending = race.pending("bracket", bracket, screen_bound=screening_bound(space, points, len(bracket)))
     if pending:
         return pending
@@ -582,14 +592,11 @@ def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshol
     for k in range(1, race.rounds + 1):
         current = finalists_at(race, chosen, looks, family, threshold)
         open_groups = [g for g, f in current.items() if _outcome(f, race.margin) == OPEN]
-        if k <= race.family_rounds:
-            stopped.update(futile(race, current, open_groups, k, family))
-            open_groups = [g for g in open_groups if g not in stopped]
-        else:
-            stopped = {}  # rounds added by the user: every undecided finalist races again
+        stopped = futile(race, current, open_groups, k, family)
+        open_groups = [g for g in open_groups if g not in stopped]
         if not open_groups:
-            if stopped and race.rounds > race.family_rounds:
-                continue  # the finalists stopped here race again in the rounds the user added
+            if stopped and k < race.rounds:
+                continue  # a later horizon (rounds the user added) may give a stopped finalist its chance
             break
         wanted = [race.run(BASE, r, CONFIRM) for r in confirm_repeats(k, race.repeats)]
         wanted += [race.run(current[g].point, r, CONFIRM) for g in open_groups for r in confirm_repeats(k, race.repeats)]
@@ -607,16 +614,19 @@ def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshol
 
 def futile(race: _Replay, current: dict[str, Finalist], open_groups: list[str], k: int,
            family: Family) -> dict[str, float]:
-    """The open finalists that round ``k``'s seeds and the planned rounds after it would decide
-    with less chance than ``race.futility``, with that chance; judged from their last look, so
-    never before their first."""
+    """The open finalists that round ``k``'s seeds and the rounds after it, up to the race's
+    horizon at ``k`` (``_Replay.horizon``), would decide with less chance than
+    ``race.futility``, with that chance; judged from their last look, so never before their
+    first. A finalist stopped in the planned rounds races again in rounds a user adds, if they
+    give it the chance."""
     out = {}
+    horizon = race.horizon(k)
     for g in open_groups:
         c = current[g].comparison
         if c is None:
             continue
-        n_final = c.n + (race.family_rounds - k + 1) * race.repeats
-        chance = c.decision_chance(race.margin, n_final, family.level(race.family_rounds))
+        n_final = c.n + (horizon - k + 1) * race.repeats
+        chance = c.decision_chance(race.margin, n_final, family.level(horizon))
         if chance < race.futility:
             out[g] = chance
     return out

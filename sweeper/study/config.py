@@ -87,6 +87,9 @@ class SweepConfig:
     # A race's finalist stops before its planned rounds when they would decide it with less
     # chance than this (sweeper.study.adaptive.FUTILITY); 0 for a race launched before.
     futility: float = 0.0
+    # The race's rounds after each time a relaunch added rounds, in order (the horizon each
+    # added round was planned toward: sweeper.study.adaptive).
+    rounds_grown: list[int] = field(default_factory=list)
     # Seeds of the test-split re-training (``<study>.eval``) that workers queue themselves as soon
     # as the budget is met; 0: only `sweeper evaluate` does it.
     evaluate_seeds: int = 0

@@ -76,7 +76,8 @@ def launch(settings: Settings, study_name: str, config: SweepConfig,
                 config = dataclasses.replace(config, **{k: getattr(stored, k) for k in SHAPE_OPTIONS if k not in given})
             action = design_of(stored.design).relaunch(study_name, stored, config)
             if action == GROW_RACE:
-                stored = dataclasses.replace(stored, rounds=config.rounds, planned_rounds=stored.planned_rounds or stored.rounds)
+                stored = dataclasses.replace(stored, rounds=config.rounds, planned_rounds=stored.planned_rounds or stored.rounds,
+                                             rounds_grown=[*stored.rounds_grown, config.rounds])
                 storage.set_study_user_attr(study_id, CONFIG_ATTR, stored.to_attrs())
             if action == ADD_REPEATS:
                 return _add_repeats(storage, study_name, stored, config)

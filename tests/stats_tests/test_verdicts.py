@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from sweeper.stats.verdicts import Family, compare, decidable, diverged_score, stopping_epoch
+from sweeper.stats.intervals import Difference
+from sweeper.stats.verdicts import Comparison, Family, compare, decidable, diverged_score, stopping_epoch
 
 
 def test_seeds_to_settle_uses_student_s_t_at_the_larger_sample() -> None:
@@ -162,3 +163,29 @@ def test_what_a_plan_can_decide_follows_the_noise_and_the_seeds() -> None:
     assert decidable(0.022, 18, 0.95).effect < d.effect < decidable(0.022, 12, 0.995).effect
     with pytest.raises(ValueError, match="n >= 2"):
         decidable(0.022, 1, 0.95)
+
+
+# The race's futility stop and its growth (issue 30).
+
+def _gain(diff: float, sd: float, n: int) -> Comparison:
+    return Comparison(x=1e-3, gain=Difference(diff, diff - 0.05, diff + 0.05, 0.5, 0.0, n - 1), level=0.99, n=n, sd=sd)
+
+
+def test_the_chance_to_decide_is_about_even_where_the_seeds_that_would_settle_it_end() -> None:
+    """rounds_to_settle finds where the interval, if the mean stays, just decides; under the
+    current trend that final mean falls on either side about equally: ~50%, whichever way
+    (helps, or no gain larger than +margin) it decides."""
+    family = Family(8, 2, reserve=0.1)
+    for diff in (-0.008, 0.003, 0.02):
+        c = _gain(diff, 0.024, 9)
+        rounds = c.rounds_to_settle(0.01, family, 2, 9)
+        assert rounds is not None
+        n = c.n + rounds * 9
+        assert 0.4 < c.decision_chance(0.01, n, family.level(2 + rounds)) < 0.65
+        # A round short of it the chance is lower, and it only grows with the seeds.
+        if rounds > 1:
+            assert c.decision_chance(0.01, n - 9, family.level(1 + rounds)) < 0.5
+    # A comparison whose every final mean decides (the margin wider than twice the half width).
+    assert _gain(0.0, 0.001, 9).decision_chance(0.01, 18, 0.99) == 1.0
+    # A mean far from both edges with noisy seeds: hopeless within one more round.
+    assert _gain(0.004, 0.03, 9).decision_chance(0.01, 18, family.level(2)) < 0.05

@@ -143,7 +143,7 @@ def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> Non
     assert state.finalists["dropout"].stopped is None
 
 
-def test_a_finalist_its_seeds_cannot_decide_stops_and_races_again_when_the_race_grows() -> None:
+def test_a_finalist_its_seeds_cannot_decide_stops_and_a_short_growth_does_not_revive_it() -> None:
     def faint(run: CurveRun) -> float:
         group, x = x_of(run.params)
         if group == "dropout":  # +1 pp under 3 pp of noise: reads +0.2 pp after 4 seeds
@@ -160,18 +160,15 @@ def test_a_finalist_its_seeds_cannot_decide_stops_and_races_again_when_the_race_
     assert state.stage == "done" and dropout.look == 1 and dropout.comparison.outcome(0.01) == "open"
     assert dropout.stopped is not None and dropout.stopped < FUTILITY
     assert state.open_points == [] and "racing" not in state.describe(4)
-    # A user who grows the race (from the α kept for it) gets seeds for it again: round 4 only.
+    # Without the futility stop it would have had rounds 2 and 3.
+    never = plan(SPACE, 3, 4, 3, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01)
+    assert never.stage == CONFIRM and {x_of(r.params)[0] for r in never.queue} == {"baseline", "dropout"}
+    # A user who adds a round: one more round, at an added look's stricter level, gives it less
+    # chance still, so nothing is queued for it (a stopped finalist races again only when the
+    # rounds added give it the chance).
     grown = plan(SPACE, 3, 4, 4, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, planned_rounds=3, reserve=0.1,
-                 futility=FUTILITY)
-    assert grown.stage == CONFIRM and grown.round == 4
-    assert {x_of(r.params)[0] for r in grown.queue} == {"baseline", "dropout"}
-    assert {r.repeat for r in grown.queue} == set(confirm_repeats(4, 4))
-    trials += [_done(r, faint(r)) for r in grown.queue]
-    after = plan(SPACE, 3, 4, 4, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, planned_rounds=3, reserve=0.1,
-                 futility=FUTILITY)
-    resumed = after.finalists["dropout"]
-    assert resumed.look == 4 and resumed.comparison.n == 8 and resumed.stopped is None
-    assert resumed.comparison.level == pytest.approx(race_family(4, 3, 0.1).level(4))
+                 futility=FUTILITY, grown=[4])
+    assert grown.stage == "done" and grown.queue == [] and grown.finalists["dropout"].stopped < dropout.stopped
 
 
 def _finish_queued(study: optuna.Study, config: SweepConfig, value=_value) -> int:  # type: ignore[no-untyped-def]
@@ -210,19 +207,22 @@ def test_a_finished_race_grows_by_the_rounds_asked_for_from_the_alpha_it_kept(st
     # The race's last look was planned; the added one spends from the α kept, so it is stricter.
     assert dropout.comparison.level == pytest.approx(race_family(4, 1, ALPHA_RESERVE).level(1))
     # Launched again with the CLI's defaults for what was not given (9 seeds a round): the stored
-    # shape is taken, and --rounds 2 grows the race by one round for the undecided finalist.
-    defaults = SweepConfig.for_task("tests.support.sleep_task", design="adaptive", points=3, repeats=9, rounds=2,
+    # shape is taken, and --rounds N, the rounds the page says would settle it, grows the race:
+    # round 2 for the undecided finalist.
+    need = dropout.comparison.rounds_to_settle(done.margin, race_family(4, 1, ALPHA_RESERVE), 1, 4)
+    assert need is not None and need >= 1
+    defaults = SweepConfig.for_task("tests.support.sleep_task", design="adaptive", points=3, repeats=9, rounds=1 + need,
                                     options={"seconds": 0.0})
     grown = launch(settings, "race", defaults, given=["rounds"])
-    assert grown.grown_rounds == 2 and grown.added == 2 * 4  # dropout's finalist and the baseline, 4 seeds each
+    assert grown.grown_rounds == 1 + need and grown.added == 2 * 4  # dropout's finalist and the baseline, 4 seeds each
     queued = study.get_trials(states=(TrialState.WAITING,))
     assert {t.user_attrs["stage"] for t in queued} == {CONFIRM}
     assert sorted({t.user_attrs["repeat"] for t in queued}) == confirm_repeats(2, 4)
     stored = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
-    assert (stored.rounds, stored.planned_rounds, stored.repeats) == (2, 1, 4)
+    assert (stored.rounds, stored.planned_rounds, stored.repeats, stored.rounds_grown) == (1 + need, 1, 4, [1 + need])
     _finish_queued(study, stored, _noisy_dropout)
     after = ADAPTIVE.race(stored, runs_of(study.get_trials(), stored.goal))
-    assert after.stage == "done" and after.finalists["dropout"].look == 2
+    assert after.finalists["dropout"].look == 2 or after.stage == CONFIRM
     comparison = after.finalists["dropout"].comparison
     assert comparison is not None and comparison.n == 8
     assert comparison.level == pytest.approx(race_family(4, 1, ALPHA_RESERVE).level(2))

@@ -50,7 +50,7 @@ class AdaptiveDesign(Design):
     def relaunch_ignores(self) -> set[str]:
         """The stored budget grows with the race, and so may its rounds (``relaunch``): neither
         is a setting compared; nor is what the launch fixed (the planned rounds, the α kept)."""
-        return {"looks", "budget", "rounds", "planned_rounds", "alpha_reserve", "futility"}
+        return {"looks", "budget", "rounds", "planned_rounds", "alpha_reserve", "futility", "rounds_grown"}
 
     def relaunch(self, name: str, stored: Config, config: Config) -> str:
         """The same settings resume the race: the round a worker may have left unqueued is queued.
@@ -74,7 +74,7 @@ class AdaptiveDesign(Design):
     def race(self, config: Config, runs: list[Run]) -> RacePlan:
         return plan(config.space, config.points, config.repeats, config.rounds, config.seed, config.goal, runs,
                     config.margin, planned_rounds=config.planned_rounds or config.rounds, reserve=config.alpha_reserve,
-                    futility=config.futility)
+                    futility=config.futility, grown=config.rounds_grown)
 
     def family(self, points: int, rounds: int | None = None, reserve: float = 0.0) -> Family:
         """Each finalist, over the rounds planned at launch, less the α kept for added ones."""
