@@ -125,17 +125,23 @@ def test_the_race_gives_fresh_seeds_to_open_finalists_only_and_ends() -> None:
     assert "no difference" in outcomes.values()
 
 
-def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> None:
-    def noisy(run: CurveRun) -> float:
+def _through_round_one(dropout: float):  # type: ignore[no-untyped-def]
+    """The race's trials through its first confirmation round, and its plan then: ``_value``,
+    but dropout at ``dropout`` with 3 pp of seed noise."""
+    def value(run: CurveRun) -> float:
         group, x = x_of(run.params)
-        if group == "dropout":  # +3 pp with 3 pp of noise: open after 4 seeds, and promising
-            return 0.63 + 0.03 * math.sin(run.repeat * 2.3 + x)
+        if group == "dropout":
+            return dropout + 0.03 * math.sin(run.repeat * 2.3 + x)
         return _value(run)
 
-    trials = [_done(r, noisy(r)) for r in bracket_runs(SPACE, 3, 0)]
+    trials = [_done(r, value(r)) for r in bracket_runs(SPACE, 3, 0)]
     for _ in range(2):
-        trials += [_done(r, noisy(r)) for r in _plan(trials).queue]
-    state = _plan(trials)
+        trials += [_done(r, value(r)) for r in _plan(trials).queue]
+    return trials, _plan(trials)
+
+
+def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> None:
+    _, state = _through_round_one(0.63)  # +3 pp under 3 pp of noise: open after 4 seeds, and promising
     assert state.stage == CONFIRM and state.round == 2
     assert {x_of(r.params)[0] for r in state.queue} == {"baseline", "dropout"}
     assert {r.repeat for r in state.queue} == set(range(CONFIRM_OFFSET + 4, CONFIRM_OFFSET + 8))
@@ -144,16 +150,7 @@ def test_an_open_finalist_gets_another_round_and_a_decided_one_does_not() -> Non
 
 
 def test_a_finalist_its_seeds_cannot_decide_stops_and_a_short_growth_does_not_revive_it() -> None:
-    def faint(run: CurveRun) -> float:
-        group, x = x_of(run.params)
-        if group == "dropout":  # +1 pp under 3 pp of noise: reads +0.2 pp after 4 seeds
-            return 0.61 + 0.03 * math.sin(run.repeat * 2.3 + x)
-        return _value(run)
-
-    trials = [_done(r, faint(r)) for r in bracket_runs(SPACE, 3, 0)]
-    for _ in range(2):
-        trials += [_done(r, faint(r)) for r in _plan(trials).queue]
-    state = _plan(trials)
+    trials, state = _through_round_one(0.61)  # +1 pp under 3 pp of noise: reads +0.2 pp after 4 seeds
     # Round 1 decided the others; the dropout finalist's 8 more planned seeds would decide it
     # with less than FUTILITY probability if its gain is what it shows: no round 2 for it.
     dropout = state.finalists["dropout"]
