@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import common
 import fleet
+import prefill
 from common import postgres
 from tests.support import pgbouncer
 
@@ -53,6 +54,13 @@ HEARTBEAT_SECONDS = 10
 RTT_S = 0.001
 FLEET_POOL = 20
 STARTUP_READ_S = 0.53
+
+
+@dataclass(frozen=True)
+class Startup:
+    read: prefill.StartupRead
+    server_s: float  # PgBouncer's transaction time for the read's transactions
+    xacts: int
 
 
 @dataclass
@@ -71,19 +79,30 @@ class Run:
     xacts: int = 0
     queries: int = 0
     epochs: int = 0  # epochs run by all trials (a pruned trial runs fewer)
+    xact_us: int = 0  # server time of all transactions (PgBouncer's total_xact_time)
+    startup: Startup | None = None  # one worker's first read of a prefilled study
 
 
 def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str,
-            bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none") -> Run:
+            bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none",
+            prefilled: int = 0) -> Run:
     import optuna
     from optuna.trial import TrialState
 
     environ = common.env(url)
     trials = workers * per_worker
     # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less).
-    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", str(epochs),
+    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials + prefilled), "--epochs", str(epochs),
                     "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"], environ)
     database = url.rsplit("/", 1)[1]
+    startup = None
+    if prefilled:
+        began = time.perf_counter()
+        written = prefill.prefill(server.url(database), name, prefilled)
+        print(f"  prefilled {prefilled} finished trials in {time.perf_counter() - began:.1f} s (rows: "
+              + ", ".join(f"{k} {v}" for k, v in written.items()) + ")", flush=True)
+        if bouncer:
+            startup = _startup_read(server, bouncer, database, url, name)
     before = _work_counters(server, bouncer, database) if bouncer else None
     sampling = (pgbouncer.PoolSampler(bouncer, database, every=1.0) if bouncer
                 else postgres.ConnectionSampler(server, every=0.25))
@@ -96,9 +115,12 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
     study = optuna.load_study(study_name=name, storage=url)
-    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    ran = [t for t in study.get_trials() if not str(t.user_attrs.get("worker")).startswith(prefill.WORKER)]
+    finished = [t for t in ran if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     # Exact budget, no trial run twice: every trial complete, one per trial number, none left over.
-    assert len(finished) == trials == len(study.trials), (len(finished), trials, len(study.trials))
+    # (With a prefilled study, trials the launch queued may be left waiting: the prefilled ones took their slots.)
+    left = [t for t in study.trials if t.state != TrialState.WAITING] if prefilled else study.trials
+    assert len(finished) == trials == len(left) - prefilled, (len(finished), trials, len(left))
     assert len({t.number for t in finished}) == trials
     span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
     ideal = trials * seconds / workers
@@ -133,9 +155,19 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
               memory=memory.peak, epochs=sum(len(t.intermediate_values) for t in finished))
     if bouncer:
         run.pool = sampling
+        run.startup = startup
         after = _work_counters(server, bouncer, database)
         _per_trial(run, before, after, trials)
     return run
+
+
+def _startup_read(server, bouncer: pgbouncer.PgBouncer, database: str, url: str, name: str) -> Startup:
+    """One worker's first read of the study's trials, through PgBouncer: its rows and its
+    server time (PgBouncer's transaction time; the read is one transaction)."""
+    before = _work_counters(server, bouncer, database)
+    read = prefill.startup_read(url, name)
+    after = _work_counters(server, bouncer, database)
+    return Startup(read, (after["xact_us"] - before["xact_us"]) / 1e6, int(after["xacts"] - before["xacts"]))
 
 
 def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[str, float]:
@@ -160,6 +192,7 @@ def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[
 def _per_trial(run: Run, before: dict[str, float], after: dict[str, float], trials: int) -> None:
     d = {k: after[k] - before[k] for k in before}
     run.xacts, run.queries, run.heartbeats = int(d["xacts"]), int(d["queries"]), int(d["heartbeats"])
+    run.xact_us = int(d["xact_us"])
     # One heartbeat is one transaction (Optuna's record_heartbeat: one session, committed).
     per_heartbeat = 1.0
     run.work = fleet.PerTrial(
@@ -202,13 +235,29 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
               f"{w.server_seconds_per_xact * 1e3:.2f} ms "
               f"server time per transaction (mean); CPU per transaction: PgBouncer {w.pgbouncer_cpu_per_xact * 1e6:.0f} us, "
               f"PostgreSQL {w.postgres_cpu_per_xact * 1e6:.0f} us")
+        workers = len(run.memory) or 1
+        print(f"  server time per trial: {run.xact_us / 1e6 / run.trials * 1e3:.1f} ms, heartbeats and each worker's "
+              f"start-up read included", end="")
+        if run.startup:
+            st = run.startup
+            rest = run.xact_us / 1e6 - workers * st.server_s
+            print(f"; {rest / run.trials * 1e3:.1f} ms without the {workers} start-up reads")
+            print(f"  a worker's start-up read of the study ({st.read.trials} trials): {st.read.rows} rows in "
+                  f"{st.read.statements} statements, {st.server_s:.3f} s of server time ({st.xacts} transaction(s)), "
+                  f"{st.read.wall_s:.3f} s as the worker waits")
+        else:
+            print()
     work = runs[-1].work
     assert work is not None
+    startup = runs[-1].startup
+    startup_s = startup.server_s if startup else STARTUP_READ_S
+    startup_what = (f"{startup_s:.2f} s of server time, measured above at {startup.read.trials} trials" if startup
+                    else f"{STARTUP_READ_S} s of server time, the issue's upper reading at 2,000 trials")
     print(f"fleet arithmetic from the last run's per-trial work (heartbeat every {HEARTBEAT_SECONDS} s, the default; "
           f"2 client connections per worker process; every worker always in a trial; {work.statements_per_xact:.1f} "
           f"statements per transaction; a round trip of 0 and {RTT_S * 1e3:g} ms; a pool of {FLEET_POOL}; each worker's "
-          f"first read of its study {STARTUP_READ_S} s of server time, the issue's upper reading at 2,000 trials):")
-    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS, rtt_s=rtt, startup_read_s=STARTUP_READ_S, pool=FLEET_POOL)
+          f"first read of its study {startup_what}):")
+    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS, rtt_s=rtt, startup_read_s=startup_s, pool=FLEET_POOL)
             for w in (1000, 10000) for t in (60, 600, 1800) for rtt in (0.0, RTT_S)]
     for line in fleet.render(rows):
         print("  " + line)
@@ -229,6 +278,9 @@ def main() -> None:
     parser.add_argument("--pruner", default="none", help="none (default) or median, the sweep default")
     parser.add_argument("--pooler", action="store_true", help="through PgBouncer in transaction mode")
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (with --pooler)")
+    parser.add_argument("--prefill", type=int, default=0, metavar="N",
+                        help="fill each study with N finished trials before its workers start (bench/prefill.py); "
+                             "with --pooler, also measure a worker's start-up read of it")
     args = parser.parse_args()
     if args.pool_size < 2:
         parser.error(f"--pool-size must be at least 2 (a launch holds one while it works on another), got {args.pool_size}")
@@ -243,7 +295,7 @@ def main() -> None:
                   + (f", through PgBouncer (transaction mode, {args.pool_size} server connections)" if bouncer else ""))
             for n in args.workers:
                 runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer,
-                                args.epochs, args.pruner) for r in range(args.repeats)]
+                                args.epochs, args.pruner, args.prefill) for r in range(args.repeats)]
                 print(f"{n:>3} workers: throughput / ideal, end to end {common.spread([r.end_to_end for r in runs])}; "
                       f"steady state {common.spread([r.steady for r in runs])}; worker utilization "
                       f"{common.spread([r.utilization for r in runs])}; peak connections per worker "
