@@ -114,6 +114,8 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     peak = sampling.clients_peak if bouncer else sampling.peak
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
+    # The workers' work only: the checks below read the whole study (10,000 trials when prefilled).
+    after = _work_counters(server, bouncer, database) if bouncer else None
     study = optuna.load_study(study_name=name, storage=url)
     ran = [t for t in study.get_trials() if not str(t.user_attrs.get("worker")).startswith(prefill.WORKER)]
     finished = [t for t in ran if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -156,7 +158,6 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     if bouncer:
         run.pool = sampling
         run.startup = startup
-        after = _work_counters(server, bouncer, database)
         _per_trial(run, before, after, trials)
     return run
 
