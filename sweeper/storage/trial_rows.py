@@ -71,7 +71,6 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         # worker's first read of a 10,000-trial study is 450,000 rows, and building them held
         # the transaction (a pooler's server connection) open for seconds.
         with scoped_session(self) as session:
-            models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
             filtered = False
             try:
                 rows = _read_rows(session, where)
@@ -83,6 +82,10 @@ class CoreTrialRows(optuna.storages.RDBStorage):
                 # the study's trials without it and keep the wanted ones here.
                 session.rollback()
                 rows, filtered = _read_rows(session, of_study), True
+            if not rows[0]:
+                # No trial: the study may not exist (Optuna raises KeyError). Asked only then, it
+                # saves a statement in every read that finds trials (a worker's, twice a trial).
+                models.StudyModel.find_or_raise_by_id(study_id, session)
         trials = _build_trials(*rows)
         if filtered:
             return [t for t in trials
