@@ -81,11 +81,12 @@ class Run:
     epochs: int = 0  # epochs run by all trials (a pruned trial runs fewer)
     xact_us: int = 0  # server time of all transactions (PgBouncer's total_xact_time)
     startup: Startup | None = None  # one worker's first read of a prefilled study
+    statements: list[tuple[int, float, str]] = field(default_factory=list)  # (calls, ms, query) of the workers
 
 
 def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str,
             bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none",
-            prefilled: int = 0) -> Run:
+            prefilled: int = 0, statements: bool = False) -> Run:
     import optuna
     from optuna.trial import TrialState
 
@@ -104,6 +105,8 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
         if bouncer:
             startup = _startup_read(server, bouncer, database, url, name)
     before = _work_counters(server, bouncer, database) if bouncer else None
+    if statements:
+        server.sql("SELECT pg_stat_statements_reset()", database=database)
     sampling = (pgbouncer.PoolSampler(bouncer, database, every=1.0) if bouncer
                 else postgres.ConnectionSampler(server, every=0.25))
     with sampling:
@@ -116,6 +119,7 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
         raise SystemExit(f"workers failed: {codes}")
     # The workers' work only: the checks below read the whole study (10,000 trials when prefilled).
     after = _work_counters(server, bouncer, database) if bouncer else None
+    top = _statements(server, database) if statements else []
     study = optuna.load_study(study_name=name, storage=url)
     ran = [t for t in study.get_trials() if not str(t.user_attrs.get("worker")).startswith(prefill.WORKER)]
     finished = [t for t in ran if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -155,6 +159,7 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
         gaps += [(b.datetime_start - a.datetime_complete).total_seconds() for a, b in zip(ts, ts[1:])]
     run = Run(ideal / span, steady, busy / window, max(peak.values(), default=0), skew, trials=trials, gaps=gaps,
               memory=memory.peak, epochs=sum(len(t.intermediate_values) for t in finished))
+    run.statements = top
     if bouncer:
         run.pool = sampling
         run.startup = startup
@@ -169,6 +174,26 @@ def _startup_read(server, bouncer: pgbouncer.PgBouncer, database: str, url: str,
     read = prefill.startup_read(url, name)
     after = _work_counters(server, bouncer, database)
     return Startup(read, (after["xact_us"] - before["xact_us"]) / 1e6, int(after["xacts"] - before["xacts"]))
+
+
+def enable_statement_stats(server, database: str) -> None:
+    """pg_stat_statements on the benchmark's server (a restart): the workers' statements by kind."""
+    with open(server.datadir / "postgresql.conf", "a") as conf:
+        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\n")
+    server.restart()
+    server.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database=database)
+
+
+def _statements(server, database: str) -> list[tuple[int, float, str]]:
+    out = server.sql("SELECT calls || '|' || round(total_exec_time::numeric, 1) || '|' || "
+                     "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements "
+                     f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{database}') "
+                     "ORDER BY total_exec_time DESC", database=database)
+    rows = []
+    for line in out.splitlines():
+        calls, ms, query = line.split("|", 2)
+        rows.append((int(calls), float(ms), query))
+    return rows
 
 
 def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[str, float]:
@@ -242,12 +267,20 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
         if run.startup:
             st = run.startup
             rest = run.xact_us / 1e6 - workers * st.server_s
-            print(f"; {rest / run.trials * 1e3:.1f} ms without the {workers} start-up reads")
+            print(f"; {rest / run.trials * 1e3:.1f} ms without {workers} start-up reads as measured below (the "
+                  f"workers' own, made together on shared cores, hold their transactions longer)")
             print(f"  a worker's start-up read of the study ({st.read.trials} trials): {st.read.rows} rows in "
                   f"{st.read.statements} statements, {st.server_s:.3f} s of server time ({st.xacts} transaction(s)), "
                   f"{st.read.wall_s:.3f} s as the worker waits")
         else:
             print()
+        if run.statements:
+            counts = sum(c for c, _, q in run.statements if "GROUP BY trials.state" in q)
+            print(f"  the workers' statements (pg_stat_statements; execution time only, not the time a transaction is "
+                  f"held): counts of the study's trials by state {counts} ({counts / run.trials:.2f} per trial); "
+                  f"the 12 costliest:")
+            for calls, ms, query in run.statements[:12]:
+                print(f"    {calls:>6} calls {ms:9.1f} ms  {query}")
     work = runs[-1].work
     assert work is not None
     startup = runs[-1].startup
@@ -279,6 +312,8 @@ def main() -> None:
     parser.add_argument("--pruner", default="none", help="none (default) or median, the sweep default")
     parser.add_argument("--pooler", action="store_true", help="through PgBouncer in transaction mode")
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (with --pooler)")
+    parser.add_argument("--statements", action="store_true",
+                        help="also count the workers' statements by kind (pg_stat_statements)")
     parser.add_argument("--prefill", type=int, default=0, metavar="N",
                         help="fill each study with N finished trials before its workers start (bench/prefill.py); "
                              "with --pooler, also measure a worker's start-up read of it")
@@ -286,6 +321,8 @@ def main() -> None:
     if args.pool_size < 2:
         parser.error(f"--pool-size must be at least 2 (a launch holds one while it works on another), got {args.pool_size}")
     with common.postgres_database(max_connections=100) as (server, url):
+        if args.statements:
+            enable_statement_stats(server, url.rsplit("/", 1)[1])
         bouncer = pgbouncer.start(server, pool_size=args.pool_size) if args.pooler else None
         try:
             if bouncer:
@@ -296,7 +333,7 @@ def main() -> None:
                   + (f", through PgBouncer (transaction mode, {args.pool_size} server connections)" if bouncer else ""))
             for n in args.workers:
                 runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer,
-                                args.epochs, args.pruner, args.prefill) for r in range(args.repeats)]
+                                args.epochs, args.pruner, args.prefill, args.statements) for r in range(args.repeats)]
                 print(f"{n:>3} workers: throughput / ideal, end to end {common.spread([r.end_to_end for r in runs])}; "
                       f"steady state {common.spread([r.steady for r in runs])}; worker utilization "
                       f"{common.spread([r.utilization for r in runs])}; peak connections per worker "
