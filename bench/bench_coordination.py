@@ -26,6 +26,15 @@ arithmetic for 1,000 and 10,000 workers (bench/fleet.py). The fleet run quoted i
 
     python bench/bench_coordination.py --pooler --workers 128 --pool-size 20 --seconds 15 \
         --trials-per-worker 8 --repeats 1 --sampler random
+
+With --prefill N each study first gets N finished trials (bench/prefill.py, a few seconds for
+10,000), and the run prints one worker's start-up read of it (rows, statements, server time) and
+uses that read in the fleet arithmetic; --statements adds the workers' statements by kind
+(pg_stat_statements), the counts of a study's trials per trial among them. The defaults on a
+10,000-trial study, quoted in bench/README.md (issue 28):
+
+    python bench/bench_coordination.py --pooler --workers 4 --pool-size 4 --trials-per-worker 8 \
+        --repeats 1 --epochs 40 --pruner median --prefill 10000 --statements
 """
 
 from __future__ import annotations
@@ -50,10 +59,11 @@ SLEEP = "tests.support.sleep_task"
 HEARTBEAT_SECONDS = 10
 # The fleet arithmetic's assumptions: a round trip between worker and database within one cloud
 # zone, the fleet's pool (components/pooler), and one worker's first read of a study's trials
-# (issue 28's reading: 0.14-0.53 s of server time on a 2,000-trial study; not measured here).
+# when the run does not measure it (--prefill): 1.76 s of server time on a 10,000-trial study
+# (bench/README.md, issue 28; one reading).
 RTT_S = 0.001
 FLEET_POOL = 20
-STARTUP_READ_S = 0.53
+STARTUP_READ_S = 1.76
 
 
 @dataclass(frozen=True)
@@ -286,7 +296,7 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
     startup = runs[-1].startup
     startup_s = startup.server_s if startup else STARTUP_READ_S
     startup_what = (f"{startup_s:.2f} s of server time, measured above at {startup.read.trials} trials" if startup
-                    else f"{STARTUP_READ_S} s of server time, the issue's upper reading at 2,000 trials")
+                    else f"{STARTUP_READ_S} s of server time, measured at 10,000 trials (bench/README.md)")
     print(f"fleet arithmetic from the last run's per-trial work (heartbeat every {HEARTBEAT_SECONDS} s, the default; "
           f"2 client connections per worker process; every worker always in a trial; {work.statements_per_xact:.1f} "
           f"statements per transaction; a round trip of 0 and {RTT_S * 1e3:g} ms; a pool of {FLEET_POOL}; each worker's "
