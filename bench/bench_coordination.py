@@ -102,10 +102,15 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
 
     environ = common.env(url)
     trials = workers * per_worker
-    # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less).
-    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials + prefilled), "--epochs", str(epochs),
-                    "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"], environ)
     database = url.rsplit("/", 1)[1]
+    # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less). The launch
+    # goes straight to the server, as an operator's may: it is set-up, not the fleet's work, and
+    # the first launch on an empty database needs three server connections at once (the launch
+    # lock's transaction, and Optuna's session with alembic's connection as it creates the
+    # tables), which a pool of 2 never frees (PgBouncer's query_wait_timeout, 120 s, then fails it).
+    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials + prefilled), "--epochs", str(epochs),
+                    "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"],
+                   common.env(server.url(database)))
     startup = None
     if prefilled:
         began = time.perf_counter()
@@ -220,7 +225,9 @@ def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[
                             "WHERE relname = 'trial_heartbeats'", database=database)
     postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
     bouncer_pid = int((bouncer.root / "pgbouncer.pid").read_text().strip())
-    return {"xacts": stats["total_xact_count"], "queries": stats["total_query_count"], "xact_us": stats["total_xact_time"],
+    # (No row yet for a database no client has reached through PgBouncer: nothing counted.)
+    return {"xacts": stats.get("total_xact_count", 0), "queries": stats.get("total_query_count", 0),
+            "xact_us": stats.get("total_xact_time", 0),
             "heartbeats": int(heartbeats or 0), "pgbouncer_cpu": fleet.cpu_seconds(bouncer_pid),
             "postgres_cpu": fleet.postgres_cpu_seconds(postmaster)}
 
@@ -329,7 +336,8 @@ def main() -> None:
                              "with --pooler, also measure a worker's start-up read of it")
     args = parser.parse_args()
     if args.pool_size < 2:
-        parser.error(f"--pool-size must be at least 2 (a launch holds one while it works on another), got {args.pool_size}")
+        parser.error(f"--pool-size must be at least 2 (a worker's heartbeat and its trial each hold one), "
+                     f"got {args.pool_size}")
     with common.postgres_database(max_connections=100) as (server, url):
         if args.statements:
             enable_statement_stats(server, url.rsplit("/", 1)[1])
