@@ -26,6 +26,15 @@ arithmetic for 1,000 and 10,000 workers (bench/fleet.py). The fleet run quoted i
 
     python bench/bench_coordination.py --pooler --workers 128 --pool-size 20 --seconds 15 \
         --trials-per-worker 8 --repeats 1 --sampler random
+
+With --prefill N each study first gets N finished trials (bench/prefill.py, a few seconds for
+10,000), and the run prints one worker's start-up read of it (rows, statements, server time) and
+uses that read in the fleet arithmetic; --statements adds the workers' statements by kind
+(pg_stat_statements), the counts of a study's trials per trial among them. The defaults on a
+10,000-trial study, quoted in bench/README.md (issue 28):
+
+    python bench/bench_coordination.py --pooler --workers 4 --pool-size 4 --trials-per-worker 8 \
+        --repeats 1 --epochs 40 --pruner median --prefill 10000 --statements
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from dataclasses import dataclass, field
 
 import common
 import fleet
+import prefill
 from common import postgres
 from tests.support import pgbouncer
 
@@ -49,10 +59,18 @@ SLEEP = "tests.support.sleep_task"
 HEARTBEAT_SECONDS = 10
 # The fleet arithmetic's assumptions: a round trip between worker and database within one cloud
 # zone, the fleet's pool (components/pooler), and one worker's first read of a study's trials
-# (issue 28's reading: 0.14-0.53 s of server time on a 2,000-trial study; not measured here).
+# when the run does not measure it (--prefill): 1.76 s of server time on a 10,000-trial study
+# (bench/README.md, issue 28; one reading).
 RTT_S = 0.001
 FLEET_POOL = 20
-STARTUP_READ_S = 0.53
+STARTUP_READ_S = 1.76
+
+
+@dataclass(frozen=True)
+class Startup:
+    read: prefill.StartupRead
+    server_s: float  # PgBouncer's transaction time for the read's transactions
+    xacts: int
 
 
 @dataclass
@@ -71,20 +89,39 @@ class Run:
     xacts: int = 0
     queries: int = 0
     epochs: int = 0  # epochs run by all trials (a pruned trial runs fewer)
+    xact_us: int = 0  # server time of all transactions (PgBouncer's total_xact_time)
+    startup: Startup | None = None  # one worker's first read of a prefilled study
+    statements: list[tuple[int, float, str]] = field(default_factory=list)  # (calls, ms, query) of the workers
 
 
 def one_run(server, url: str, name: str, workers: int, seconds: float, per_worker: int, sampler: str,
-            bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none") -> Run:
+            bouncer: pgbouncer.PgBouncer | None = None, epochs: int = 1, pruner: str = "none",
+            prefilled: int = 0, statements: bool = False) -> Run:
     import optuna
     from optuna.trial import TrialState
 
     environ = common.env(url)
     trials = workers * per_worker
-    # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less).
-    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials), "--epochs", str(epochs),
-                    "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"], environ)
     database = url.rsplit("/", 1)[1]
+    # A trial sleeps ``seconds`` in all, spread over its epochs (a pruned one less). The launch
+    # goes straight to the server, as an operator's may: it is set-up, not the fleet's work, and
+    # the first launch on an empty database needs three server connections at once (the launch
+    # lock's transaction, and Optuna's session with alembic's connection as it creates the
+    # tables), which a pool of 2 never frees (PgBouncer's query_wait_timeout, 120 s, then fails it).
+    common.sweeper(["launch", SLEEP, "--study-name", name, "--trials", str(trials + prefilled), "--epochs", str(epochs),
+                    "--pruner", pruner, "--sampler", sampler, "--option", f"seconds={seconds / epochs}"],
+                   common.env(server.url(database)))
+    startup = None
+    if prefilled:
+        began = time.perf_counter()
+        written = prefill.prefill(server.url(database), name, prefilled)
+        print(f"  prefilled {prefilled} finished trials in {time.perf_counter() - began:.1f} s (rows: "
+              + ", ".join(f"{k} {v}" for k, v in written.items()) + ")", flush=True)
+        if bouncer:
+            startup = _startup_read(server, bouncer, database, url, name)
     before = _work_counters(server, bouncer, database) if bouncer else None
+    if statements:
+        server.sql("SELECT pg_stat_statements_reset()", database=database)
     sampling = (pgbouncer.PoolSampler(bouncer, database, every=1.0) if bouncer
                 else postgres.ConnectionSampler(server, every=0.25))
     with sampling:
@@ -95,10 +132,16 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
     peak = sampling.clients_peak if bouncer else sampling.peak
     if any(codes):
         raise SystemExit(f"workers failed: {codes}")
+    # The workers' work only: the checks below read the whole study (10,000 trials when prefilled).
+    after = _work_counters(server, bouncer, database) if bouncer else None
+    top = _statements(server, database) if statements else []
     study = optuna.load_study(study_name=name, storage=url)
-    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    ran = [t for t in study.get_trials() if not str(t.user_attrs.get("worker")).startswith(prefill.WORKER)]
+    finished = [t for t in ran if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     # Exact budget, no trial run twice: every trial complete, one per trial number, none left over.
-    assert len(finished) == trials == len(study.trials), (len(finished), trials, len(study.trials))
+    # (With a prefilled study, trials the launch queued may be left waiting: the prefilled ones took their slots.)
+    left = [t for t in study.trials if t.state != TrialState.WAITING] if prefilled else study.trials
+    assert len(finished) == trials == len(left) - prefilled, (len(finished), trials, len(left))
     assert len({t.number for t in finished}) == trials
     span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
     ideal = trials * seconds / workers
@@ -131,11 +174,41 @@ def one_run(server, url: str, name: str, workers: int, seconds: float, per_worke
         gaps += [(b.datetime_start - a.datetime_complete).total_seconds() for a, b in zip(ts, ts[1:])]
     run = Run(ideal / span, steady, busy / window, max(peak.values(), default=0), skew, trials=trials, gaps=gaps,
               memory=memory.peak, epochs=sum(len(t.intermediate_values) for t in finished))
+    run.statements = top
     if bouncer:
         run.pool = sampling
-        after = _work_counters(server, bouncer, database)
+        run.startup = startup
         _per_trial(run, before, after, trials)
     return run
+
+
+def _startup_read(server, bouncer: pgbouncer.PgBouncer, database: str, url: str, name: str) -> Startup:
+    """One worker's first read of the study's trials, through PgBouncer: its rows and its
+    server time (PgBouncer's transaction time; the read is one transaction)."""
+    before = _work_counters(server, bouncer, database)
+    read = prefill.startup_read(url, name)
+    after = _work_counters(server, bouncer, database)
+    return Startup(read, (after["xact_us"] - before["xact_us"]) / 1e6, int(after["xacts"] - before["xacts"]))
+
+
+def enable_statement_stats(server, database: str) -> None:
+    """pg_stat_statements on the benchmark's server (a restart): the workers' statements by kind."""
+    with open(server.datadir / "postgresql.conf", "a") as conf:
+        conf.write("\nshared_preload_libraries = 'pg_stat_statements'\n")
+    server.restart()
+    server.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database=database)
+
+
+def _statements(server, database: str) -> list[tuple[int, float, str]]:
+    out = server.sql("SELECT calls || '|' || round(total_exec_time::numeric, 1) || '|' || "
+                     "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements "
+                     f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{database}') "
+                     "ORDER BY total_exec_time DESC", database=database)
+    rows = []
+    for line in out.splitlines():
+        calls, ms, query = line.split("|", 2)
+        rows.append((int(calls), float(ms), query))
+    return rows
 
 
 def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[str, float]:
@@ -152,7 +225,9 @@ def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[
                             "WHERE relname = 'trial_heartbeats'", database=database)
     postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
     bouncer_pid = int((bouncer.root / "pgbouncer.pid").read_text().strip())
-    return {"xacts": stats["total_xact_count"], "queries": stats["total_query_count"], "xact_us": stats["total_xact_time"],
+    # (No row yet for a database no client has reached through PgBouncer: nothing counted.)
+    return {"xacts": stats.get("total_xact_count", 0), "queries": stats.get("total_query_count", 0),
+            "xact_us": stats.get("total_xact_time", 0),
             "heartbeats": int(heartbeats or 0), "pgbouncer_cpu": fleet.cpu_seconds(bouncer_pid),
             "postgres_cpu": fleet.postgres_cpu_seconds(postmaster)}
 
@@ -160,6 +235,7 @@ def _work_counters(server, bouncer: pgbouncer.PgBouncer, database: str) -> dict[
 def _per_trial(run: Run, before: dict[str, float], after: dict[str, float], trials: int) -> None:
     d = {k: after[k] - before[k] for k in before}
     run.xacts, run.queries, run.heartbeats = int(d["xacts"]), int(d["queries"]), int(d["heartbeats"])
+    run.xact_us = int(d["xact_us"])
     # One heartbeat is one transaction (Optuna's record_heartbeat: one session, committed).
     per_heartbeat = 1.0
     run.work = fleet.PerTrial(
@@ -202,13 +278,37 @@ def _report_pooled(n: int, pool_size: int, runs: list[Run], seconds: float) -> N
               f"{w.server_seconds_per_xact * 1e3:.2f} ms "
               f"server time per transaction (mean); CPU per transaction: PgBouncer {w.pgbouncer_cpu_per_xact * 1e6:.0f} us, "
               f"PostgreSQL {w.postgres_cpu_per_xact * 1e6:.0f} us")
+        workers = len(run.memory) or 1
+        print(f"  server time per trial: {run.xact_us / 1e6 / run.trials * 1e3:.1f} ms, heartbeats and each worker's "
+              f"start-up read included", end="")
+        if run.startup:
+            st = run.startup
+            rest = run.xact_us / 1e6 - workers * st.server_s
+            print(f"; {rest / run.trials * 1e3:.1f} ms without {workers} start-up reads as measured below (the "
+                  f"workers' own, made together on shared cores, hold their transactions longer)")
+            print(f"  a worker's start-up read of the study ({st.read.trials} trials): {st.read.rows} rows in "
+                  f"{st.read.statements} statements, {st.server_s:.3f} s of server time ({st.xacts} transaction(s)), "
+                  f"{st.read.wall_s:.3f} s as the worker waits")
+        else:
+            print()
+        if run.statements:
+            counts = sum(c for c, _, q in run.statements if "GROUP BY trials.state" in q)
+            print(f"  the workers' statements (pg_stat_statements; execution time only, not the time a transaction is "
+                  f"held): counts of the study's trials by state {counts} ({counts / run.trials:.2f} per trial); "
+                  f"the 12 costliest:")
+            for calls, ms, query in run.statements[:12]:
+                print(f"    {calls:>6} calls {ms:9.1f} ms  {query}")
     work = runs[-1].work
     assert work is not None
+    startup = runs[-1].startup
+    startup_s = startup.server_s if startup else STARTUP_READ_S
+    startup_what = (f"{startup_s:.2f} s of server time, measured above at {startup.read.trials} trials" if startup
+                    else f"{STARTUP_READ_S} s of server time, measured at 10,000 trials (bench/README.md)")
     print(f"fleet arithmetic from the last run's per-trial work (heartbeat every {HEARTBEAT_SECONDS} s, the default; "
           f"2 client connections per worker process; every worker always in a trial; {work.statements_per_xact:.1f} "
           f"statements per transaction; a round trip of 0 and {RTT_S * 1e3:g} ms; a pool of {FLEET_POOL}; each worker's "
-          f"first read of its study {STARTUP_READ_S} s of server time, the issue's upper reading at 2,000 trials):")
-    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS, rtt_s=rtt, startup_read_s=STARTUP_READ_S, pool=FLEET_POOL)
+          f"first read of its study {startup_what}):")
+    rows = [fleet.project(work, w, t, HEARTBEAT_SECONDS, rtt_s=rtt, startup_read_s=startup_s, pool=FLEET_POOL)
             for w in (1000, 10000) for t in (60, 600, 1800) for rtt in (0.0, RTT_S)]
     for line in fleet.render(rows):
         print("  " + line)
@@ -229,10 +329,18 @@ def main() -> None:
     parser.add_argument("--pruner", default="none", help="none (default) or median, the sweep default")
     parser.add_argument("--pooler", action="store_true", help="through PgBouncer in transaction mode")
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (with --pooler)")
+    parser.add_argument("--statements", action="store_true",
+                        help="also count the workers' statements by kind (pg_stat_statements)")
+    parser.add_argument("--prefill", type=int, default=0, metavar="N",
+                        help="fill each study with N finished trials before its workers start (bench/prefill.py); "
+                             "with --pooler, also measure a worker's start-up read of it")
     args = parser.parse_args()
     if args.pool_size < 2:
-        parser.error(f"--pool-size must be at least 2 (a launch holds one while it works on another), got {args.pool_size}")
+        parser.error(f"--pool-size must be at least 2 (a worker's heartbeat and its trial each hold one), "
+                     f"got {args.pool_size}")
     with common.postgres_database(max_connections=100) as (server, url):
+        if args.statements:
+            enable_statement_stats(server, url.rsplit("/", 1)[1])
         bouncer = pgbouncer.start(server, pool_size=args.pool_size) if args.pooler else None
         try:
             if bouncer:
@@ -243,7 +351,7 @@ def main() -> None:
                   + (f", through PgBouncer (transaction mode, {args.pool_size} server connections)" if bouncer else ""))
             for n in args.workers:
                 runs = [one_run(server, url, f"coord-{n}-{r}", n, args.seconds, args.trials_per_worker, args.sampler, bouncer,
-                                args.epochs, args.pruner) for r in range(args.repeats)]
+                                args.epochs, args.pruner, args.prefill, args.statements) for r in range(args.repeats)]
                 print(f"{n:>3} workers: throughput / ideal, end to end {common.spread([r.end_to_end for r in runs])}; "
                       f"steady state {common.spread([r.steady for r in runs])}; worker utilization "
                       f"{common.spread([r.utilization for r in runs])}; peak connections per worker "

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from optuna.trial import TrialState
+
 
 class BudgetMet(Exception):
     """Trial creation refused: the study's budget is already complete, pruned or running."""
@@ -21,6 +23,11 @@ class ClaimContext:
     study_id: int
     budget: int
     on_claimed: Callable[[], None] | None = None
+    # What the claim's transaction counted, before its own trial (the study's trials by state),
+    # and whether it popped a queued trial: a worker carries them to its next claim instead of
+    # counting again (``sweeper.storage.counts.after_claim``).
+    seen: dict[TrialState, int] | None = None
+    popped: bool = False
 
     def claimed(self) -> None:
         """The trial is claimed: call ``on_claimed`` (once)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import optuna
@@ -21,6 +21,10 @@ class TrialCounts:
     running: int = 0
     waiting: int = 0
     given_up: int = 0  # of the failed: planned runs not run again (sweeper.storage.requeue)
+    # Worked out from what the worker last read (its claim's count, ``after_claim``), not read
+    # now: other workers' trials since then are missing, so it is good for trying a claim (the
+    # storage checks the budget again) and for nothing that ends or waits on a study.
+    estimated: bool = False
 
     @property
     def finished(self) -> int:
@@ -28,6 +32,26 @@ class TrialCounts:
         (failed by their own fault: a sampled trial in their place would be of no use to the
         design). Other failed trials are run again, or replaced by a sampled trial."""
         return self.complete + self.pruned + self.given_up
+
+
+def after_claim(before: TrialCounts, seen: Mapping[TrialState, int], *, popped: bool, ended: TrialState) -> TrialCounts:
+    """The counts a worker can carry to its next claim without counting again, after a claim
+    whose transaction counted ``seen`` (before its own trial) and whose trial ended ``ended``
+    (complete or pruned): its own trial moved from queued (``popped``) to ``ended``; other
+    workers' running trials stay running (one that finished since still holds its slot here, so
+    the estimate errs towards a full budget, which is then counted afresh). Planned runs given up
+    are as ``before``."""
+    if ended not in (TrialState.COMPLETE, TrialState.PRUNED):
+        raise ValueError(f"a {ended.name} trial may have been queued again: count afresh")
+    return TrialCounts(
+        complete=seen.get(TrialState.COMPLETE, 0) + (ended == TrialState.COMPLETE),
+        pruned=seen.get(TrialState.PRUNED, 0) + (ended == TrialState.PRUNED),
+        fail=seen.get(TrialState.FAIL, 0),
+        running=seen.get(TrialState.RUNNING, 0),
+        waiting=max(0, seen.get(TrialState.WAITING, 0) - popped),
+        given_up=before.given_up,
+        estimated=True,
+    )
 
 
 def count_trials(study: optuna.Study) -> TrialCounts:

@@ -169,6 +169,7 @@ class ResilientRDBStorage(CoreTrialRows):
         if self._claim is None or self._claim.study_id != study_id:
             return True
         counts = self._state_counts(session, study_id)
+        self._claim.seen, self._claim.popped = counts, not new
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) + ((TrialState.WAITING,) if new else ())
         return sum(counts.get(s, 0) for s in states) < self._claim.budget
 

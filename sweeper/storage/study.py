@@ -47,16 +47,18 @@ class WorkerStudy(optuna.Study):
     queue_hint: bool | None = None
 
     def run_one(self, objective: Callable[[optuna.Trial], float], *, budget: int, queued: bool | None,
-                on_claimed: Callable[[], None] | None = None) -> None:
+                on_claimed: Callable[[], None] | None = None) -> ClaimContext:
         """Claim one trial and run ``objective`` on it through ``optimize(n_trials=1)``, so that
         Optuna drives the heartbeat (the objective's errors fail the trial). The claim pops a
         queued trial first (``queued``: whether the caller's count just saw any; None: count
         again), stays within ``budget`` (``BudgetMet`` otherwise) and calls ``on_claimed`` as
-        soon as the trial row is RUNNING."""
+        soon as the trial row is RUNNING. Returns the claim, with what its transaction counted."""
         self.queue_hint = queued
         self._finished = None  # the pruner's finished trials: read afresh for each trial
-        with storage_behind_cache(self).claiming(ClaimContext(study_id(self), budget, on_claimed)):  # type: ignore[attr-defined]
+        claim = ClaimContext(study_id(self), budget, on_claimed)
+        with storage_behind_cache(self).claiming(claim):  # type: ignore[attr-defined]
             self.optimize(objective, n_trials=1, catch=(Exception,))
+        return claim
 
     @contextmanager
     def one_snapshot(self) -> Iterator[None]:

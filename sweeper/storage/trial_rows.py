@@ -67,10 +67,13 @@ class CoreTrialRows(optuna.storages.RDBStorage):
             where.append(sqlalchemy.or_(_TRIALS.c.trial_id.in_(included), _TRIALS.c.trial_id > trial_id_greater_than))
         elif trial_id_greater_than > -1:
             where.append(_TRIALS.c.trial_id > trial_id_greater_than)
+        # The rows are read in the transaction and turned into trials after it: a starting
+        # worker's first read of a 10,000-trial study is 450,000 rows, and building them held
+        # the transaction (a pooler's server connection) open for seconds.
         with scoped_session(self) as session:
-            models.StudyModel.find_or_raise_by_id(study_id, session)  # raises for an unknown study
+            filtered = False
             try:
-                return _read_trials(session, where)
+                rows = _read_rows(session, where)
             except sqlalchemy.exc.OperationalError:
                 if not included:
                     raise
@@ -78,12 +81,21 @@ class CoreTrialRows(optuna.storages.RDBStorage):
                 # (SQLite: 32,766, and the list is in each of the read's six statements), so read
                 # the study's trials without it and keep the wanted ones here.
                 session.rollback()
-                return [t for t in _read_trials(session, of_study)
-                        if optuna_private.trial_id(t) in included or optuna_private.trial_id(t) > trial_id_greater_than]
+                rows, filtered = _read_rows(session, of_study), True
+            if not rows[0]:
+                # No trial: the study may not exist (Optuna raises KeyError). Asked only then, it
+                # saves a statement in every read that finds trials (a worker's, twice a trial).
+                models.StudyModel.find_or_raise_by_id(study_id, session)
+        trials = _build_trials(*rows)
+        if filtered:
+            return [t for t in trials
+                    if optuna_private.trial_id(t) in included or optuna_private.trial_id(t) > trial_id_greater_than]
+        return trials
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         with scoped_session(self) as session:
-            found = _read_trials(session, [_TRIALS.c.trial_id == trial_id])
+            rows = _read_rows(session, [_TRIALS.c.trial_id == trial_id])
+        found = _build_trials(*rows)
         if not found:
             raise KeyError(models.NOT_FOUND_MSG)
         return found[0]
@@ -256,8 +268,9 @@ class CoreTrialRows(optuna.storages.RDBStorage):
         return True
 
 
-def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
-    """The trials matching ``where`` as Optuna builds them: two queries and no ORM instances."""
+def _read_rows(session: Any, where: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The rows of the trials matching ``where``: two queries, no ORM instances; the trials'
+    own rows and their child tables' (``_build_trials`` turns them into trials)."""
     chosen = sqlalchemy.select(_TRIALS.c.trial_id).where(*where)
     heads = session.execute(
         sqlalchemy.select(
@@ -266,7 +279,7 @@ def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
         ).where(*where).order_by(_TRIALS.c.trial_id)
     ).all()
     if not heads:
-        return []
+        return [], []
 
     # The five child tables in one round trip, as rows of one shape: (trial, kind, key, number,
     # text). Statements, not rows, are what a worker's reads cost.
@@ -292,7 +305,11 @@ def _read_trials(session: Any, where: list[Any]) -> list[FrozenTrial]:
             child(_STEPS, _STEP, i.step, i.intermediate_value, i.intermediate_value_type, i.trial_intermediate_value_id),
         ).order_by("kind", "ord")
     ).all()
+    return heads, children
 
+
+def _build_trials(heads: list[Any], children: list[Any]) -> list[FrozenTrial]:
+    """The trials of ``_read_rows``'s rows, as Optuna builds them."""
     parts: dict[int, dict[str, Any]] = {
         h.trial_id: {"params": {}, "distributions": {}, "values": {}, "user": {}, "system": {}, "steps": {}}
         for h in heads

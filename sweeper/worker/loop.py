@@ -31,9 +31,9 @@ import optuna
 from sweeper.errors import ConfigError, DataError
 from sweeper.settings import Settings
 from sweeper.storage import RETRY_SECONDS, BudgetMet, claim_lock, launch_lock, open_storage, studies_with_attr
-from sweeper.storage.counts import TrialCounts, count_trials, reap_stale_trials
+from sweeper.storage.counts import TrialCounts, after_claim, count_trials, reap_stale_trials
 from sweeper.storage.requeue import requeue_orphans
-from sweeper.study.config import CONFIG_ATTR, SweepConfig
+from sweeper.study.config import CONFIG_ATTR
 from sweeper.worker import collector
 from sweeper.worker.data_cache import DataCache
 from sweeper.worker.lifecycle import (
@@ -46,7 +46,7 @@ from sweeper.worker.lifecycle import (
     handling_stops,
     wait_for_studies,
 )
-from sweeper.worker.schedule import next_round
+from sweeper.worker.schedule import next_round, planned_design
 from sweeper.worker.studies import ServedStudies
 from sweeper.worker.trial import TrialOutcome, TrialReaped, TrialRunner
 
@@ -118,8 +118,8 @@ class Worker:
                     # data cannot be read): nothing was claimed; other workers may serve it.
                     self.studies.put_aside(name, exc)
                     continue
-                if self._run_one(name, counts, stale_counts) == "ran":
-                    progressed = True
+                if self._run_one(name, counts, stale_counts) in ("ran", "recount"):
+                    progressed = True  # (a refused estimate: the next round counts at once)
                     break
             if not progressed:
                 self.stop.sleep(POLL_SECONDS)
@@ -158,13 +158,17 @@ class Worker:
         return loaded
 
     def _run_one(self, name: str, counts: TrialCounts, stale_counts: bool) -> str:
-        """Run one trial of ``name`` if its budget has room: 'ran', 'wait' or 'done'. ``counts``
-        were just read by the caller (stale when it then loaded data); the storage re-checks the
-        budget when it creates the trial."""
+        """Run one trial of ``name`` if its budget has room: 'ran', 'wait', 'done', or 'recount'
+        (estimated counts left room, the claim found none). ``counts`` were just read by the
+        caller (stale when it then loaded data), or are what the worker knew from its last claim
+        (``counts.estimated``: then they leave room); the storage re-checks the budget when it
+        creates the trial, counting in the same transaction: in a steady state that is the one
+        count a claim costs."""
         self.stop.raise_if_received()  # stopped while loading data: claim nothing
         assert self.storage is not None and self.runner is not None and self.studies is not None
         served = self.studies.get(name)
         study, config, task = served.study, served.config, self.studies.task(name)
+        served.counts = None  # known again only after a claim that ends well
         outcome = TrialOutcome()
         with ExitStack() as claim:
             claim.enter_context(claim_lock(self.storage, name))
@@ -193,10 +197,12 @@ class Worker:
                 splits = self.data.for_config(task, config)
                 objective = self.runner.objective(task, splits, config, outcome)
                 # The lock is released as soon as the trial row is RUNNING (created or popped).
-                study.run_one(objective, budget=config.budget, queued=counts.waiting > 0, on_claimed=claim.close)
+                claimed = study.run_one(objective, budget=config.budget, queued=counts.waiting > 0,
+                                        on_claimed=claim.close)
             except BudgetMet:
-                # Another worker claimed the last free slot between the count above and the insert.
-                return "wait"
+                # Another worker claimed the last free slot between the count above and the insert
+                # (or, with estimated counts, since this worker's last claim).
+                return "recount" if counts.estimated else "wait"
             except Shutdown as stop:
                 # Within the pod's termination grace period, even through an outage.
                 with self.storage.retrying_for(RETRY_SECONDS):  # type: ignore[attr-defined]
@@ -216,6 +222,8 @@ class Worker:
         if outcome.trial_id is not None:
             state, attrs = self.runner.ended(study, config, outcome)
             self._failures.add(state == optuna.trial.TrialState.FAIL, attrs)
+        if outcome.ended is not None and claimed.seen is not None and not planned_design(config):
+            served.counts = after_claim(counts, claimed.seen, popped=claimed.popped, ended=outcome.ended[1])
         return "ran"
 
     def _requeue_orphans(self, study: optuna.Study) -> None:
@@ -226,11 +234,6 @@ class Worker:
             queued = requeue_orphans(study)
         if queued:
             self._say(f"{study.study_name}: re-queued {queued} failed planned run(s) whose copy was lost")
-
-
-def planned_design(config: SweepConfig) -> bool:
-    """Whether every trial of the study is a planned run (queued, never sampled)."""
-    return config.kind == "evaluate" or config.design in ("curve", "adaptive")
 
 
 def run_worker(settings: Settings, studies: list[str] | None, *, index: int = 0,

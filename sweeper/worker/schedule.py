@@ -8,12 +8,13 @@ sweep launched with ``--evaluate-seeds`` gets its evaluation study, which joins 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sweeper.errors import ConfigError
 from sweeper.evaluation.stages import next_stage
 from sweeper.storage.counts import TrialCounts, count_trials
-from sweeper.worker.studies import ServedStudies
+from sweeper.study.config import SweepConfig
+from sweeper.worker.studies import ServedStudies, ServedStudy
 
 
 @dataclass
@@ -27,7 +28,8 @@ class Round:
 
 def next_round(names: list[str], studies: ServedStudies) -> Round:
     """Count every study in ``names`` that is not set aside; the open ones least progress first
-    (ties by name), each with the counts just read."""
+    (ties by name), each with the counts just read, or with what the worker knows of them
+    without counting (``known_counts``)."""
     found: list[tuple[float, str, TrialCounts]] = []
     joined: list[str] = []
     for name in names:
@@ -38,7 +40,7 @@ def next_round(names: list[str], studies: ServedStudies) -> Round:
         except ConfigError as exc:  # launched by another sweeper/Optuna version
             studies.put_aside(name, exc)
             continue
-        counts = count_trials(served.study)
+        counts = known_counts(served) or count_trials(served.study)
         if counts.finished >= served.config.budget:
             # A launch may have planned more since (a curve study's new repeats).
             served = studies.reload(name)
@@ -52,4 +54,27 @@ def next_round(names: list[str], studies: ServedStudies) -> Round:
                     joined.append(step.evaluation)
         if counts.finished < served.config.budget:
             found.append((counts.finished / served.config.budget, name, counts))
+            if not planned_design(served.config):
+                # Kept for a later round in which the worker claims in another study.
+                served.counts = counts
     return Round([(name, counts) for _, name, counts in sorted(found, key=lambda o: o[:2])], joined)
+
+
+def known_counts(served: ServedStudy) -> TrialCounts | None:
+    """The counts the worker last read or worked out for a study (``ServedStudy.counts``, used
+    once), as an estimate, when they leave room for a claim: the claim's transaction counts
+    anyway, and refuses it when the budget is in fact met (the worker then counts afresh). None
+    when the study must be counted: nothing known, a full budget (what to do then, wait, end or
+    start the next stage, needs exact counts), or a planned design (every trial queued: a claim
+    that found the queue empty would sample a trial the plan has no place for)."""
+    known, served.counts = served.counts, None
+    if known is None or planned_design(served.config):
+        return None
+    if known.finished + known.running >= served.config.budget:
+        return None
+    return replace(known, estimated=True)
+
+
+def planned_design(config: SweepConfig) -> bool:
+    """Whether every trial of the study is a planned run (queued, never sampled)."""
+    return config.kind == "evaluate" or config.design in ("curve", "adaptive")

@@ -19,6 +19,7 @@ from sweeper.errors import SweeperError, TaskError
 from sweeper.evaluation.stages import NextStage
 from sweeper.settings import Settings
 from sweeper.storage import study_user_attrs
+from sweeper.storage.counts import TrialCounts
 from sweeper.storage.study import WorkerStudy
 from sweeper.study.config import CONFIG_ATTR, VERSION_ATTR, SweepConfig, check_versions
 from sweeper.tasks import LoadedTask, load_task
@@ -33,6 +34,9 @@ class ServedStudy:
     stale_notes: list[str] = field(default_factory=list)
     task: LoadedTask | None = None
     raced: bool = False  # an adaptive study whose race is over: never replayed again
+    # What the worker last knew of the study's counts without counting again: the round's count,
+    # or its own claim's (``sweeper.storage.counts.after_claim``); used once (``schedule.known_counts``).
+    counts: TrialCounts | None = None
     evaluated: bool = False  # a sweep whose evaluation this worker has queued (or found queued)
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import TrialState
 
 from sweeper.errors import ConfigError, NoStudyError
@@ -48,6 +49,34 @@ def test_worker_meets_the_budget_exactly_and_stores_history(storage_url: str) ->
         assert sorted(t.intermediate_values) == [1, 2, 3]
     assert sum("trial" in line and "complete" in line for line in lines) == 5
     assert lines[-1].endswith("exiting")
+
+
+def test_a_claim_costs_one_count_of_the_study(storage_url: str) -> None:
+    """A worker counts a study's trials by state in the transaction that claims a trial (the
+    budget check) and carries what that count saw to its next claim, instead of counting again
+    for its schedule: one count per claim, a few more at the start and at the end (before: two
+    per claim). Budgets stay exact."""
+    settings = Settings(storage=storage_url)
+    budget = 8
+    launch(settings, "s", SweepConfig.for_task(SLEEP, budget=budget, epochs=2, pruner="median", sampler="tpe",
+                                               options={"seconds": 0.0}))
+    counts: list[str] = []
+
+    def count(conn, cursor, statement: str, *rest) -> None:  # type: ignore[no-untyped-def]
+        if "GROUP BY trials.state" in statement:
+            counts.append(statement)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+    try:
+        code, lines = _run(settings)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+    assert code == 0, lines
+    study = _study(settings, "s")
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == budget == len(study.trials)
+    # The start: the first round, and again after the task's data loaded. The end: the round that
+    # finds the budget met, and what comes next (``next_stage``) counting it.
+    assert budget <= len(counts) <= budget + 3, len(counts)
 
 
 def test_a_second_worker_on_a_finished_study_exits_at_once(tmp_path: Path) -> None:
