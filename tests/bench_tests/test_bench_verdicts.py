@@ -103,7 +103,8 @@ def test_the_adaptive_race_finds_a_real_gain_with_fewer_trials_than_the_fixed_de
     adaptive = run("adaptive", "bump3", 60, seed=2, **ADAPTIVE)
     fixed = run("fixed", "bump3", 60, seed=2, points=5, repeats=12)
     assert adaptive.found >= 0.8 * adaptive.studies
-    assert adaptive.trials / adaptive.studies < 0.6 * fixed.trials / fixed.studies
+    # The 3-round race (issue 30) spends about 60% of the fixed 5 x 12's trials here (2 rounds: 54%).
+    assert adaptive.trials / adaptive.studies < 0.65 * fixed.trials / fixed.studies
     assert adaptive.found > fixed.found
     assert abs(adaptive.bias / adaptive.biased) < 0.005  # fresh seeds: no winner's curse
 
