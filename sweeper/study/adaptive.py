@@ -98,8 +98,8 @@ ALPHA_RESERVE = 0.1
 # that they decide it (helps, hurts or no gain, ``Comparison.decision_chance``: if its true gain
 # is what its seeds show) is below this. Stopping makes no claim, so it cannot add a false one;
 # it costs a little power and saves the seeds of finalists that would end undecided anyway.
-# 0.05 on bench/bench_verdicts.py: 13-17% fewer trials for about 1 point of power (0.1 and 0.2
-# saved 1-2 trials more and cost 2-5 points).
+# 0.05 on bench/bench_verdicts.py (bench/README.md, issue 30): on the 2-round race 4-9% fewer
+# trials for 2-3 points of power; on the 3-round default 0.1 saved 3% more and cost 2.6 points.
 FUTILITY = 0.05
 
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
