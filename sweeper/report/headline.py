@@ -134,8 +134,9 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
         return f"{known[0].upper()}{known[1:]} (95% for all verdicts at once)."
     racing = curves.stage is not None and curves.stage != "done"
     stopped = [GROUP_LABELS[g] for g in GROUPS if (v := curves.decisions.get(g)) is not None and v.stopped is not None]
-    stopped_text = (f"{', '.join(stopped)} stopped early: {'its' if len(stopped) == 1 else 'their'} seeds could not "
-                    f"decide {'it' if len(stopped) == 1 else 'them'} within the planned rounds") if stopped else ""
+    its, it = ("its", "it") if len(stopped) == 1 else ("their", "them")
+    why = f"stopped early: {its} seeds could not decide {it} within the planned rounds"
+    stopped_text = f"{', '.join(stopped)} {why}" if stopped else ""
     if racing:
         still = [label for label in open_ if label not in stopped]
         parts = [known] + ([f"still racing: {', '.join(still)} ({curves.race_text})"] if still else [])
@@ -152,8 +153,7 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
         need = (f"{label} would take about {seeds} more seeds, {cost(2 * seeds, seconds)}: "
                 f"{curves.grow_text(rounds)}" + "".join(f"; {lab} about {n}" for n, _, lab in rest))
         if stopped and set(stopped) == set(open_):
-            why = "its seeds" if len(stopped) == 1 else "their seeds"
-            stop = f" (stopped early: {why} could not decide {'it' if len(stopped) == 1 else 'them'} within the planned rounds)"
+            stop = f" ({why})"
         else:
             stop = f"; {stopped_text}" if stopped else ""
         return f"{known[0].upper()}{known[1:]}; undecided: {', '.join(open_)}{stop}. To settle them, {need}."

@@ -126,15 +126,13 @@ class Comparison:
         positive, to ``margin`` otherwise ("no gain larger than +margin"). At least 1; None when
         the seeds show no spread to extrapolate from (every seed gave the same difference)."""
         d = self.gain.diff
-        target = max(d, margin - d) if d > 0 else margin - d
         if self.sd <= 0 or not math.isfinite(d):
             return None
+        target = _settle_target(d, margin)
         if target <= 0:
             return 1
-        q = 0.5 + self.level / 2
         for more in range(1, 10_000):
-            n = self.n + more
-            if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
+            if half_width(self.n + more, self.sd, self.level) < target:
                 return more
         return 10_000
 
@@ -148,7 +146,7 @@ class Comparison:
         more = n_final - n1
         if sd <= 0 or more <= 0 or not math.isfinite(d):
             return 1.0
-        half = float(special.stdtrit(n_final - 1, 0.5 + level / 2)) * sd / math.sqrt(n_final)
+        half = half_width(n_final, sd, level)
         se = sd / math.sqrt(more)
 
         def below(final_mean: float) -> float:  # P(the final mean falls below final_mean)
@@ -170,15 +168,25 @@ class Comparison:
         d = self.gain.diff
         if not family.reserve or self.sd <= 0 or not math.isfinite(d) or repeats < 1:
             return None
-        target = max(d, margin - d) if d > 0 else margin - d
+        target = _settle_target(d, margin)
         if target <= 0:
             return 1
         for more in range(1, most + 1):
-            n = self.n + more * repeats
-            q = 0.5 + family.level(look + more) / 2
-            if float(special.stdtrit(n - 1, q)) * self.sd / math.sqrt(n) < target:
+            if half_width(self.n + more * repeats, self.sd, family.level(look + more)) < target:
                 return more
         return None
+
+
+def half_width(n: int, sd: float, level: float) -> float:
+    """The half width of a paired t-interval at ``level`` over ``n`` pairs of spread ``sd``."""
+    return float(special.stdtrit(n - 1, 0.5 + level / 2)) * sd / math.sqrt(n)
+
+
+def _settle_target(d: float, margin: float) -> float:
+    """The half width that decides a comparison whose mean stays at ``d``: below ``d`` says
+    helps, below ``margin - d`` no gain larger than +margin; the easier of the two when the gain
+    looks positive."""
+    return max(d, margin - d) if d > 0 else margin - d
 
 
 @dataclass(frozen=True)
