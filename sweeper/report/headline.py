@@ -150,7 +150,10 @@ def _planned(data: ReportData, curves) -> str:  # type: ignore[no-untyped-def]
     if growing:
         # Per type, cheapest first: a race grows for the one it can settle soonest.
         (seeds, rounds, label), *rest = growing
-        need = (f"{label} would take about {seeds} more seeds, {cost(2 * seeds, seconds)}: "
+        # The added rounds also go to the other undecided finalists they give a chance (each with
+        # the baseline's seeds): with more than one, the trials are a bound, not a figure.
+        trials = cost(2 * seeds, seconds) if not rest else cost((2 + len(rest)) * seeds, seconds, "at most")
+        need = (f"{label} would take about {seeds} more seeds, {trials}: "
                 f"{curves.grow_text(rounds)}" + "".join(f"; {lab} about {n}" for n, _, lab in rest))
         if stopped and set(stopped) == set(open_):
             stop = f" ({why})"
