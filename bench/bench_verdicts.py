@@ -72,7 +72,7 @@ from sweeper.evaluation.results import EvaluationData, collect_evaluation, verdi
 from sweeper.report.collect import ReportData  # noqa: E402
 from sweeper.report.curves import ResponseCurves, response_curves  # noqa: E402
 from sweeper.stats.verdicts import HELPS, HURTS, NO_DIFFERENCE, NO_GAIN, OPEN  # noqa: E402
-from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, plan, runs_of, x_of  # noqa: E402
+from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, NO_GAIN_FUTILITY, plan, runs_of, x_of  # noqa: E402
 from sweeper.storage import optuna_private  # noqa: E402
 from sweeper.study.choices import SHAPE_DEFAULTS  # noqa: E402
 from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
@@ -142,7 +142,8 @@ def fixed_study(sim: Simulator, points: int, repeats: int, *, every_run: bool = 
 
 
 def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow: int = 0,
-                   reserve: float = ALPHA_RESERVE, futility: float = FUTILITY) -> Study:
+                   reserve: float = ALPHA_RESERVE, futility: float = FUTILITY,
+                   no_gain_futility: float = NO_GAIN_FUTILITY) -> Study:
     """The race as workers run it, read once it is done; with ``grow``, a user who finds a
     finalist undecided launches it again with one more round (``sweeper run --rounds N``), up to
     ``grow`` times, and reads it after each: every reading counts."""
@@ -152,7 +153,8 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow:
     for total in range(rounds, rounds + grow + 1):
         while True:
             state = plan(SPACE, points, repeats, total, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), MARGIN,
-                         planned_rounds=rounds, reserve=reserve, futility=futility, grown=range(rounds + 1, total + 1))
+                         planned_rounds=rounds, reserve=reserve, futility=futility,
+                         no_gain_futility=no_gain_futility, grown=range(rounds + 1, total + 1))
             if state.stage == "done":
                 break
             if not state.queue:
@@ -161,7 +163,7 @@ def adaptive_study(sim: Simulator, points: int, repeats: int, rounds: int, grow:
                 trials.append(finished_trial(r.params, r.user_attrs(), sim.draw(r.params, r.repeat), epochs))
         config = config_of("adaptive", epochs, len(trials), points=points, repeats=repeats, rounds=total,
                            planned_rounds=rounds, alpha_reserve=reserve, futility=futility,
-                           rounds_grown=list(range(rounds + 1, total + 1)))
+                           no_gain_futility=no_gain_futility, rounds_grown=list(range(rounds + 1, total + 1)))
         readings.append(_report(trials, "adaptive", config))
         if not any(f.comparison is not None and f.comparison.outcome(state.margin) == OPEN
                    for f in state.finalists.values()):
@@ -305,6 +307,7 @@ class Tally:
     all_covered: int = 0  # studies where every interval printed holds its true gain
     bias: float = 0.0  # reported minus true gain of L2's quoted point, whatever its verdict
     biased: int = 0
+    decided: int = 0  # types with a decided verdict at the last reading (helps, hurts, no difference, no gain)
     trials: int = 0
     epochs: float = 0.0  # full-trial equivalents: epochs run / epochs of a full trial
     seconds: float = 0.0
@@ -326,12 +329,12 @@ class Tally:
         bias = f"{100 * self.bias / self.biased:>+6.2f}pp" if self.biased else f"{'-':>8}"
         return (f"{name:<44} {self.studies:>6} {pct(self.false_helps)} {pct(self.false_hurts)} {pct(self.false_no_diff)} "
                 f"{pct(self.false_early)} {pct(self.false_notes)} {100 * self.false_any / n:>5.1f}%±{100 * se(self.false_any):.1f} "
-                f"{pct(self.found)} {cover} {bias} {self.trials / n:>7.1f} {self.epochs / n:>7.1f} "
+                f"{pct(self.found)} {cover} {bias} {self.decided / n:>7.2f} {self.trials / n:>7.1f} {self.epochs / n:>7.1f} "
                 f"{1000 * self.seconds / n:>6.0f}")
 
 
 HEADER = (f"{'design / scenario':<44} {'studies':>6} {'F-helps':>7} {'F-hurts':>7} {'F-nodif':>7} {'F-early':>7} "
-          f"{'F-notes':>7} {'any false':>11} {'power':>7} {'cover':>7} {'bias':>8} {'trials':>7} {'full-eq':>7} "
+          f"{'F-notes':>7} {'any false':>11} {'power':>7} {'cover':>7} {'bias':>8} {'decided':>7} {'trials':>7} {'full-eq':>7} "
           f"{'ms/st':>6}")
 
 
@@ -351,6 +354,7 @@ def score(study: Study, world: World, tally: Tally) -> None:
     tally.trials += len(study.trials)
     # What `sweeper status` prints beside the trials, from the epochs the stored trials ran.
     tally.epochs += full_trial_equivalents(study.trials, world.epochs)
+    tally.decided += sum(v.outcome in (HELPS, HURTS, NO_DIFFERENCE, NO_GAIN) for v in curves.decisions.values())
     every_interval_holds = True
     for group, v in curves.decisions.items():
         if v.quoted is None:
@@ -373,7 +377,7 @@ def score(study: Study, world: World, tally: Tally) -> None:
 
 def run(design: str, scenario: str | Scenario, studies: int, seed: int, *, points: int, repeats: int, rounds: int = 3,
         seed_sd: float = 0.02, pair_sd: float = 0.015, epochs: int = 20, seeds: int = 5, grow: int = 0,
-        reserve: float = ALPHA_RESERVE, futility: float = FUTILITY) -> Tally:
+        reserve: float = ALPHA_RESERVE, futility: float = FUTILITY, no_gain_futility: float = NO_GAIN_FUTILITY) -> Tally:
     """``studies`` simulated studies of ``design`` (fixed | readings | adaptive | evaluate) in
     ``scenario``. An evaluation follows the adaptive race ``points`` x ``repeats`` x ``rounds``
     with ``seeds`` seeds."""
@@ -387,10 +391,11 @@ def run(design: str, scenario: str | Scenario, studies: int, seed: int, *, point
         if design in ("fixed", "readings"):
             score(fixed_study(sim, points, repeats, every_run=design == "readings"), world, tally)
         elif design == "adaptive":
-            score(adaptive_study(sim, points, repeats, rounds, grow, reserve, futility), world, tally)
+            score(adaptive_study(sim, points, repeats, rounds, grow, reserve, futility, no_gain_futility), world, tally)
         elif design == "evaluate":
             readings, n, used = evaluation(sim, adaptive_study(sim, points, repeats, rounds, reserve=reserve,
-                                                               futility=futility), seeds)
+                                                               futility=futility, no_gain_futility=no_gain_futility),
+                                           seeds)
             claims = Claims()
             for ev in readings:
                 claims |= test_claims(ev, world)[0]
@@ -438,6 +443,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--futility", type=float, default=FUTILITY,
                         help=f"a finalist stops when its planned seeds would decide it with less chance (default "
                              f"{FUTILITY}, the CLI's; 0: never)")
+    parser.add_argument("--no-gain-futility", type=float, default=NO_GAIN_FUTILITY,
+                        help=f"in the planned rounds, a finalist whose seeds would show help or harm with less than "
+                             f"--futility stops unless 'no gain' is at least this likely (default {NO_GAIN_FUTILITY}, "
+                             f"the CLI's; 0: any decision counts alike, the rule before)")
     parser.add_argument("--readings", nargs="*", default=["5x3"],
                         help="fixed designs read after every finished run, as POINTSxREPEATS (default 5x3)")
     parser.add_argument("--eval-seeds", nargs="*", type=int, default=[3, 5],
@@ -456,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
           "stopping (helps on top / early stopping alone does better / not better by more than 1 pp); F-notes: "
           "'collapsed on a seed' at a point that never truly collapses, its mean above -5 margins; any false: any of these; power: L2 "
           "said to help (beat the baseline), only where it does; cover: the quoted point's interval holds its true "
-          "gain; bias: reported minus true gain of the point quoted for L2; trials and full-eq (epochs run / epochs "
+          "gain; bias: reported minus true gain of the point quoted for L2; decided: types with a decided verdict per study (of 4); trials and full-eq (epochs run / epochs "
           "of a full trial) per study; ms/st: time per study")
     print(HEADER)
     designs: dict[str, list[tuple[str, str, dict]]] = {"fixed": [], "power": [], "adaptive": [], "readings": [],
@@ -471,14 +480,14 @@ def main(argv: list[str] | None = None) -> None:
         g = int(grow or 0)
         designs["adaptive"].append(("adaptive", f"adaptive {p} pts, {r} seeds x {k} rounds" + (f" +{g} added" if g else ""),
                                     dict(points=p, repeats=r, rounds=k, grow=g, reserve=args.reserve,
-                                         futility=args.futility)))
+                                         futility=args.futility, no_gain_futility=args.no_gain_futility)))
     for spec in args.readings:
         p, r = (int(v) for v in spec.split("x"))
         designs["readings"].append(("readings", f"fixed {p} x {r}, read after each run", dict(points=p, repeats=r)))
     for s in args.eval_seeds:
         designs["evaluate"].append(("evaluate", f"test split, {s} seeds, read after each run",
                                     dict(**SHAPE_DEFAULTS["adaptive"], seeds=s, reserve=args.reserve,
-                                         futility=args.futility)))
+                                         futility=args.futility, no_gain_futility=args.no_gain_futility)))
     jobs = []
     for name in args.scenarios:
         sc = SCENARIOS[name]

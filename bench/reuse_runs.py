@@ -1,7 +1,8 @@
 """Re-race a case study under the current race rules, reusing the runs an earlier race of the
 same task, command and seeds already trained (training is deterministic per seed on a CPU with
-the same task fingerprint; one run, CHECK, is left to real workers so that its score can be
-compared). Copies each reusable planned run into the new study (marked ``reused_from``), advances
+the same task fingerprint and the same threads per worker, that is the same ``--workers`` on the
+same machine: 1 worker and 2 give other scores for a seed, docs/findings.md; one run, CHECK, is
+left to real workers so that its score can be compared). Copies each reusable planned run into the new study (marked ``reused_from``), advances
 the race (as a relaunch does), and repeats until the queue holds only runs the earlier race never
 made; real workers (``sweeper run`` with the same command) do the rest. docs/findings.md used it
 for issue 30's re-races.

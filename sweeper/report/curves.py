@@ -133,7 +133,7 @@ def response_curves(data: ReportData) -> ResponseCurves:
         can_grow = race.family is not None and race.family.reserve > 0
         decisions = {g: finalist_verdict(g, f.comparison, margin, racing=race.stage != "done", early=f.early,
                                          x=f.point[1], growth=(race.family, race.rounds, repeats) if can_grow else None,
-                                         stopped=(f.stopped, f.look) if f.stopped is not None else None)
+                                         stopped=(f.stopped, f.look, f.no_gain) if f.stopped is not None else None)
                      for g, f in race.finalists.items()}
         if can_grow:
             task = config.get("task") or data.task
@@ -357,6 +357,12 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
             text = (f"{label} at {at}: undecided, stopped after {rounds} ({quoted}, {seeds}): had its gain been what "
                     f"its seeds show, the race's remaining seeds would have decided it with "
                     f"{_percent(v.stopped)} probability")
+            if v.stopped_no_gain is not None:
+                text = (f"{label} at {at}: undecided, stopped after {rounds} ({quoted}, {seeds}): had its gain been "
+                        f"what its seeds show, the race's remaining seeds would have found it helps or hurts with "
+                        f"{_percent(v.stopped)} probability, and no gain larger than +{m} with "
+                        f"{_percent(v.stopped_no_gain)} (the race spends seeds on that only when it is more likely "
+                        f"than not)")
     else:
         text = {
             HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",

@@ -142,21 +142,28 @@ class Comparison:
         is the mean seen so far and the spread holds: conditional power under the current
         trend, the usual futility rule of group-sequential trials. 1 where it cannot be said
         (no spread, or no pairs to come)."""
+        return self.decision_chances(margin, n_final, level).any
+
+    def decision_chances(self, margin: float, n_final: int, level: float) -> Chances:
+        """``decision_chance`` by what is decided: an effect (helps or hurts), and no gain
+        larger than +margin (its interval below the margin, hurts included)."""
         d, n1, sd = self.gain.diff, self.n, self.sd
         more = n_final - n1
         if sd <= 0 or more <= 0 or not math.isfinite(d):
-            return 1.0
+            return Chances(1.0, 1.0, 1.0)
         half = half_width(n_final, sd, level)
         se = sd / math.sqrt(more)
 
         def below(final_mean: float) -> float:  # P(the final mean falls below final_mean)
             return float(special.ndtr(((final_mean * n_final - n1 * d) / more - d) / se))
 
-        # Decided: helps (the final mean above half), or its interval below +margin (no gain;
-        # hurts too, whose interval is below 0): a final mean below margin - half.
+        # Helps: the final mean above half; hurts: below -half. No gain (hurts too, whose
+        # interval is below 0): a final mean below margin - half.
+        effect = (1 - below(half)) + below(-half)
         if margin - half >= half:
-            return 1.0  # every final mean decides
-        return (1 - below(half)) + below(margin - half)
+            return Chances(1.0, effect, 1.0)  # every final mean decides
+        no_gain = below(margin - half)
+        return Chances((1 - below(half)) + no_gain, effect, no_gain)
 
     def rounds_to_settle(self, margin: float, family: Family, look: int, repeats: int,
                          most: int = 50) -> int | None:
@@ -175,6 +182,17 @@ class Comparison:
             if half_width(self.n + more * repeats, self.sd, family.level(look + more)) < target:
                 return more
         return None
+
+
+@dataclass(frozen=True)
+class Chances:
+    """What a comparison's remaining pairs would decide, and with what chance
+    (``Comparison.decision_chances``): anything, an effect (helps or hurts), no gain larger than
+    +margin (hurts included)."""
+
+    any: float
+    effect: float
+    no_gain: float
 
 
 def half_width(n: int, sd: float, level: float) -> float:
@@ -282,6 +300,9 @@ class GroupVerdict:
     # its remaining seeds had to decide it (``sweeper.study.adaptive.FUTILITY``), and its rounds.
     stopped: float | None = None
     stopped_after: int = 0
+    # Stopped by a race's planned-round rule (``sweeper.study.adaptive.NO_GAIN_FUTILITY``):
+    # ``stopped`` is then the chance of an effect (helps or hurts), this that of no gain.
+    stopped_no_gain: float | None = None
     # Every point's comparison, by x (the fixed design's whole curve; a race's finalist).
     comparisons: tuple[Comparison, ...] = field(default=())
     scope: str = "curve"  # "curve": about every point tried; "finalist": about the quoted point
@@ -322,13 +343,14 @@ def curve_verdict(group: str, comparisons: list[Comparison], margin: float,
 def finalist_verdict(group: str, finalist: Comparison | None, margin: float, *, racing: bool,
                      early: Comparison | None = None, x: float | None = None,
                      growth: tuple[Family, int, int] | None = None,
-                     stopped: tuple[float, int] | None = None) -> GroupVerdict:
+                     stopped: tuple[float, int, float | None] | None = None) -> GroupVerdict:
     """An adaptive design's verdict on one type, from its finalist's comparison on fresh seeds
     (confirmation): the outcome of that interval; ``racing`` when rounds are left to run. ``x``:
     the finalist, when it has no comparison yet. ``growth``: the race's family, its last look and
     its seeds per round, for an undecided finalist's rounds to settle (``rounds_to_settle``).
-    ``stopped``: the finalist stopped getting seeds (the chance they had to decide it, and the
-    rounds it ran), so it is undecided even while others race."""
+    ``stopped``: the finalist stopped getting seeds (the chance they had to decide it, the
+    rounds it ran, and the chance of no gain when the chance before is that of an effect), so it
+    is undecided even while others race."""
     if finalist is None:
         return GroupVerdict(group, OPEN if racing and x is not None else "too few", None, scope="finalist",
                             finalist_x=x)
@@ -341,7 +363,8 @@ def finalist_verdict(group: str, finalist: Comparison | None, margin: float, *, 
             more = rounds * growth[2] if rounds and growth else finalist.seeds_to_settle(margin)
         return GroupVerdict(group, OPEN if racing else "undecided", finalist, early=early, more_seeds=more,
                             more_rounds=rounds, comparisons=(finalist,), scope="finalist",
-                            stopped=stopped[0] if stopped else None, stopped_after=stopped[1] if stopped else 0)
+                            stopped=stopped[0] if stopped else None, stopped_after=stopped[1] if stopped else 0,
+                            stopped_no_gain=stopped[2] if stopped else None)
     return GroupVerdict(group, outcome, finalist, (finalist.x,) if outcome == HELPS else (),
                         (finalist.x,) if outcome == HURTS else (), early, comparisons=(finalist,), scope="finalist")
 

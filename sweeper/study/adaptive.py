@@ -21,7 +21,9 @@ twice queues nothing twice.
    baseline get ``repeats`` new seeds per round, for at most ``rounds`` rounds. After each round a
    finalist whose interval (``sweeper.stats.verdicts``, α spent over the planned rounds)
    decides helps, hurts, no difference larger than ±margin or no gain larger than +margin stops
-   getting seeds. The verdicts read only the confirmation seeds: the screening data chose the
+   getting seeds, and so does one whose remaining planned seeds could hardly show help or harm
+   (``FUTILITY``) and would less likely than not settle "no gain" (``NO_GAIN_FUTILITY``).
+   The verdicts read only the confirmation seeds: the screening data chose the
    finalist, so they are not used to test it. A race that ends with finalists undecided can be
    given more rounds (``sweeper run TASK --rounds N``): they spend the share of α the race kept
    at launch for them (``ALPHA_RESERVE``), so the verdicts hold whenever, and however often, a
@@ -101,6 +103,14 @@ ALPHA_RESERVE = 0.1
 # 0.05 on bench/bench_verdicts.py (bench/README.md, issue 30): on the 2-round race 4-9% fewer
 # trials for 2-3 points of power; on the 3-round default 0.1 saved 3% more and cost 2.6 points.
 FUTILITY = 0.05
+# In the planned rounds, "no gain larger than +margin" is worth a finalist's seeds only when they
+# would more likely than not settle it: a finalist whose seeds can no longer show help or harm
+# (less than FUTILITY) stops unless its chance of "no gain" is at least this. On
+# bench/bench_verdicts.py (bench/README.md, issue 30) the planned rounds' seeds bought a "no gain"
+# below that chance at 69-85 trials a verdict at CIFAR-10's and IMDb's noise; 0.5 saves 10-16% of
+# a race's trials and costs no power for a gain. Rounds a user adds (``sweeper run --rounds N``)
+# keep the FUTILITY rule alone: the page's command for a "no gain" asks for them.
+NO_GAIN_FUTILITY = 0.5
 
 Point = tuple[str, float]  # (group, x): x is λ for a weight penalty, the rate for dropout
 BASE: Point = ("baseline", 0.0)
@@ -291,8 +301,11 @@ class Finalist:
     epoch: int | None = None
     base_epoch: int | None = None
     # Stopped before the planned rounds ran out: the chance its remaining seeds had to decide it
-    # (``FUTILITY``); None while it races, once decided, or when it ran every round.
+    # (``FUTILITY``); None while it races, once decided, or when it ran every round. Stopped by
+    # the planned rounds' rule (``NO_GAIN_FUTILITY``): the chance of an effect (helps or hurts),
+    # and ``no_gain`` that of no gain larger than +margin.
     stopped: float | None = None
+    no_gain: float | None = None
 
 
 @dataclass(frozen=True)
@@ -389,6 +402,7 @@ class _Replay:
     family_rounds: int  # the rounds planned at launch, over which the family spends α
     reserve: float  # the share of α kept for rounds past those
     futility: float  # a finalist whose planned seeds would decide it with less chance stops
+    no_gain_futility: float  # ... unless "no gain" is at least this likely (0: any decision counts alike)
     grown: tuple[int, ...]  # the race's rounds after each time a user added rounds, in order
 
     def horizon(self, k: int) -> int:
@@ -418,7 +432,8 @@ class _Replay:
 
 def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: int, objective: Objective,
          runs: list[Run], margin: float | None = None, *, planned_rounds: int | None = None,
-         reserve: float = 0.0, futility: float = 0.0, grown: Sequence[int] = ()) -> RacePlan:
+         reserve: float = 0.0, futility: float = 0.0, no_gain_futility: float = 0.0,
+         grown: Sequence[int] = ()) -> RacePlan:
     """Where the race stands and what to queue next, replayed from the study's runs: the bracket,
     then (unless the model learns nothing) screening each type's transition window, then
     confirmation rounds for the finalists it chooses. ``rounds``: the rounds it may run now;
@@ -426,8 +441,10 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     share ``reserve`` kept for the rounds added since (``sweeper run --rounds N``), ``grown`` the
     rounds after each such growth; ``futility``:
     a finalist stops before the planned rounds run out when their seeds would decide it with less
-    than this chance (``FUTILITY``; 0: never). A study keeps the values it was launched with, so
-    that its replay is the race its workers ran."""
+    than this chance (``FUTILITY``; 0: never); ``no_gain_futility``: in the planned rounds, when
+    they would show an effect with less than ``futility`` and no gain with less than this
+    (``NO_GAIN_FUTILITY``; 0: any decision counts alike). A study keeps the values it was
+    launched with, so that its replay is the race its workers ran."""
     bracket = bracket_runs(space, points, base_seed)
     bracket_points: list[Point] = [x_of(r.params) for r in bracket]  # type: ignore[misc]
     obs = Observations.of(runs, 1 if objective.direction == "maximize" else -1, objective, set(bracket_points))
@@ -435,7 +452,7 @@ def plan(space: SearchSpace, points: int, repeats: int, rounds: int, base_seed: 
     if rounds > planned and not reserve:
         raise ValueError(f"a race planned for {planned} rounds that keeps no α cannot run {rounds}")
     race = _Replay(space, points, repeats, rounds, base_seed, objective, obs, race_margin(obs, objective, margin),
-                   racing_groups(space, points), planned, reserve, futility, tuple(grown))
+                   racing_groups(space, points), planned, reserve, futility, no_gain_futility, tuple(grown))
     pending = race.pending("bracket", bracket, screen_bound=screening_bound(space, points, len(bracket)))
     if pending:
         return pending
@@ -588,7 +605,7 @@ def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshol
     finalist is open or the rounds are spent."""
     family = race.family(len(chosen))
     looks = {g: 0 for g in chosen}
-    stopped: dict[str, float] = {}
+    stopped: dict[str, tuple[float, float | None]] = {}
     for k in range(1, race.rounds + 1):
         current = finalists_at(race, chosen, looks, family, threshold)
         open_groups = [g for g, f in current.items() if _outcome(f, race.margin) == OPEN]
@@ -613,27 +630,33 @@ def confirmation(race: _Replay, chosen: dict[str, tuple[Point, float]], threshol
 
 
 def futile(race: _Replay, current: dict[str, Finalist], open_groups: list[str], k: int,
-           family: Family) -> dict[str, float]:
+           family: Family) -> dict[str, tuple[float, float | None]]:
     """The open finalists that round ``k``'s seeds and the rounds after it, up to the race's
     horizon at ``k`` (``_Replay.horizon``), would decide with less chance than
     ``race.futility``, with that chance; judged from their last look, so never before their
-    first. A finalist stopped in the planned rounds races again in rounds a user adds, if they
-    give it the chance."""
-    out = {}
+    first. In the planned rounds of a race launched with ``no_gain_futility``, those that would
+    show an effect with less chance than ``race.futility`` and no gain with less than that,
+    with both chances. A finalist stopped in the planned rounds races again in rounds a user
+    adds, if they give it the chance of any decision."""
+    out: dict[str, tuple[float, float | None]] = {}
     horizon = race.horizon(k)
     for g in open_groups:
         c = current[g].comparison
         if c is None:
             continue
         n_final = c.n + (horizon - k + 1) * race.repeats
-        chance = c.decision_chance(race.margin, n_final, family.level(horizon))
-        if chance < race.futility:
-            out[g] = chance
+        chances = c.decision_chances(race.margin, n_final, family.level(horizon))
+        if race.no_gain_futility and k <= race.family_rounds:
+            if chances.effect < race.futility and chances.no_gain < race.no_gain_futility:
+                out[g] = (chances.effect, chances.no_gain)
+        elif chances.any < race.futility:
+            out[g] = (chances.any, None)
     return out
 
 
-def _marked(finalists: dict[str, Finalist], stopped: dict[str, float]) -> dict[str, Finalist]:
-    return {g: dataclasses.replace(f, stopped=stopped[g]) if g in stopped else f for g, f in finalists.items()}
+def _marked(finalists: dict[str, Finalist], stopped: dict[str, tuple[float, float | None]]) -> dict[str, Finalist]:
+    return {g: dataclasses.replace(f, stopped=stopped[g][0], no_gain=stopped[g][1]) if g in stopped else f
+            for g, f in finalists.items()}
 
 
 def finalists_at(race: _Replay, chosen: dict[str, tuple[Point, float]], looks: dict[str, int], family: Family,

@@ -81,12 +81,15 @@ class SweepConfig:
     # An adaptive race's rounds planned at launch (0: ``rounds``, never grown) and the share of α
     # it keeps for rounds added after launch (``sweeper run --rounds N``, the looks past the
     # plan: sweeper.stats.verdicts.Family). A race launched before races could grow kept none,
-    # so it cannot grow. Not settings: a relaunch does not compare them (nor ``futility``).
+    # so it cannot grow. Not settings: a relaunch does not compare them (nor the futility rules).
     planned_rounds: int = 0
     alpha_reserve: float = 0.0
     # A race's finalist stops before its planned rounds when they would decide it with less
     # chance than this (sweeper.study.adaptive.FUTILITY); 0 for a race launched before.
     futility: float = 0.0
+    # ... and in its planned rounds only for an effect, unless "no gain" is at least this likely
+    # (sweeper.study.adaptive.NO_GAIN_FUTILITY); 0 for a race launched before: any decision alike.
+    no_gain_futility: float = 0.0
     # The race's rounds after each time a relaunch added rounds, in order (the horizon each
     # added round was planned toward: sweeper.study.adaptive).
     rounds_grown: list[int] = field(default_factory=list)

@@ -4,6 +4,7 @@ the order the race queued them, replayed to when each type was settled."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 
 import numpy as np
@@ -35,3 +36,16 @@ def test_each_type_is_settled_once_in_race_order_and_the_last_moment_is_the_whol
     assert [m.trials for m in moments] == sorted(m.trials for m in moments)
     last = moments[-1]
     assert last.what == "done (the race is done)" and last.trials == len(trials) and last.seconds == len(trials)
+
+
+def test_a_replay_under_its_own_rule_takes_every_run_and_under_the_no_gain_rule_a_subset() -> None:
+    from bench.race_timeline import replayed
+
+    world = World(SCENARIOS["null-sd2.2"], 0.022, 20)
+    study = adaptive_study(Simulator(np.random.default_rng(5), world, 0.02), **SHAPE_DEFAULTS["adaptive"],
+                           no_gain_futility=0.0)  # the rule before: any decision alike
+    config = SweepConfig.from_attrs(study.config)
+    same = replayed(study.trials, config)
+    assert len(same) == len(study.trials) and {id(t) for t in same} == {id(t) for t in study.trials}
+    fewer = replayed(study.trials, dataclasses.replace(config, no_gain_futility=0.5))
+    assert {id(t) for t in fewer} < {id(t) for t in study.trials}  # null finalists stop sooner

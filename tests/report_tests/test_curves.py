@@ -184,3 +184,21 @@ def test_divergence_on_both_sides_is_inside_the_interval_and_a_point_that_diverg
     assert c.gain.diff == pytest.approx((0.001 * 6 - 0.61 + 0.621) / 8)
     assert v.outcome == "undecided" and v.hurts_at == ()
     assert "2 of 8 pairs with a diverged run, scored as the metric's worst" in curves.verdicts["l2"]
+
+
+def test_a_finalist_stopped_for_no_sign_of_an_effect_says_both_chances() -> None:
+    """Issue 30: in a race's planned rounds a finalist races on for "no gain" only when that is
+    more likely than not; its sentence says the chance of each, and that it stopped for that."""
+    from sweeper.report.curves import sentence
+    from sweeper.stats.verdicts import compare, finalist_verdict
+
+    curves = response_curves(collect_report(curve_study()))
+    base = {r: 0.75 for r in range(9)}
+    c = compare(1e-3, {r: 0.75 + 0.02 * math.sin(r) for r in range(9)}, base, 0.99, 1)
+    v = finalist_verdict("l1", c, 0.01, racing=False, stopped=(0.004, 1, 0.17))
+    text = sentence(v, curves, [])
+    assert "undecided, stopped after 1 round (" in text
+    assert ("would have found it helps or hurts with less than 1% probability, and no gain larger than +1.0 pp "
+            "with only 17% (the race spends seeds on that only when it is more likely than not)") in text
+    before = sentence(finalist_verdict("l1", c, 0.01, racing=False, stopped=(0.004, 1, None)), curves, [])
+    assert "would have decided it with less than 1% probability" in before and "no gain larger" not in before

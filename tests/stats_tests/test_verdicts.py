@@ -189,3 +189,23 @@ def test_the_chance_to_decide_is_about_even_where_the_seeds_that_would_settle_it
     assert _gain(0.0, 0.001, 9).decision_chance(0.01, 18, 0.99) == 1.0
     # A mean far from both edges with noisy seeds: hopeless within one more round.
     assert _gain(0.004, 0.03, 9).decision_chance(0.01, 18, family.level(2)) < 0.05
+
+
+def test_the_chance_to_decide_splits_into_an_effect_and_no_gain() -> None:
+    """The planned rounds' stop (issue 30) weighs "helps or hurts" apart from "no gain": a null
+    finalist at CIFAR-10's noise can hardly show an effect, and reaches "no gain larger than
+    +1 pp" only if its final mean ends well below the margin."""
+    family = Family(8, 3, reserve=0.1)
+    c = _gain(0.0, 0.022, 9)
+    chances = c.decision_chances(0.01, 27, family.level(3))
+    assert chances.any == pytest.approx(c.decision_chance(0.01, 27, family.level(3)))
+    assert chances.effect < 0.05 < chances.no_gain < 0.5
+    # Helps and no gain exclude each other, so the two add up to the whole (hurts is within no gain).
+    helps = chances.any - chances.no_gain
+    assert 0 <= helps <= chances.effect
+    # A finalist gaining 2 pp: an effect is likely, no gain unlikely.
+    strong = _gain(0.02, 0.022, 9).decision_chances(0.01, 27, family.level(3))
+    assert strong.effect > 0.5 and strong.no_gain < 0.05
+    # One losing 2 pp: hurts is an effect and a no gain alike.
+    weak = _gain(-0.02, 0.022, 9).decision_chances(0.01, 27, family.level(3))
+    assert weak.effect > 0.5 and weak.no_gain >= weak.effect

@@ -17,6 +17,7 @@ from sweeper.study.adaptive import (
     ALPHA_RESERVE,
     CONFIRM,
     FUTILITY,
+    NO_GAIN_FUTILITY,
     CONFIRM_OFFSET,
     SCREEN,
     bracket_lambdas,
@@ -166,6 +167,24 @@ def test_a_finalist_its_seeds_cannot_decide_stops_and_a_short_growth_does_not_re
     grown = plan(SPACE, 3, 4, 4, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, planned_rounds=3, reserve=0.1,
                  futility=FUTILITY, grown=[4])
     assert grown.stage == "done" and grown.queue == [] and grown.finalists["dropout"].stopped < dropout.stopped
+
+
+def test_in_the_planned_rounds_a_finalist_races_on_for_no_gain_only_when_it_is_more_likely_than_not() -> None:
+    trials, anything = _through_round_one(0.60)  # -0.8 pp after 4 seeds, 3 pp of noise
+    # Counting any decision alike (a race launched before NO_GAIN_FUTILITY), its 8 planned seeds
+    # left would decide it with more than FUTILITY probability, all of it "no gain": it races on.
+    assert anything.stage == CONFIRM and {x_of(r.params)[0] for r in anything.queue} == {"baseline", "dropout"}
+    c = anything.finalists["dropout"].comparison
+    chances = c.decision_chances(0.01, c.n + 8, anything.family.level(3))
+    assert chances.effect < FUTILITY < chances.any and chances.no_gain < NO_GAIN_FUTILITY
+    # A race launched now stops it: no sign of help or harm, and "no gain" less likely than not.
+    kept = dict(planned_rounds=3, reserve=0.1, futility=FUTILITY, no_gain_futility=NO_GAIN_FUTILITY)
+    now = plan(SPACE, 3, 4, 3, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, **kept)
+    dropout = now.finalists["dropout"]
+    assert now.stage == "done" and dropout.stopped < FUTILITY and dropout.no_gain < NO_GAIN_FUTILITY
+    # Rounds the user adds count any decision: enough of them give it its chance of "no gain".
+    grown = plan(SPACE, 3, 4, 12, 0, OBJECTIVE, runs_of(trials, OBJECTIVE), 0.01, grown=[12], **kept)
+    assert grown.round == 4 and {x_of(r.params)[0] for r in grown.queue} == {"baseline", "dropout"}
 
 
 def _finish_queued(study: optuna.Study, config: SweepConfig, value=_value) -> int:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial
 from sweeper.errors import ConfigError
 from sweeper.stats.verdicts import Family
 from sweeper.study.choices import SHAPE_DEFAULTS
-from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, Point, RacePlan, Run, bracket_runs, params_of, plan, race_family, runs_of, x_of
+from sweeper.study.adaptive import ALPHA_RESERVE, FUTILITY, NO_GAIN_FUTILITY, Point, RacePlan, Run, bracket_runs, params_of, plan, race_family, runs_of, x_of
 from sweeper.study.designs.base import GROW_RACE, RESUME_RACE, Config, Design, Queued
 from sweeper.study.points import GROUPS
 from sweeper.study.space import SearchSpace
@@ -44,13 +44,14 @@ class AdaptiveDesign(Design):
         if values.get("pruner") not in (None, "none") or values.get("sampler") not in (None, "random"):
             raise ConfigError("an adaptive design trains every planned trial to the end: leave --pruner and --sampler out")
         values.update(pruner="none", sampler="random", planned_rounds=values.get("rounds") or 0,
-                      alpha_reserve=ALPHA_RESERVE, futility=FUTILITY)
+                      alpha_reserve=ALPHA_RESERVE, futility=FUTILITY, no_gain_futility=NO_GAIN_FUTILITY)
         return len(bracket_runs(space, values.get("points") or 0, 0))
 
     def relaunch_ignores(self) -> set[str]:
         """The stored budget grows with the race, and so may its rounds (``relaunch``): neither
         is a setting compared; nor is what the launch fixed (the planned rounds, the α kept)."""
-        return {"looks", "budget", "rounds", "planned_rounds", "alpha_reserve", "futility", "rounds_grown"}
+        return {"looks", "budget", "rounds", "planned_rounds", "alpha_reserve", "futility", "no_gain_futility",
+                "rounds_grown"}
 
     def relaunch(self, name: str, stored: Config, config: Config) -> str:
         """The same settings resume the race: the round a worker may have left unqueued is queued.
@@ -74,7 +75,7 @@ class AdaptiveDesign(Design):
     def race(self, config: Config, runs: list[Run]) -> RacePlan:
         return plan(config.space, config.points, config.repeats, config.rounds, config.seed, config.goal, runs,
                     config.margin, planned_rounds=config.planned_rounds or config.rounds, reserve=config.alpha_reserve,
-                    futility=config.futility, grown=config.rounds_grown)
+                    futility=config.futility, no_gain_futility=config.no_gain_futility, grown=config.rounds_grown)
 
     def family(self, points: int, rounds: int | None = None, reserve: float = 0.0) -> Family:
         """Each finalist, over the rounds planned at launch, less the α kept for added ones."""

@@ -35,6 +35,7 @@ class Config(Protocol):
     planned_rounds: int
     alpha_reserve: float
     futility: float
+    no_gain_futility: float
     rounds_grown: list[int]
     seed: int
     margin: float | None
