@@ -20,12 +20,12 @@ import math
 import sys
 from pathlib import Path
 
-import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sweeper.study.adaptive import Run, bracket_runs, plan, runs_of, x_of  # noqa: E402
-from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
+from bench.common import stored_race  # noqa: E402
+from sweeper.study.config import SweepConfig  # noqa: E402
 
 
 def cut(run: Run, epochs: int) -> Run:
@@ -62,15 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--study", default=None, help="the study (default: the storage's only one)")
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     args = parser.parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = optuna.get_all_study_names(args.storage)
-    name = args.study or (names[0] if len(names) == 1 else None)
-    if name is None:
-        raise SystemExit(f"{args.storage} holds {len(names)} studies ({', '.join(names)}): name one with --study")
-    study = optuna.load_study(study_name=name, storage=args.storage)
-    config = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
-    if config.design != "adaptive":
-        raise SystemExit(f"study {name} is a {config.design} design: only an adaptive race has a bracket")
+    study, config = stored_race(args.storage, args.study, "a bracket")
+    name = study.study_name
     shape = config.to_attrs()
     wanted = {(x_of(r.params), r.repeat) for r in bracket_runs(config.space, shape["points"], 0)}
     runs = [r for r in runs_of(study.get_trials(deepcopy=False), config.goal) if (r.point, r.repeat) in wanted]

@@ -52,3 +52,22 @@ def median(values: list[float]) -> float:
 
 def spread(values: list[float]) -> str:
     return f"median {median(values):.3f} (runs: {', '.join(f'{v:.3f}' for v in values)})"
+
+
+def stored_race(storage: str, study: str | None, what: str):  # type: ignore[no-untyped-def]
+    """A stored adaptive race and its config (``study``: its name, or None for the storage's only
+    study); exits with a one-line message when there is none, ``what`` saying what needs it."""
+    import optuna
+
+    from sweeper.study.config import CONFIG_ATTR, SweepConfig
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = optuna.get_all_study_names(storage)
+    name = study or (names[0] if len(names) == 1 else None)
+    if name is None:
+        raise SystemExit(f"{storage} holds {len(names)} studies ({', '.join(names)}): name one with --study")
+    loaded = optuna.load_study(study_name=name, storage=storage)
+    config = SweepConfig.from_attrs(loaded.user_attrs[CONFIG_ATTR])
+    if config.design != "adaptive":
+        raise SystemExit(f"study {name} is a {config.design} design: only an adaptive race has {what}")
+    return loaded, config

@@ -25,14 +25,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
 from optuna.trial import FrozenTrial
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sweeper.stats.verdicts import OPEN  # noqa: E402
 from sweeper.study.adaptive import FUTILITY, point_label, runs_of, x_of  # noqa: E402
-from sweeper.study.config import CONFIG_ATTR, SweepConfig  # noqa: E402
+from bench.common import stored_race  # noqa: E402
+from sweeper.study.config import SweepConfig  # noqa: E402
 from sweeper.study.designs import design_of  # noqa: E402
 from sweeper.study.status import full_trial_equivalents  # noqa: E402
 
@@ -118,15 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-gain-futility", type=float, default=None,
                         help="replay the race a launch with this no-gain futility rule would have run on the same runs")
     args = parser.parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    names = optuna.get_all_study_names(args.storage)
-    name = args.study or (names[0] if len(names) == 1 else None)
-    if name is None:
-        raise SystemExit(f"{args.storage} holds {len(names)} studies ({', '.join(names)}): name one with --study")
-    study = optuna.load_study(study_name=name, storage=args.storage)
-    config = SweepConfig.from_attrs(study.user_attrs[CONFIG_ATTR])
-    if config.design != "adaptive":
-        raise SystemExit(f"study {name} is a {config.design} design: only an adaptive race has a timeline")
+    study, config = stored_race(args.storage, args.study, "a timeline")
+    name = study.study_name
     trials = study.get_trials(deepcopy=False)
     rule = ""
     if args.no_gain_futility is not None:
