@@ -46,10 +46,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sweeper.study.adaptive import ALPHA_RESERVE, race_family  # noqa: E402
 
 ALPHA = 0.05
 
@@ -142,8 +148,6 @@ def race_intervals(ratio: float, effect: float, sd: float, pooled: bool, reps: i
     own paired gains (n - 1 df) or with one residual variance over the baseline and all
     finalists (types x (n - 1) df). Returns the share of studies with a false "helps" or
     "hurts", and the share in which finalist 0 was found to help."""
-    from sweeper.study.adaptive import ALPHA_RESERVE, race_family
-
     family = race_family(types, rounds, ALPHA_RESERVE)
     run = sd / math.sqrt(2)
     n_all = repeats * rounds

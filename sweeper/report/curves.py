@@ -354,15 +354,12 @@ def sentence(v: GroupVerdict, curves: ResponseCurves, points: list[CurvePoint]) 
         }[v.outcome]
         if v.outcome == "undecided" and v.stopped is not None:
             rounds = f"{v.stopped_after} round{'s' if v.stopped_after != 1 else ''}"
+            chances = (f"decided it with {_percent(v.stopped)} probability" if v.stopped_no_gain is None else
+                       f"found it helps or hurts with {_percent(v.stopped)} probability, and no gain larger than +{m} "
+                       f"with {_percent(v.stopped_no_gain)} (the race spends seeds on that only when it is more "
+                       f"likely than not)")
             text = (f"{label} at {at}: undecided, stopped after {rounds} ({quoted}, {seeds}): had its gain been what "
-                    f"its seeds show, the race's remaining seeds would have decided it with "
-                    f"{_percent(v.stopped)} probability")
-            if v.stopped_no_gain is not None:
-                text = (f"{label} at {at}: undecided, stopped after {rounds} ({quoted}, {seeds}): had its gain been "
-                        f"what its seeds show, the race's remaining seeds would have found it helps or hurts with "
-                        f"{_percent(v.stopped)} probability, and no gain larger than +{m} with "
-                        f"{_percent(v.stopped_no_gain)} (the race spends seeds on that only when it is more likely "
-                        f"than not)")
+                    f"its seeds show, the race's remaining seeds would have {chances}")
     else:
         text = {
             HELPS: f"{label} helps {_where(v.group, axis, v.helps_at, points)} (best: {quoted_at})",

@@ -159,11 +159,12 @@ class Comparison:
 
         # Helps: the final mean above half; hurts: below -half. No gain (hurts too, whose
         # interval is below 0): a final mean below margin - half.
-        effect = (1 - below(half)) + below(-half)
+        helps = 1 - below(half)
+        effect = helps + below(-half)
         if margin - half >= half:
             return Chances(1.0, effect, 1.0)  # every final mean decides
         no_gain = below(margin - half)
-        return Chances((1 - below(half)) + no_gain, effect, no_gain)
+        return Chances(helps + no_gain, effect, no_gain)
 
     def rounds_to_settle(self, margin: float, family: Family, look: int, repeats: int,
                          most: int = 50) -> int | None:
